@@ -1,0 +1,46 @@
+// swift-tools-version: 6.1
+import PackageDescription
+import Foundation
+
+// io_uring support is compiled in only where liburing's header is installed
+// (Debian: liburing-dev). Without it the package still builds; the io_uring
+// backend then reports itself unavailable and `.auto` picks epoll.
+let haveLiburing = FileManager.default.fileExists(atPath: "/usr/include/liburing.h")
+    && ProcessInfo.processInfo.environment["FEEDREACTOR_NO_URING"] == nil
+
+let package = Package(
+    name: "FeedReactor",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Reactor", targets: ["Reactor"]),
+        .library(name: "Multicast", targets: ["Multicast"]),
+        .library(name: "MoldUDP64", targets: ["MoldUDP64"]),
+        .executable(name: "feedreactor", targets: ["FeedReactorCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
+    targets: [
+        .target(
+            name: "CFeedReactor",
+            cSettings: haveLiburing ? [.define("FR_HAVE_LIBURING", to: "1")] : [],
+            linkerSettings: haveLiburing ? [.linkedLibrary("uring")] : []
+        ),
+        .target(name: "Reactor", dependencies: ["CFeedReactor"]),
+        .target(name: "Multicast", dependencies: ["Reactor", "CFeedReactor"]),
+        .target(name: "MoldUDP64", dependencies: ["Reactor", "Multicast"]),
+        .executableTarget(
+            name: "FeedReactorCLI",
+            dependencies: [
+                "Reactor", "Multicast", "MoldUDP64",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
+        .target(name: "TestSupport", dependencies: ["Reactor"], path: "Tests/TestSupport"),
+        .testTarget(name: "ReactorTests", dependencies: ["Reactor", "TestSupport", "CFeedReactor"]),
+        .testTarget(name: "MulticastTests", dependencies: ["Multicast", "TestSupport"]),
+        .testTarget(name: "MoldUDP64Tests", dependencies: ["MoldUDP64", "TestSupport"]),
+    ]
+)

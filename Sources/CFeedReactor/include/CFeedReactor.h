@@ -1,0 +1,139 @@
+// CFeedReactor: the only C in FeedReactor.
+//
+// Every symbol is prefixed `fr_`. Wrappers return a non-negative result on
+// success and `-errno` on failure, so Swift never reads the thread-local errno
+// after the fact. Structs that Swift code mirrors are size-checked in
+// CFeedReactor.c with _Static_assert.
+#ifndef C_FEED_REACTOR_H
+#define C_FEED_REACTOR_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/epoll.h>
+#include <netinet/in.h>
+#include <time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// MARK: - Datagram descriptors
+
+/// One received datagram, the common currency of every backend. The pointers
+/// point into the receiving socket's slab (epoll) or into a provided buffer
+/// (io_uring) and stay valid until the handler's callback returns.
+typedef struct fr_datagram {
+    const uint8_t *data;       // payload
+    const void *name;          // source address (struct sockaddr_*), may be NULL
+    const void *control;       // ancillary data (cmsghdr chain), may be NULL
+    uint32_t length;           // payload bytes stored (<= slot size)
+    uint32_t name_length;      // bytes at name
+    uint32_t control_length;   // bytes at control
+    uint32_t flags;            // FR_DGRAM_* below
+} fr_datagram;
+
+#define FR_DGRAM_TRUNCATED 1u         // payload was larger than the slot (MSG_TRUNC)
+#define FR_DGRAM_CONTROL_TRUNCATED 2u // ancillary data did not fit (MSG_CTRUNC)
+
+/// struct mmsghdr, mirrored so this header needs no _GNU_SOURCE (which would
+/// make its view of libc differ from Swift's Glibc module). Layout checked in C.
+typedef struct fr_mmsghdr {
+    struct msghdr msg_hdr;
+    unsigned int msg_len;
+} fr_mmsghdr;
+
+// MARK: - recvmmsg / sendmmsg batches
+
+/// Prepares `count` mmsghdr entries once, at registration: entry i receives
+/// into buffers + i*slot_size, its source address into names[i] and its
+/// control data into control + i*control_size (control_size may be 0).
+void fr_batch_prepare(fr_mmsghdr *msgs, struct iovec *iovs, uint8_t *buffers,
+                      size_t slot_size, struct sockaddr_storage *names,
+                      uint8_t *control, size_t control_size, unsigned count);
+
+/// recvmmsg(MSG_DONTWAIT) into a prepared batch. Restores the in/out lengths the
+/// kernel overwrote last time, retries EINTR, and on success fills `out` with one
+/// fr_datagram per message received. Returns the count, or -errno (-EAGAIN when empty).
+int fr_batch_receive(int fd, fr_mmsghdr *msgs, unsigned count,
+                     size_t control_size, fr_datagram *out);
+
+/// sendmmsg of `count` prepared messages; retries EINTR. Returns messages sent or -errno.
+int fr_sendmmsg(int fd, fr_mmsghdr *msgs, unsigned count);
+
+/// sendto; retries EINTR. Returns bytes sent or -errno. `addr` may be NULL when connected.
+ssize_t fr_sendto(int fd, const void *bytes, size_t length, const struct sockaddr *addr, socklen_t addr_length);
+
+/// recvfrom(MSG_DONTWAIT); retries EINTR. Returns bytes or -errno.
+ssize_t fr_recvfrom(int fd, void *bytes, size_t length, struct sockaddr_storage *addr, socklen_t *addr_length, int *truncated);
+
+// MARK: - Sockets
+
+int fr_socket_udp(int family);                 // nonblocking, close-on-exec
+int fr_close(int fd);
+int fr_set_nonblocking(int fd);
+int fr_setsockopt_int(int fd, int level, int name, int value);
+int fr_getsockopt_int(int fd, int level, int name, int *value);
+int fr_bind(int fd, const struct sockaddr *addr, socklen_t length);
+int fr_connect(int fd, const struct sockaddr *addr, socklen_t length);
+int fr_getsockname(int fd, struct sockaddr_storage *addr, socklen_t *length);
+/// Sets SO_RCVBUF, or SO_RCVBUFFORCE when `force` (needs CAP_NET_ADMIN). Returns the
+/// size the kernel reports afterwards (it doubles the request), or -errno.
+int fr_set_receive_buffer(int fd, int bytes, int force);
+int fr_set_send_buffer(int fd, int bytes, int force);
+
+/// Address helpers: text <-> sockaddr. Return 0 or -EINVAL.
+int fr_make_sockaddr(const char *host, uint16_t port, struct sockaddr_storage *out, socklen_t *length);
+/// Writes "a.b.c.d:port" or "[v6]:port" into out (NUL-terminated). Returns length or -errno.
+int fr_format_sockaddr(const struct sockaddr *addr, char *out, size_t capacity);
+/// 1 when both addresses have the same family, address and port.
+int fr_sockaddr_equal(const void *a, const void *b);
+
+// MARK: - epoll, eventfd, timerfd
+
+int fr_epoll_create(void);
+int fr_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data);
+/// epoll_pwait2 with a nanosecond timeout (timeout_ns < 0 blocks, 0 polls);
+/// falls back to epoll_wait (ms, rounded up) where epoll_pwait2 is missing.
+/// Returns the number of events, 0 on timeout or EINTR, or -errno.
+int fr_epoll_wait(int epfd, struct epoll_event *events, int max, int64_t timeout_ns);
+uint64_t fr_epoll_event_data(const struct epoll_event *events, int index);
+uint32_t fr_epoll_event_flags(const struct epoll_event *events, int index);
+size_t fr_epoll_event_size(void);
+
+int fr_eventfd(void);                          // nonblocking, close-on-exec
+int fr_eventfd_signal(int fd);                 // adds 1; returns 0 or -errno
+int fr_eventfd_drain(int fd);                  // reads the counter; 0, -EAGAIN or -errno
+
+// MARK: - Time and threads
+
+/// CLOCK_MONOTONIC in nanoseconds.
+uint64_t fr_monotonic_ns(void);
+/// CLOCK_REALTIME in nanoseconds (for comparing with kernel receive timestamps).
+uint64_t fr_realtime_ns(void);
+/// Pins the calling thread to one CPU. 0 or -errno.
+int fr_pin_to_cpu(int cpu);
+void fr_cpu_relax(void);                        // pause instruction in spin loops
+int fr_sched_yield(void);
+/// Sleeps (nanosleep) for up to ns; EINTR returns early.
+void fr_sleep_ns(uint64_t ns);
+int fr_geteuid(void);
+/// Writes a line to stderr (for one-off notices from library code).
+void fr_log_line(const char *text);
+
+// MARK: - Ancillary data (cmsg)
+
+/// Walks the cmsghdr chain in control[0..<length] and returns a pointer to the
+/// data of the first message with (level, type) and its length, or NULL.
+const void *fr_cmsg_find(const void *control, size_t length, int level, int type, size_t *data_length);
+
+// MARK: - io_uring (filled in by the io_uring backend)
+
+/// 1 when this build has liburing compiled in.
+int fr_uring_built(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,122 @@
+import CFeedReactor
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Level-triggered epoll readiness + recvmmsg batches into each socket's slab.
+///
+/// Level-triggered on purpose: a socket that still has datagrams after
+/// `maxBatchesPerWake` batches is reported again by the next wait, so one busy
+/// socket cannot starve the others and nothing is left unread.
+final class EpollBackend: Backend {
+    let kind = BackendKind.epoll
+    let epfd: Int32
+    let maxEvents: Int
+    let events: UnsafeMutableRawPointer
+    let eventSize: Int
+    var ready = 0
+    var wakeupDescriptor: Int32 = -1
+
+    /// epoll user data of the wakeup eventfd (no registration uses slot UInt32.max).
+    static let wakeupData = UInt64(UInt32.max)
+
+    init(maxEvents: Int) throws(ReactorError) {
+        let fd = fr_epoll_create()
+        guard fd >= 0 else { throw .system(SystemError(call: "epoll_create1", errno: -fd)) }
+        epfd = fd
+        self.maxEvents = max(1, maxEvents)
+        eventSize = fr_epoll_event_size()
+        events = .allocate(byteCount: self.maxEvents * eventSize, alignment: 8)
+    }
+
+    deinit { events.deallocate() }
+
+    var descriptor: Int32 { epfd }
+
+    func add(_ registration: Registration) throws(ReactorError) {
+        registration.slab = BufferSlab(options: registration.options)
+        do {
+            try System.epollControl(epfd, EPOLL_CTL_ADD, registration.descriptor,
+                                    events: UInt32(EPOLLIN.rawValue), data: registration.token.raw)
+        } catch {
+            registration.slab = nil
+            throw .system(error)
+        }
+    }
+
+    func remove(_ registration: Registration) {
+        // ENOENT/EBADF here would mean the reactor's bookkeeping is wrong.
+        _ = try? System.epollControl(epfd, EPOLL_CTL_DEL, registration.descriptor, events: 0, data: 0)
+    }
+
+    func addWakeup(descriptor: Int32) throws(ReactorError) {
+        wakeupDescriptor = descriptor
+        do {
+            try System.epollControl(epfd, EPOLL_CTL_ADD, descriptor, events: UInt32(EPOLLIN.rawValue), data: Self.wakeupData)
+        } catch { throw .system(error) }
+    }
+
+    func wait(timeoutNanoseconds: Int64) throws(ReactorError) -> Int {
+        do {
+            ready = try System.epollWait(epfd, events, maxEvents, timeoutNanos: timeoutNanoseconds)
+        } catch {
+            ready = 0
+            throw .system(error)
+        }
+        return ready
+    }
+
+    func dispatch(into reactor: Reactor) -> Int {
+        var work = 0
+        let base = events.assumingMemoryBound(to: epoll_event.self)
+        for i in 0..<ready {
+            let data = fr_epoll_event_data(base, Int32(i))
+            if data == Self.wakeupData {
+                _ = fr_eventfd_drain(wakeupDescriptor)
+                work += reactor.drainMailbox()
+                continue
+            }
+            // A registration closed earlier in this cycle (or whose slot was
+            // reused) leaves a stale event behind: one generation compare drops it.
+            guard let registration = reactor.registration(for: Token(raw: data)) else {
+                reactor.counters.staleEvents &+= 1
+                continue
+            }
+            work += read(registration, reactor: reactor)
+        }
+        ready = 0
+        return work
+    }
+
+    @inline(__always)
+    func read(_ registration: Registration, reactor: Reactor) -> Int {
+        guard let slab = registration.slab else { return 0 }
+        var total = 0
+        var batches = 0
+        while registration.isOpen && batches < registration.options.maxBatchesPerWake {
+            batches += 1
+            do {
+                switch try System.receiveBatch(fd: registration.descriptor, messages: slab.messages, count: slab.count,
+                                                controlSize: slab.controlSize, into: registration.datagrams) {
+                case .wouldBlock:
+                    return total
+                case .processed(let n):
+                    total += n
+                    reactor.deliver(registration, count: n)
+                    // A short batch means the queue is (almost surely) empty: skip
+                    // the recvmmsg that would only say EAGAIN. Level-triggered
+                    // epoll reports the socket again if more arrived meanwhile.
+                    if n < slab.count { return total }
+                }
+            } catch {
+                reactor.socketFailed(registration, error)
+                return total
+            }
+        }
+        return total
+    }
+
+    func close() {
+        System.close(epfd)
+    }
+}

@@ -1,0 +1,62 @@
+import CFeedReactor
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A failed system call: which call, and the errno it returned.
+public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
+    public let call: String
+    public let errno: Int32
+
+    public init(call: String, errno: Int32) {
+        self.call = call
+        self.errno = errno
+    }
+
+    public var description: String {
+        let reason = String(cString: strerror(errno))
+        var text = "\(call) failed: \(reason) (errno \(errno))"
+        if let hint = SystemError.hint(call: call, errno: errno) { text += "; \(hint)" }
+        return text
+    }
+
+    /// What the user can do about the common causes.
+    static func hint(call: String, errno: Int32) -> String? {
+        switch errno {
+        case EADDRINUSE: return "another socket holds that address; pick another port or enable reuseAddress/reusePort"
+        case EADDRNOTAVAIL: return "that address is not configured on any interface of this host"
+        case EACCES, EPERM: return "run as root (or grant CAP_NET_ADMIN) or choose an unprivileged option"
+        case EMFILE, ENFILE: return "raise the open-file limit (ulimit -n)"
+        case ENOMEM, ENOBUFS: return "the kernel is out of socket memory; lower buffer sizes or raise net.core limits"
+        case ENODEV: return "no such interface; check the interface name or address"
+        default: return nil
+        }
+    }
+}
+
+/// Errors the reactor reports. Each says what went wrong and how to fix it.
+public enum ReactorError: Error, Equatable, Sendable, CustomStringConvertible {
+    case system(SystemError)
+    case backendUnavailable(backend: String, reason: String)
+    case timerCapacityExhausted(capacity: Int)
+    case registrationCapacityExhausted(capacity: Int)
+    case unknownToken(Token)
+    case invalidAddress(String)
+    case invalidArgument(String)
+    case stopped
+
+    public var description: String {
+        switch self {
+        case .system(let error): return error.description
+        case .backendUnavailable(let backend, let reason): return "\(backend) unavailable: \(reason)"
+        case .timerCapacityExhausted(let capacity):
+            return "timer capacity (\(capacity)) exhausted; raise Reactor.Configuration.timerCapacity"
+        case .registrationCapacityExhausted(let capacity):
+            return "registration capacity (\(capacity)) exhausted; raise Reactor.Configuration.maxRegistrations"
+        case .unknownToken(let token): return "\(token) does not name a live registration (closed already?)"
+        case .invalidAddress(let text): return "invalid address '\(text)': use a.b.c.d, an IPv6 address or [v6]:port"
+        case .invalidArgument(let text): return text
+        case .stopped: return "the reactor was stopped"
+        }
+    }
+}

@@ -1,0 +1,297 @@
+import CFeedReactor
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A single-threaded event loop over nonblocking UDP sockets and timers.
+///
+/// One thread owns one reactor; nothing in it locks (other threads talk to it
+/// through `remote`). Each duty cycle waits for I/O (or not, per the idle
+/// strategy), reads the clock once into `now`, delivers datagram batches to
+/// their handlers, fires due timers, and returns how much work it did.
+///
+/// ```swift
+/// let reactor = try Reactor()
+/// let socket = try UDPSocket.bound(to: SocketAddress("127.0.0.1", port: 41000))
+/// let token = try reactor.register(socket, handler: myHandler)
+/// _ = try reactor.schedule(after: 1_000_000_000, handler: myTimer)
+/// try reactor.run()               // until reactor.stop() or remote.stop()
+/// ```
+///
+/// Other ways to drive it: `runOnce(timeout:)`, `poll()` (never blocks), or wait
+/// on `descriptor` in a host loop and call `poll()` when it is readable.
+public final class Reactor {
+    public struct Configuration {
+        public var backend: BackendKind = .epoll
+        /// Timer wheel resolution in nanoseconds (default 100 µs).
+        public var timerTick: UInt64 = 100_000
+        /// Timer wheel buckets per rotation.
+        public var timerSlots: Int = 8192
+        /// The most timers alive at once (preallocated).
+        public var timerCapacity: Int = 65_536
+        /// The most sockets registered at once.
+        public var maxRegistrations: Int = 1024
+        /// Events reaped per wait.
+        public var maxEventsPerWait: Int = 64
+        /// io_uring submission queue entries.
+        public var uringEntries: Int = 256
+        /// io_uring provided buffers per socket, and their size.
+        public var uringBufferCount: Int = 1024
+        public var uringBufferSize: Int = 2048
+        /// The clock; MonotonicClock unless a test supplies another.
+        public var clock: (any ReactorClock)? = nil
+        /// Where one-off notices go (the `.auto` fallback); stderr by default.
+        public var log: @Sendable (String) -> Void = { fr_log_line($0) }
+
+        public init(backend: BackendKind = .epoll) { self.backend = backend }
+    }
+
+    /// What happened so far, for tests, summaries and monitoring.
+    public struct Counters: Sendable {
+        public var cycles: UInt64 = 0
+        public var datagrams: UInt64 = 0
+        public var batches: UInt64 = 0
+        public var truncated: UInt64 = 0
+        public var timersFired: UInt64 = 0
+        public var handlerErrors: UInt64 = 0
+        public var socketErrors: UInt64 = 0
+        public var staleEvents: UInt64 = 0
+        public var posted: UInt64 = 0
+    }
+
+    public let configuration: Configuration
+    public let backendKind: BackendKind
+    /// The clock reading of the current (or last) duty cycle, in nanoseconds.
+    public private(set) var now: UInt64
+    public var counters = Counters()
+    public let timers: TimerWheel
+    /// The cross-thread door: post work, wake up, stop.
+    public let remote: RemoteHandle
+
+    let backend: any Backend
+    let clock: any ReactorClock
+    var registrations: ContiguousArray<Registration?>
+    var generations: ContiguousArray<UInt32>
+    var freeSlots: [UInt32]
+    var stopped = false
+    var idleState = IdleState()
+    var closed = false
+
+    public init(_ configuration: Configuration = Configuration()) throws(ReactorError) {
+        self.configuration = configuration
+        clock = configuration.clock ?? MonotonicClock()
+        now = clock.now()
+        timers = TimerWheel(tickNanoseconds: configuration.timerTick, slots: configuration.timerSlots,
+                            capacity: configuration.timerCapacity, start: now)
+        backend = try BackendFactory.make(configuration)
+        backendKind = backend.kind
+        registrations = ContiguousArray(repeating: nil, count: configuration.maxRegistrations)
+        generations = ContiguousArray(repeating: 1, count: configuration.maxRegistrations)
+        freeSlots = (0..<UInt32(configuration.maxRegistrations)).reversed()
+        do {
+            remote = try RemoteHandle()
+            try backend.addWakeup(descriptor: remote.eventDescriptor)
+        } catch {
+            backend.close()
+            throw error
+        }
+    }
+
+    /// Convenience: a reactor on a given backend.
+    public convenience init(backend: BackendKind) throws(ReactorError) {
+        try self.init(Configuration(backend: backend))
+    }
+
+    deinit { close() }
+
+    /// Closes every registered socket and the backend. Further use is an error.
+    public func close() {
+        guard !closed else { return }
+        closed = true
+        for case let registration? in registrations { _ = deregister(registration.token) }
+        backend.close()
+        remote.close()
+    }
+
+    // MARK: - Registration
+
+    /// Registers a socket: from now on its datagrams go to `handler` in batches.
+    /// The reactor owns the descriptor until `deregister`. Receive buffers are
+    /// allocated here, once.
+    @discardableResult
+    public func register(_ socket: UDPSocket, options: ReceiveOptions = ReceiveOptions(),
+                         handler: any DatagramHandler) throws(ReactorError) -> Token {
+        guard options.slotCount > 0, options.slotSize > 0, options.controlSize >= 0 else {
+            throw .invalidArgument("ReceiveOptions: slotCount and slotSize must be positive")
+        }
+        guard let slot = freeSlots.popLast() else {
+            throw .registrationCapacityExhausted(capacity: configuration.maxRegistrations)
+        }
+        let token = Token(slot: slot, generation: generations[Int(slot)])
+        let registration = Registration(token: token, descriptor: socket.descriptor, handler: handler, options: options)
+        do {
+            try backend.add(registration)
+        } catch {
+            freeSlots.append(slot)
+            throw error
+        }
+        registrations[Int(slot)] = registration
+        return token
+    }
+
+    /// Stops receiving for `token` and closes its socket (or, with
+    /// `closeSocket: false`, hands the descriptor back to the caller). Safe from
+    /// inside any callback, including the registration's own: the batch being
+    /// delivered stays valid until that callback returns, and no further batch
+    /// or stale event of this registration is delivered. Returns false for a
+    /// stale token.
+    @discardableResult
+    public func deregister(_ token: Token, closeSocket: Bool = true) -> Bool {
+        guard let registration = registration(for: token) else { return false }
+        registration.isOpen = false
+        backend.remove(registration)
+        registrations[Int(token.slot)] = nil
+        generations[Int(token.slot)] &+= 1
+        if generations[Int(token.slot)] == 0 { generations[Int(token.slot)] = 1 }
+        freeSlots.append(token.slot)
+        if closeSocket { System.close(registration.descriptor) }
+        return true
+    }
+
+    /// The socket of a live registration (to send on it).
+    public func socket(for token: Token) -> UDPSocket? {
+        guard let registration = registration(for: token) else { return nil }
+        return try? UDPSocket(adopting: registration.descriptor)
+    }
+
+    public var registrationCount: Int { configuration.maxRegistrations - freeSlots.count }
+
+    @inline(__always)
+    func registration(for token: Token) -> Registration? {
+        let slot = Int(token.slot)
+        guard slot < registrations.count, generations[slot] == token.generation else { return nil }
+        return registrations[slot]
+    }
+
+    // MARK: - Timers
+
+    /// Schedules `handler` at an absolute deadline (nanoseconds on this reactor's
+    /// clock). `period` > 0 repeats without drift. O(1), no allocation.
+    @discardableResult
+    public func schedule(at deadline: UInt64, period: UInt64 = 0, tag: UInt64 = 0,
+                         handler: any TimerHandler) throws(ReactorError) -> TimerHandle {
+        try timers.schedule(at: deadline, period: period, tag: tag, handler: handler)
+    }
+
+    /// Schedules `handler` `delay` nanoseconds after `now`.
+    @discardableResult
+    public func schedule(after delay: UInt64, period: UInt64 = 0, tag: UInt64 = 0,
+                         handler: any TimerHandler) throws(ReactorError) -> TimerHandle {
+        try timers.schedule(at: now &+ delay, period: period, tag: tag, handler: handler)
+    }
+
+    @discardableResult
+    public func cancel(_ timer: TimerHandle) -> Bool { timers.cancel(timer) }
+
+    /// Nanoseconds until the next timer is due: 0 if one is due now, -1 if none.
+    public var nanosecondsUntilNextTimer: Int64 {
+        guard let deadline = timers.nextDeadline() else { return -1 }
+        let current = clock.now()
+        return deadline <= current ? 0 : Int64(clamping: deadline - current)
+    }
+
+    // MARK: - Running
+
+    /// A descriptor that becomes readable when the reactor has I/O to handle. A
+    /// host loop waits on it (with `nanosecondsUntilNextTimer` as its timeout) and
+    /// calls `poll()` when it is readable or the timeout passes.
+    public var descriptor: Int32 { backend.descriptor }
+
+    /// One duty cycle that never blocks. Returns the work done (datagrams,
+    /// timers, posted closures).
+    @discardableResult
+    public func poll() throws(ReactorError) -> Int {
+        try cycle(waitNanoseconds: 0)
+    }
+
+    /// One duty cycle that waits up to `timeout` nanoseconds (nil: until I/O or the
+    /// next timer) for something to do.
+    @discardableResult
+    public func runOnce(timeout: UInt64? = nil) throws(ReactorError) -> Int {
+        var wait = nanosecondsUntilNextTimer
+        if let timeout {
+            let limit = Int64(clamping: timeout)
+            wait = wait < 0 ? limit : min(wait, limit)
+        }
+        return try cycle(waitNanoseconds: wait)
+    }
+
+    /// Runs duty cycles until `stop()` (or `remote.stop()`), idling per `idle`
+    /// when a cycle found no work.
+    public func run(idle: IdleStrategy = .block) throws(ReactorError) {
+        stopped = false
+        while !stopped && !remote.stopRequested.load(ordering: .acquiring) {
+            let wait: Int64 = idle == .block ? nanosecondsUntilNextTimer : 0
+            let work = try cycle(waitNanoseconds: wait)
+            if work == 0 && idle != .block {
+                idleState.idle(idle, work: 0, untilNextTimer: timers.count > 0 ? nanosecondsUntilNextTimer : -1)
+            } else {
+                idleState.emptyCycles = 0
+            }
+        }
+        remote.stopRequested.store(false, ordering: .releasing)
+    }
+
+    /// Makes `run()` return after the current duty cycle (reactor thread; from
+    /// other threads use `remote.stop()`).
+    public func stop() { stopped = true }
+
+    /// The duty cycle: wait, read the clock once, dispatch I/O, fire timers.
+    @inline(__always)
+    func cycle(waitNanoseconds: Int64) throws(ReactorError) -> Int {
+        if closed { throw .stopped }
+        _ = try backend.wait(timeoutNanoseconds: waitNanoseconds)
+        now = clock.now()
+        counters.cycles &+= 1
+        var work = backend.dispatch(into: self)
+        if timers.count > 0 {
+            let fired = timers.advance(to: now) { handle, handler, tag in
+                handler.timerFired(handle, tag: tag, now: now, reactor: self)
+            }
+            counters.timersFired &+= UInt64(fired)
+            work += fired
+        }
+        return work
+    }
+
+    // MARK: - Called by backends
+
+    /// Hands the first `count` datagram descriptors of a registration to its handler.
+    @inline(__always)
+    func deliver(_ registration: Registration, count: Int) {
+        counters.datagrams &+= UInt64(count)
+        counters.batches &+= 1
+        let batch = DatagramBatch(base: registration.datagrams, count: count, token: registration.token)
+        do {
+            try registration.handler.receive(batch, reactor: self)
+        } catch {
+            counters.handlerErrors &+= 1
+            registration.handler.failed(error, token: registration.token, reactor: self)
+        }
+    }
+
+    /// A socket reported an error (ECONNREFUSED from a vanished peer, ENOBUFS, ...).
+    func socketFailed(_ registration: Registration, _ error: SystemError) {
+        counters.socketErrors &+= 1
+        registration.handler.failed(ReactorError.system(error), token: registration.token, reactor: self)
+    }
+
+    /// Runs work posted from other threads. Returns how many ran.
+    func drainMailbox() -> Int {
+        let work = remote.take()
+        for item in work { item() }
+        counters.posted &+= UInt64(work.count)
+        if remote.stopRequested.load(ordering: .acquiring) { stopped = true }
+        return work.count
+    }
+}

@@ -1,0 +1,119 @@
+import CFeedReactor
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The outcome of a nonblocking system call: it did something, or there was
+/// nothing to do now. Anything else is a thrown `SystemError`.
+public enum IOResult<Value> {
+    case processed(Value)
+    case wouldBlock
+}
+
+/// The one layer of libc/CFeedReactor calls. Each wrapper:
+/// - retries EINTR (done in C for the data-path calls),
+/// - returns `.wouldBlock` for EAGAIN where that is a normal answer,
+/// - traps, naming the call, for an errno that can only mean a bug in this
+///   package (EBADF, EFAULT, ENOTSOCK: we passed a descriptor or pointer we do
+///   not own),
+/// - throws `SystemError` otherwise.
+///
+/// Tests inject failures here through `SystemFaults`.
+@usableFromInline
+enum System {
+    @inline(__always)
+    static func check(_ rc: Int, _ call: StaticString) throws(SystemError) -> Int {
+        if rc >= 0 { return rc }
+        let errno = Int32(-rc)
+        trapOnBug(errno, call)
+        throw SystemError(call: "\(call)", errno: errno)
+    }
+
+    @inline(__always)
+    static func trapOnBug(_ errno: Int32, _ call: StaticString) {
+        if errno == EBADF || errno == EFAULT || errno == ENOTSOCK {
+            fatalError("\(call) returned \(String(cString: strerror(errno))): a FeedReactor bug (descriptor or buffer not ours)")
+        }
+    }
+
+    @inline(__always)
+    static func injected(_ call: SystemFaults.Call) -> Int32? {
+        SystemFaults.enabled ? SystemFaults.take(call) : nil
+    }
+
+    static func receiveBatch(fd: Int32, messages: UnsafeMutablePointer<fr_mmsghdr>, count: Int,
+                             controlSize: Int, into out: UnsafeMutablePointer<fr_datagram>) throws(SystemError) -> IOResult<Int> {
+        if let errno = injected(.recvmmsg) {
+            if errno == EAGAIN { return .wouldBlock }
+            throw SystemError(call: "recvmmsg", errno: errno)
+        }
+        let n = fr_batch_receive(fd, messages, UInt32(count), controlSize, out)
+        if n == -EAGAIN { return .wouldBlock }
+        return .processed(try check(Int(n), "recvmmsg"))
+    }
+
+    static func sendTo(fd: Int32, bytes: UnsafeRawBufferPointer, address: UnsafePointer<sockaddr>?,
+                       length: socklen_t) throws(SystemError) -> IOResult<Int> {
+        if let errno = injected(.sendto) {
+            if errno == EAGAIN { return .wouldBlock }
+            throw SystemError(call: "sendto", errno: errno)
+        }
+        let n = fr_sendto(fd, bytes.baseAddress, bytes.count, address, length)
+        if n == -Int(EAGAIN) { return .wouldBlock }
+        return .processed(try check(n, "sendto"))
+    }
+
+    static func sendBatch(fd: Int32, messages: UnsafeMutablePointer<fr_mmsghdr>, count: Int) throws(SystemError) -> IOResult<Int> {
+        if let errno = injected(.sendmmsg) {
+            if errno == EAGAIN { return .wouldBlock }
+            throw SystemError(call: "sendmmsg", errno: errno)
+        }
+        let n = fr_sendmmsg(fd, messages, UInt32(count))
+        if n == -EAGAIN { return .wouldBlock }
+        return .processed(try check(Int(n), "sendmmsg"))
+    }
+
+    static func epollWait(_ epfd: Int32, _ events: UnsafeMutableRawPointer, _ max: Int, timeoutNanos: Int64) throws(SystemError) -> Int {
+        if let errno = injected(.epollWait) {
+            if errno == EINTR { return 0 }
+            throw SystemError(call: "epoll_wait", errno: errno)
+        }
+        let n = fr_epoll_wait(epfd, events.assumingMemoryBound(to: epoll_event.self), Int32(max), timeoutNanos)
+        return try check(Int(n), "epoll_wait")
+    }
+
+    static func epollControl(_ epfd: Int32, _ op: Int32, _ fd: Int32, events: UInt32, data: UInt64) throws(SystemError) {
+        _ = try check(Int(fr_epoll_ctl(epfd, op, fd, events, data)), "epoll_ctl")
+    }
+
+    static func close(_ fd: Int32) {
+        let rc = fr_close(fd)
+        if rc < 0 { trapOnBug(-rc, "close") }
+    }
+}
+
+/// Test hook: make the next call(s) of a wrapped system call fail with an errno,
+/// as the kernel would. Off (one branch on a global) unless a test enables it.
+/// Used by tests on the reactor thread only.
+public enum SystemFaults {
+    public enum Call: Int, CaseIterable, Sendable { case recvmmsg, sendto, sendmmsg, epollWait }
+
+    nonisolated(unsafe) public static var enabled = false
+    nonisolated(unsafe) static var pending: [[Int32]] = Array(repeating: [], count: Call.allCases.count)
+
+    /// Queue `errno` for the next `times` calls of `call`.
+    public static func inject(_ call: Call, errno: Int32, times: Int = 1) {
+        pending[call.rawValue].append(contentsOf: repeatElement(errno, count: times))
+        enabled = true
+    }
+
+    public static func reset() {
+        pending = Array(repeating: [], count: Call.allCases.count)
+        enabled = false
+    }
+
+    static func take(_ call: Call) -> Int32? {
+        guard !pending[call.rawValue].isEmpty else { return nil }
+        return pending[call.rawValue].removeFirst()
+    }
+}
