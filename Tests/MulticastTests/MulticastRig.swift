@@ -61,7 +61,7 @@ final class ThreadBox<T>: @unchecked Sendable {
 /// when it ends (`close()`, called from `defer`). Namespace A holds `va`, B holds
 /// `vb`; both have IPv4 10.77.0.x/24, IPv6 ULA fd77::x/64 and a fixed link-local
 /// fe80::x, all added `nodad` so they are usable at once (no DAD wait). A also
-/// has 10.77.0.3 and fd77::3 as a second, unwanted SSM source.
+/// has 10.77.0.3, fd77::3 and fe80::3 as second, unwanted SSM sources.
 final class NamespacePair {
     let a: String
     let b: String
@@ -96,6 +96,7 @@ final class NamespacePair {
         if let extra {
             lines.append("addr add 10.77.0.\(extra)/24 dev \(device)")
             lines.append("addr add fd77::\(extra)/64 dev \(device) nodad")
+            lines.append("addr add fe80::\(extra)/64 dev \(device) nodad")
         }
         lines.append("link set dev \(device) up")
         return lines.joined(separator: "\n") + "\n"
