@@ -39,6 +39,11 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "EmbeddedLoop", dependencies: ["Reactor", "CFeedReactor"], path: "Examples/EmbeddedLoop"),
+        .executableTarget(
+            name: "MulticastTail",
+            dependencies: ["Reactor", "Multicast", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Examples/MulticastTail"
+        ),
         .target(name: "TestSupport", dependencies: ["Reactor"], path: "Tests/TestSupport"),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "TestSupport", "CFeedReactor"]),
         .testTarget(name: "MulticastTests", dependencies: ["Multicast", "TestSupport"]),
