@@ -36,7 +36,7 @@ swiftc "${SWIFT_FLAGS[@]}" -module-name Reactor -wmo -emit-module -emit-module-p
     -c Sources/Reactor/*.swift -o "$OUT/Reactor.o"
 swiftc "${SWIFT_FLAGS[@]}" -module-name MoldUDP64 -wmo -emit-module -emit-module-path "$OUT/MoldUDP64.swiftmodule" \
     -c Sources/MoldUDP64/*.swift -o "$OUT/MoldUDP64.o"
-swiftc "${SWIFT_FLAGS[@]}" -module-name MoldFuzz Fuzz/MoldFuzz.swift \
+swiftc "${SWIFT_FLAGS[@]}" -module-name MoldFuzz Fuzz/MoldFuzz.swift Tests/MoldUDP64Tests/FuzzProgram.swift \
     "$OUT/Reactor.o" "$OUT/MoldUDP64.o" "$OUT"/CFeedReactor.o "$OUT"/uring.o "${LIBS[@]}" \
     -o "$OUT/mold-fuzz" 2> >(grep -v "Cannot export local symbol" >&2)
 

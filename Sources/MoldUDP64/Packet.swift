@@ -12,8 +12,8 @@ public enum PacketError: Error, Equatable, Sendable, CustomStringConvertible {
     /// heartbeat / end-of-session packet, which the spec gives no blocks): the
     /// header's count is smaller than what was sent.
     case trailingBytes(count: Int)
-    /// Sequence number 0 (MoldUDP64 numbers messages from 1), or a sequence
-    /// number whose last message would pass 2^64-1.
+    /// Sequence number 0 (MoldUDP64 numbers messages from 1), or one whose
+    /// packet would end past 2^64-1 (sequence + count must fit in 64 bits).
     case invalidSequence(UInt64)
 
     public var description: String {
@@ -27,7 +27,7 @@ public enum PacketError: Error, Equatable, Sendable, CustomStringConvertible {
         case .trailingBytes(let count):
             "MoldUDP64 packet has \(count) bytes after its last counted message block; the header's count is wrong"
         case .invalidSequence(let value):
-            "MoldUDP64 sequence number \(value) is invalid (must be at least 1 and leave room for the packet's messages)"
+            "MoldUDP64 sequence number \(value) is invalid (must be at least 1, and sequence + count must fit in 64 bits)"
         }
     }
 }
@@ -95,8 +95,10 @@ public struct Packet {
         if kind != .data {
             guard bytes.count == Self.headerLength else { throw .trailingBytes(count: bytes.count - Self.headerLength) }
         } else {
-            // The last message is sequence + count - 1; it must fit in a UInt64.
-            guard sequence <= UInt64.max - UInt64(count) + 1 else { throw .invalidSequence(sequence) }
+            // The receiver works with the exclusive end (sequence + count, the next
+            // expected number), so that must fit in a UInt64; 2^64-1 itself is
+            // never a message's number (a feed would need 584 years at 1e9/s).
+            guard sequence <= UInt64.max - UInt64(count) else { throw .invalidSequence(sequence) }
             var offset = Self.headerLength
             var index = 0
             while index < count {

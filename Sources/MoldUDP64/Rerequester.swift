@@ -290,14 +290,15 @@ public final class Rerequester {
                 if entry.start > start && entry.start < end { end = entry.start }
             }
             if overlapped { continue }
-            end = min(end, start &+ UInt64(configuration.maxMessagesPerRequest))
             if configuration.servers.isEmpty {
-                // Nobody to ask: the gap is lost as soon as it is declared.
+                // Nobody to ask: the whole gap is lost as soon as it is declared
+                // (in one step, however long a forged sequence number made it).
                 sink?.unrecoverable(firstSequence: start, count: end - start)
                 session.markUnrecoverable(start..<end)
                 cursor = end
                 continue
             }
+            end = min(end, start &+ UInt64(configuration.maxMessagesPerRequest))
             guard inFlightCount < inFlight.count else { return true }
             guard takeToken(now: now) else { return false }
             let index = inFlight.firstIndex { !$0.active }!
@@ -334,7 +335,7 @@ public final class Rerequester {
         complete(index)
         var cursor = start
         while let missing = session.firstMissing(atOrAfter: cursor, below: end) {
-            sink?.unrecoverable(firstSequence: missing.lowerBound, count: UInt64(missing.count))
+            sink?.unrecoverable(firstSequence: missing.lowerBound, count: missing.upperBound - missing.lowerBound)
             cursor = missing.upperBound
         }
         session.markUnrecoverable(start..<end)

@@ -239,11 +239,11 @@ public final class Session {
             var index = buffer.firstIndex(endingAfter: missing.lowerBound)
             guard let slot = obtainSlot(for: missing.lowerBound, insertingAt: &index) else { kept = false; break }
             buffer.first[slot] = missing.lowerBound
-            buffer.messageCount[slot] = UInt64(missing.count)
+            buffer.messageCount[slot] = missing.upperBound - missing.lowerBound
             buffer.byteCount[slot] = 0
             buffer.flags[slot] = .lost
             buffer.insert(slot, at: index)
-            counters.unrecoverable &+= UInt64(missing.count)
+            counters.unrecoverable &+= missing.upperBound - missing.lowerBound
             cursor = missing.upperBound
         }
         noteHighWater()

@@ -50,10 +50,10 @@ import TestSupport
         #expect(throws: PacketError.trailingBytes(count: 3)) { try parse(fewer) }
         #expect(throws: PacketError.trailingBytes(count: 1)) { try parse(feed.heartbeat() + [0]) }
         #expect(throws: PacketError.invalidSequence(0)) { try parse(feed.heartbeat(next: 0)) }
-        // The last message's number would pass 2^64-1.
-        let overflow = MoldFeed.encode(session: feed.session, sequence: .max, count: 2, blocks: [[1], [2]])
-        #expect(throws: PacketError.invalidSequence(.max)) { try parse(overflow) }
-        let last = MoldFeed.encode(session: feed.session, sequence: .max, count: 1, blocks: [[1]])
+        // The packet's end (sequence + count) would pass 2^64-1.
+        let overflow = MoldFeed.encode(session: feed.session, sequence: .max - 1, count: 2, blocks: [[1], [2]])
+        #expect(throws: PacketError.invalidSequence(.max - 1)) { try parse(overflow) }
+        let last = MoldFeed.encode(session: feed.session, sequence: .max - 1, count: 1, blocks: [[1]])
         #expect(throws: Never.self) { try parse(last) }
     }
 

@@ -198,3 +198,26 @@ final class RequestRecorder: RequestSink {
         #expect(session.nextExpected == next - 1 || session.firstGap(atOrAfter: 0) == nil)
     }
 }
+
+@Suite struct RerequesterWithoutServersTests {
+    @Test func withoutServersAGapIsLostAtOnceEvenIfHuge() throws {
+        let feed = MoldFeed(session: "NOSRV", messages: MoldFeed.messages(count: 10))
+        let session = Session(configuration: .init(reorderWindowPackets: 0))
+        let rerequester = try Rerequester(configuration: .init(servers: []), counters: session.counters)
+        let sink = RequestRecorder()
+        rerequester.sink = sink
+        feed.packet(first: 1, count: 2).withUnsafeBytes { _ = try? session.receive($0, now: 0) }
+        let forged = MoldFeed.encode(session: feed.session, sequence: 1 << 60, count: 1, blocks: [[1]])
+        forged.withUnsafeBytes { _ = try? session.receive($0, now: 0) }
+        rerequester.poll(now: 1, session: session)
+        #expect(sink.sent.isEmpty)
+        #expect(sink.unrecoverable == [3..<(1 << 60)])
+        #expect(session.nextExpected == (1 << 60) + 1)
+        // The largest possible gap: counts stay in UInt64 (no Int overflow).
+        let last = MoldFeed.encode(session: feed.session, sequence: .max - 1, count: 1, blocks: [[1]])
+        last.withUnsafeBytes { _ = try? session.receive($0, now: 2) }
+        rerequester.poll(now: 3, session: session)
+        #expect(sink.unrecoverable.last == ((1 << 60) + 1)..<(UInt64.max - 1))
+        #expect(session.nextExpected == .max)
+    }
+}
