@@ -1,4 +1,4 @@
-// swift run -c release MoldThroughput [--runs 5] [--packets 100000] [--loss-every N]
+// swift run -c release MoldThroughput [--runs 5] [--packets 100000] [--rounds 10] [--loss-every N] [--poll-every N]
 //
 // In-memory MoldUDP64 parse + sequence throughput: 10-message packets built up
 // front in one buffer, then each run validates every packet (`Packet(_:)`) and
@@ -42,6 +42,9 @@ let runs = argument("--runs", default: 5)
 let packetCount = argument("--packets", default: 100_000)
 let lossEvery = argument("--loss-every", default: 0)
 let rounds = argument("--rounds", default: 10)
+// A reactor Client polls the Rerequester from a timer (about once a
+// millisecond); polling after every packet, the default, is the worst case.
+let pollEvery = max(1, argument("--poll-every", default: 1))
 let perPacket = 10
 
 // Build the stream: packet i holds messages i*10+1 ... i*10+10 of 8...40 bytes.
@@ -122,7 +125,7 @@ stream.withUnsafeBytes { all in
                         guard let parsed = try? Packet(bytes) else { fatalError("bench stream is malformed") }
                         receiver.receive(parsed, now: now)
                     }
-                    if lossEvery > 0 { rerequester.poll(now: now, session: receiver) }
+                    if lossEvery > 0 && packet % pollEvery == 0 { rerequester.poll(now: now, session: receiver) }
                     now &+= 1_000
                 }
             }

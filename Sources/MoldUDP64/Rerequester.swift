@@ -25,8 +25,10 @@ public enum RerequesterError: Error, Equatable, Sendable, CustomStringConvertibl
 ///   each, and never a range that is already in flight.
 /// - A request not answered within its timeout is retried (the timeout doubles
 ///   each attempt, up to `maxRequestTimeout`) on the next server; after
-///   `maxAttempts` sends the still-missing messages are given up: the sink hears
-///   `unrecoverable` and the session reports them lost in order.
+///   `maxAttempts` sends, once the live feed has moved past the range, the
+///   still-missing messages are given up: the sink hears `unrecoverable` and
+///   the session reports them lost in order. A range still ahead of the live
+///   feed keeps being retried at the capped backoff.
 /// - Requests go to the server with the fewest unanswered requests (ties
 ///   round-robin); one that misses `failoverAfterTimeouts` answers in a row is
 ///   skipped for `serverProbeInterval`, then tried again; a retry goes to
@@ -263,7 +265,11 @@ public final class Rerequester {
             if consecutiveTimeouts[server] >= configuration.failoverAfterTimeouts {
                 skippedUntil[server] = now &+ configuration.serverProbeInterval
             }
-            if inFlight[index].attempts >= configuration.maxAttempts {
+            // Give up only when the live feed has moved past the range: a range
+            // ahead of it (revealed by a forged or corrupt sequence number, or a
+            // server that cannot serve what was not sent yet) keeps being asked
+            // for at the capped backoff instead, and live data can still fill it.
+            if inFlight[index].attempts >= configuration.maxAttempts && session.latestLiveEnd >= inFlight[index].end {
                 giveUp(index, session: session)
             } else {
                 inFlight[index].server = pickServer(now: now, avoiding: server)

@@ -87,6 +87,12 @@ public final class Session {
     public private(set) var isFinished = false
     /// Valid packets of this session received (live and retransmitted).
     public private(set) var packetsReceived: UInt64 = 0
+    /// Where the most recent live packet ended (data: one past its last
+    /// message; heartbeat, end of session: its next sequence number). The
+    /// `Rerequester` gives up on a range only once the live feed is past it,
+    /// so a forged far-future number cannot make it give up on data that
+    /// simply has not been sent yet.
+    public private(set) var latestLiveEnd: UInt64 = 0
 
     let buffer: ReorderBuffer
     // The reorder window's pending revelations: (highest known, time, packet
@@ -166,6 +172,7 @@ public final class Session {
             return .foreignSession
         }
         packetsReceived &+= 1
+        if !retransmission { latestLiveEnd = packet.nextSequenceNumber }
         switch packet.kind {
         case .heartbeat:
             // A heartbeat carries the next sequence number to be sent
@@ -265,6 +272,7 @@ public final class Session {
         declaredEnd = startSequence
         endOfSession = nil
         isFinished = false
+        latestLiveEnd = 0
         windowHead = 0
         windowCount = 0
         buffer.removeAll()

@@ -19,6 +19,8 @@ final class MoldRig: MessageConsumer, RequestSink {
     var answerMaxMessages = 64
     /// What the re-request servers hold, when it differs from the live feed.
     var serverStore: MoldFeed?
+    /// One past the last message published live so far (servers answer only those).
+    private(set) var publishedEnd: UInt64 = 1
     var now: UInt64 = 1_000_000_000
 
     private(set) var delivered: [UInt64] = []
@@ -111,7 +113,13 @@ final class MoldRig: MessageConsumer, RequestSink {
         while now - start < limit && !done(self) {
             while nextPacket < packets.count && start + UInt64(nextPacket) * interval <= now {
                 inject?(nextPacket, self)
-                downstream.send(packets[nextPacket], now: now)
+                let packet = packets[nextPacket]
+                if packet[18..<20] != [0, 0] && packet[18..<20] != [0xFF, 0xFF] {
+                    let first = packet[10..<18].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+                    let count = UInt64(packet[18]) << 8 | UInt64(packet[19])
+                    publishedEnd = max(publishedEnd, first + count)
+                }
+                downstream.send(packet, now: now)
                 nextPacket += 1
                 if nextPacket == packets.count { nextHeartbeat = now }
             }
@@ -122,7 +130,8 @@ final class MoldRig: MessageConsumer, RequestSink {
             for datagram in downstream.receive(upTo: now) { receiveLive(datagram) }
             for server in servers.indices {
                 for request in requestLinks[server].receive(upTo: now) where serverAlive[server] {
-                    if let answer = (serverStore ?? feed).answer(request: request, maxMessages: answerMaxMessages) {
+                    if let answer = (serverStore ?? feed).answer(request: request, maxMessages: answerMaxMessages,
+                                                                           publishedEnd: publishedEnd) {
                         answerLinks[server].send(answer, now: now)
                     }
                 }

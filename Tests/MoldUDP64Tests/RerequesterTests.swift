@@ -95,6 +95,36 @@ final class RequestRecorder: RequestSink {
         #expect(session.nextExpected == 6)
     }
 
+    @Test func rangeAheadOfTheLiveFeedIsNotGivenUpUntilTheFeedPassesIt() throws {
+        let (session, rerequester) = try make {
+            $0.requestTimeout = 1_000_000
+            $0.maxRequestTimeout = 4_000_000
+            $0.maxAttempts = 2
+        }
+        live(session, 1, 1)
+        // A forged (or corrupt) packet far ahead; the real feed is at 2.
+        let forged = MoldFeed.encode(session: feed.session, sequence: 1_000, count: 1, blocks: [[7]])
+        forged.withUnsafeBytes { _ = try? session.receive($0, now: 0) }
+        live(session, 2, 1)
+        var now: UInt64 = 0
+        for _ in 0..<100 {
+            rerequester.poll(now: now, session: session)
+            now += 1_000_000
+        }
+        #expect(sink.unrecoverable.isEmpty)
+        // Retries continue at the capped backoff: about one per 4 ms per range.
+        #expect(sink.sent.count <= 2 + 2 * 30)
+        live(session, 3, 1)
+        // The feed passes part of it: nothing given up beyond the live feed.
+        live(session, 1_500, 1)
+        for _ in 0..<20 {
+            rerequester.poll(now: now, session: session)
+            now += 1_000_000
+        }
+        #expect(!sink.unrecoverable.isEmpty)
+        #expect(sink.unrecoverable.allSatisfy { $0.upperBound <= 1_501 })
+    }
+
     @Test func answerCompletesAndPartialAnswerContinues() throws {
         let (session, rerequester) = try make { $0.continuationDelay = 1_000_000 }
         live(session, 1, 1)

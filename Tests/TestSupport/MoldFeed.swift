@@ -88,19 +88,23 @@ public struct MoldFeed: Sendable {
     /// packet with as many of the asked-for messages as fit `maxMessages` and
     /// `maxBytes` (the spec allows fewer than asked), or nil when the request is
     /// malformed, for another session, or for messages the feed does not have.
-    public func answer(request: [UInt8], maxMessages: Int = 64, maxBytes: Int = 1400) -> [UInt8]? {
+    /// `publishedEnd`: one past the last message sent so far; a real server
+    /// cannot answer for messages it has not published.
+    public func answer(request: [UInt8], maxMessages: Int = 64, maxBytes: Int = 1400, publishedEnd: UInt64? = nil) -> [UInt8]? {
         guard request.count == 20, Array(request[0..<10]) == session else { return nil }
         let first = request[10..<18].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         let count = Int(UInt16(request[18]) << 8 | UInt16(request[19]))
-        return answer(first: first, count: count, maxMessages: maxMessages, maxBytes: maxBytes)
+        return answer(first: first, count: count, maxMessages: maxMessages, maxBytes: maxBytes, publishedEnd: publishedEnd)
     }
 
-    public func answer(first: UInt64, count: Int, maxMessages: Int = 64, maxBytes: Int = 1400) -> [UInt8]? {
-        guard first >= 1, first < nextSequence, count > 0, count < 0xFFFF else { return nil }
+    public func answer(first: UInt64, count: Int, maxMessages: Int = 64, maxBytes: Int = 1400,
+                       publishedEnd: UInt64? = nil) -> [UInt8]? {
+        let end = min(nextSequence, publishedEnd ?? nextSequence)
+        guard first >= 1, first < end, count > 0, count < 0xFFFF else { return nil }
         var blocks: [[UInt8]] = []
         var size = 20
         var sequence = first
-        while sequence < nextSequence && blocks.count < min(count, maxMessages) {
+        while sequence < end && blocks.count < min(count, maxMessages) {
             let message = messages[Int(sequence) - 1]
             if !blocks.isEmpty && size + 2 + message.count > maxBytes { break }
             blocks.append(message)
