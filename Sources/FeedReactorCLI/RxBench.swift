@@ -1,0 +1,118 @@
+import ArgumentParser
+import CFeedReactor
+import Reactor
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `feedreactor rx-bench`: drain throughput of the receive path (see DESIGN.md).
+struct RxBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rx-bench",
+        abstract: "Receive sequence-numbered datagrams and report packets per second.",
+        discussion: """
+        Datagrams carry a little-endian u64 sequence number in their first 8 bytes; \
+        sequence 2^64-1 ends the run. Prints `ready` on stderr once bound (and joined), \
+        and one stdout line `pps=<n> received=<n> gaps=<n>` at the end.
+        """)
+
+    @Option(help: "Address to bind (unicast) or group to join (multicast).") var address: String
+    @Option(help: "UDP port.") var port: UInt16
+    @Option(help: "Local interface address for a multicast join.") var interface: String?
+    @Option(help: "auto, epoll or uring.") var backend: BackendKind = .epoll
+    @Option(help: "block or spin.") var idle: IdleOption = IdleOption(argument: "block")!
+    @Option(help: "Receive buffer bytes (SO_RCVBUFFORCE as root).") var rcvbuf: Int?
+    @Option(name: .customLong("start-file"), help: "Bind, print ready, then read nothing until this file exists.")
+    var startFile: String?
+    @Option(help: "Datagrams per recvmmsg batch.") var batch: Int = 64
+    @Option(help: "Pin the receiving thread to this CPU.") var cpu: Int?
+
+    func run() throws {
+        if let cpu { _ = fr_pin_to_cpu(Int32(cpu)) }
+        var configuration = Reactor.Configuration(backend: backend)
+        configuration.uringBufferCount = 4096
+        let reactor = try Reactor(configuration)
+        let socket = try openSocket()
+        if let rcvbuf { try socket.setReceiveBuffer(bytes: rcvbuf) }
+        let counter = SequenceCounter()
+        if let startFile {
+            note("ready")
+            while access(startFile, F_OK) != 0 { fr_sleep_ns(200_000) }
+        } else {
+            note("ready")
+        }
+        try reactor.register(socket, options: ReceiveOptions(slotCount: batch, slotSize: 2048), handler: counter)
+        try reactor.run(idle: idle.strategy)
+        print(counter.summary())
+        note("backend=\(reactor.backendKind)")
+    }
+
+    func openSocket() throws -> UDPSocket {
+        let target = try SocketAddress(address, port: port)
+        if isMulticast(target) {
+            return try joinMulticast(group: target, interface: interface)
+        }
+        return try UDPSocket.bound(to: target)
+    }
+}
+
+/// Counts sequence numbers, the first/last arrival times and the gaps between.
+final class SequenceCounter: DatagramHandler {
+    static let endMarker = UInt64.max
+    /// A window of 2^26 sequence numbers tracked exactly (8 MiB bitmap).
+    static let windowBits = 1 << 26
+
+    var received: UInt64 = 0
+    var distinct: UInt64 = 0
+    var lowest = UInt64.max
+    var highest: UInt64 = 0
+    var base: UInt64 = 0
+    var firstTime: UInt64 = 0
+    var lastTime: UInt64 = 0
+    var outOfWindow: UInt64 = 0
+    let seen: UnsafeMutablePointer<UInt64>
+
+    init() {
+        seen = .allocate(capacity: Self.windowBits / 64)
+        seen.initialize(repeating: 0, count: Self.windowBits / 64)
+    }
+
+    deinit { seen.deallocate() }
+
+    func receive(_ batch: DatagramBatch, reactor: Reactor) {
+        var data = false
+        if received == 0 { firstTime = fr_monotonic_ns() }
+        for datagram in batch {
+            let bytes = datagram.bytes
+            guard bytes.count >= 8 else { continue }
+            let sequence = UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self))
+            if sequence == Self.endMarker {
+                reactor.stop()
+                continue
+            }
+            if received == 0 {
+                base = sequence >= UInt64(Self.windowBits / 2) ? sequence - UInt64(Self.windowBits / 2) : 0
+            }
+            data = true
+            received &+= 1
+            if sequence < lowest { lowest = sequence }
+            if sequence > highest { highest = sequence }
+            let offset = sequence &- base
+            if sequence >= base && offset < UInt64(Self.windowBits) {
+                let word = Int(offset >> 6), bit = UInt64(1) << (offset & 63)
+                if seen[word] & bit == 0 { seen[word] |= bit; distinct &+= 1 }
+            } else {
+                outOfWindow &+= 1
+            }
+        }
+        if data { lastTime = fr_monotonic_ns() }
+    }
+
+    func summary() -> String {
+        let span = received > 0 ? highest - lowest + 1 : 0
+        let gaps = span > distinct + outOfWindow ? span - distinct - outOfWindow : 0
+        let seconds = Double(lastTime &- firstTime) / 1e9
+        let pps = received > 1 && seconds > 0 ? UInt64(Double(received - 1) / seconds) : 0
+        return "pps=\(pps) received=\(received) gaps=\(gaps)"
+    }
+}

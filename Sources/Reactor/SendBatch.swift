@@ -1,0 +1,117 @@
+import CFeedReactor
+
+/// Datagrams queued for one sendmmsg: a preallocated set of slots, each with
+/// its own destination. Append, then `flush` on a socket; nothing allocates
+/// after `init`.
+///
+/// ```swift
+/// let batch = SendBatch(capacity: 32, slotSize: 1500)
+/// batch.append(packetBytes, to: group)
+/// let sent = try batch.flush(on: socket)
+/// ```
+public final class SendBatch {
+    public let capacity: Int
+    public let slotSize: Int
+    public private(set) var count = 0
+    let messages: UnsafeMutablePointer<fr_mmsghdr>
+    let iovecs: UnsafeMutablePointer<iovec>
+    let names: UnsafeMutablePointer<sockaddr_storage>
+    let buffers: UnsafeMutableRawPointer
+
+    public init(capacity: Int, slotSize: Int = 2048) {
+        precondition(capacity > 0 && slotSize > 0)
+        self.capacity = capacity
+        self.slotSize = slotSize
+        messages = .allocate(capacity: capacity)
+        iovecs = .allocate(capacity: capacity)
+        names = .allocate(capacity: capacity)
+        buffers = .allocate(byteCount: capacity * slotSize, alignment: 64)
+        fr_batch_prepare(messages, iovecs, buffers.assumingMemoryBound(to: UInt8.self), slotSize, names, nil, 0, UInt32(capacity))
+    }
+
+    deinit {
+        messages.deallocate(); iovecs.deallocate(); names.deallocate(); buffers.deallocate()
+    }
+
+    public var isFull: Bool { count == capacity }
+
+    /// Copies `bytes` into the next slot, addressed to `destination` (nil: the
+    /// socket's connected peer). Returns false when the batch is full or the
+    /// datagram is larger than a slot.
+    @discardableResult
+    public func append(_ bytes: UnsafeRawBufferPointer, to destination: SocketAddress?) -> Bool {
+        guard count < capacity, bytes.count <= slotSize else { return false }
+        let slot = buffers + count * slotSize
+        // Safety: the slot holds slotSize bytes and bytes.count <= slotSize.
+        if let base = bytes.baseAddress { slot.copyMemory(from: base, byteCount: bytes.count) }
+        queue(length: bytes.count, to: destination)
+        return true
+    }
+
+    /// Completes the next slot (already filled with `length` bytes).
+    @inline(__always)
+    func queue(length: Int, to destination: SocketAddress?) {
+        iovecs[count].iov_len = length
+        if let destination {
+            destination.withSockaddr { raw, length in
+                UnsafeMutableRawPointer(names + count).copyMemory(from: raw, byteCount: Int(length))
+                messages[count].msg_hdr.msg_name = UnsafeMutableRawPointer(names + count)
+                messages[count].msg_hdr.msg_namelen = length
+            }
+        } else {
+            messages[count].msg_hdr.msg_name = nil
+            messages[count].msg_hdr.msg_namelen = 0
+        }
+        count += 1
+    }
+
+    /// A slot to write a datagram into directly: fill up to `slotSize` bytes,
+    /// then `commit(length:to:)`.
+    public var nextSlot: UnsafeMutableRawBufferPointer? {
+        count < capacity ? UnsafeMutableRawBufferPointer(start: buffers + count * slotSize, count: slotSize) : nil
+    }
+
+    @discardableResult
+    public func commit(length: Int, to destination: SocketAddress?) -> Bool {
+        guard count < capacity, length <= slotSize else { return false }
+        queue(length: length, to: destination)
+        return true
+    }
+
+    /// Sends what is queued with sendmmsg. Returns how many went out; the rest
+    /// (send buffer full) stay queued, in order, for the next flush.
+    @discardableResult
+    public func flush(on socket: UDPSocket) throws(SystemError) -> Int {
+        guard count > 0 else { return 0 }
+        switch try System.sendBatch(fd: socket.descriptor, messages: messages, count: count) {
+        case .wouldBlock:
+            return 0
+        case .processed(let sent):
+            if sent < count { shift(by: sent) } else { count = 0 }
+            return sent
+        }
+    }
+
+    public func removeAll() { count = 0 }
+
+    /// Moves unsent datagrams to the front after a partial send.
+    func shift(by sent: Int) {
+        for i in 0..<(count - sent) {
+            let from = i + sent
+            (buffers + i * slotSize).copyMemory(from: buffers + from * slotSize, byteCount: iovecs[from].iov_len)
+            iovecs[i].iov_len = iovecs[from].iov_len
+            names[i] = names[from]
+            messages[i].msg_hdr.msg_name = messages[from].msg_hdr.msg_name == nil ? nil : UnsafeMutableRawPointer(names + i)
+            messages[i].msg_hdr.msg_namelen = messages[from].msg_hdr.msg_namelen
+        }
+        count -= sent
+    }
+}
+
+extension Reactor {
+    /// Pins the calling thread (the reactor's) to one CPU: sched_setaffinity.
+    public static func pinCurrentThread(toCPU cpu: Int) throws(ReactorError) {
+        let rc = fr_pin_to_cpu(Int32(cpu))
+        guard rc == 0 else { throw .system(SystemError(call: "sched_setaffinity(cpu \(cpu))", errno: -rc)) }
+    }
+}
