@@ -193,15 +193,19 @@ do {
     }
     let channel = try bootstrap.bind(host: arguments.address, port: arguments.port).wait()
     if isMulticast {
-        try channel.setOption(ipMulticastAll, value: 0).wait()
-        var device: NIONetworkDevice?
-        if let interface = arguments.interface {
-            let wanted = try SocketAddress(ipAddress: interface, port: 0)
-            device = try System.enumerateDevices().first { $0.address?.ipAddress == wanted.ipAddress }
-            guard device != nil else { Arguments.fail("no interface has address \(interface)") }
+        // Joined with a raw IP_ADD_MEMBERSHIP: NIO's joinGroup refuses a device
+        // without IFF_MULTICAST, and lo has none, although the kernel delivers
+        // multicast on it when the join names its address.
+        guard let options = channel as? SocketOptionProvider else { Arguments.fail("the channel has no socket options") }
+        var request = ip_mreqn()
+        guard inet_pton(AF_INET, arguments.address, &request.imr_multiaddr) == 1,
+              inet_pton(AF_INET, arguments.interface ?? "0.0.0.0", &request.imr_address) == 1 else {
+            Arguments.fail("--address and --interface take IPv4 addresses (a.b.c.d)")
         }
-        guard let multicast = channel as? MulticastChannel else { Arguments.fail("the channel cannot join groups") }
-        try multicast.joinGroup(try SocketAddress(ipAddress: arguments.address, port: 0), device: device).wait()
+        try channel.setOption(ipMulticastAll, value: 0).wait()
+        try options.unsafeSetSocketOption(level: NIOBSDSocket.OptionLevel(rawValue: CInt(IPPROTO_IP)),
+                                          name: NIOBSDSocket.Option(rawValue: IP_ADD_MEMBERSHIP),
+                                          value: request).wait()
     }
     FileHandleStderr.write("ready\n")
 
