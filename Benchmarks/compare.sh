@@ -14,7 +14,8 @@
 # rotates per round) so a machine busy with other work disturbs them alike.
 #
 # Knobs (environment): ROUNDS COUNT SIZES MODES RCVBUF GROUP_PREFIX PORT_BASE
-# SENDER_CPU RECEIVER_CPU TIMEOUT SKIP_BUILD=1 RECEIVERS="fr-epoll fr-uring c-epoll c-uring nio"
+# SENDER_CPU RECEIVER_CPU TIMEOUT IDLE=block|spin SKIP_BUILD=1
+# RECEIVERS="fr-epoll fr-uring c-epoll c-uring nio"
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-5}
@@ -30,6 +31,7 @@ SENDER_CPU=${SENDER_CPU:-0}
 RECEIVER_CPU=${RECEIVER_CPU:-1}
 TIMEOUT=${TIMEOUT:-120}
 RECEIVERS=${RECEIVERS:-"fr-epoll fr-uring c-epoll c-uring nio"}
+IDLE=${IDLE:-block}   # passed to every receiver as --idle (NIO always blocks)
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
@@ -115,7 +117,7 @@ run_one() {
     local start="$WORK/start.$RUN" out="$WORK/out.$RUN" err="$WORK/err.$RUN" tx="$WORK/tx.$RUN"
     # shellcheck disable=SC2086  # the command is words on purpose
     timeout "$TIMEOUT" taskset -c "$RECEIVER_CPU" ${COMMAND[$name]} --address "$address" --port "$port" \
-        "${interface[@]}" --rcvbuf "$RCVBUF" --start-file "$start" >"$out" 2>"$err" &
+        "${interface[@]}" --rcvbuf "$RCVBUF" --idle "$IDLE" --start-file "$start" >"$out" 2>"$err" &
     local pid=$!
     local waited=0
     until grep -q '^ready' "$err" 2>/dev/null; do
@@ -186,7 +188,7 @@ REPORT="$WORK/report.md"
     echo "# Receive drain throughput, $STARTED"
     echo
     echo "$COUNT datagrams queued, then drained; median of $ROUNDS rounds (runs per cell in parentheses)."
-    echo "Sender: tx_blast on CPU $SENDER_CPU; receivers on CPU $RECEIVER_CPU; rcvbuf request $RCVBUF."
+    echo "Sender: tx_blast on CPU $SENDER_CPU; receivers on CPU $RECEIVER_CPU, --idle $IDLE; rcvbuf request $RCVBUF."
     echo "Kernel $(uname -r), $(nproc) CPUs."
     echo "Load before: $LOAD_BEFORE"
     echo "Load after:  $LOAD_AFTER"
@@ -208,15 +210,19 @@ REPORT="$WORK/report.md"
     echo
     echo "## Ratios of medians (FeedReactor / baseline)"
     echo
-    echo "| mode | size | receiver | vs c-epoll | vs c-uring | vs nio |"
-    echo "|---|---|---|---|---|---|"
+    BASELINES=()
+    for name in "${ACTIVE[@]}"; do [[ $name == fr-* ]] || BASELINES+=("$name"); done
+    header="| mode | size | receiver |"; rule="|---|---|---|"
+    for base in "${BASELINES[@]}"; do header+=" vs $base |"; rule+="---|"; done
+    echo "$header"; echo "$rule"
     for mode in $MODES; do
         for size in $SIZES; do
             for name in "${ACTIVE[@]}"; do
                 [[ $name == fr-* ]] || continue
                 own=$(median_of "$mode" "$size" "$name")
+                [[ -n $own ]] || continue
                 row="| $mode | $size | $name |"
-                for base in c-epoll c-uring nio; do
+                for base in "${BASELINES[@]}"; do
                     row+=" $(ratio "$own" "$(median_of "$mode" "$size" "$base")") |"
                 done
                 echo "$row"
