@@ -73,7 +73,7 @@ public struct PacketWriter {
     }
 
     /// Starts a data packet whose first message will be `sequenceNumber`.
-    public mutating func begin(session: SessionName, sequenceNumber: UInt64) {
+    public mutating func begin(session: SessionID, sequenceNumber: UInt64) {
         byteCount = Self.writeHeader(into: buffer, session: session, sequenceNumber: sequenceNumber, count: 0)
         messageCount = 0
         self.sequenceNumber = sequenceNumber
@@ -106,7 +106,7 @@ public struct PacketWriter {
     /// Writes a heartbeat (count 0) carrying the next sequence number into
     /// `buffer`; returns its length (20).
     @inlinable
-    public static func heartbeat(session: SessionName, nextSequenceNumber: UInt64,
+    public static func heartbeat(session: SessionID, nextSequenceNumber: UInt64,
                                  into buffer: UnsafeMutableRawBufferPointer) -> Int {
         writeHeader(into: buffer, session: session, sequenceNumber: nextSequenceNumber, count: heartbeatCount)
     }
@@ -114,13 +114,13 @@ public struct PacketWriter {
     /// Writes an end-of-session packet (count 0xFFFF) carrying the next sequence
     /// number into `buffer`; returns its length (20).
     @inlinable
-    public static func endOfSession(session: SessionName, nextSequenceNumber: UInt64,
+    public static func endOfSession(session: SessionID, nextSequenceNumber: UInt64,
                                     into buffer: UnsafeMutableRawBufferPointer) -> Int {
         writeHeader(into: buffer, session: session, sequenceNumber: nextSequenceNumber, count: endOfSessionCount)
     }
 
     @inlinable
-    static func writeHeader(into buffer: UnsafeMutableRawBufferPointer, session: SessionName,
+    static func writeHeader(into buffer: UnsafeMutableRawBufferPointer, session: SessionID,
                             sequenceNumber: UInt64, count: UInt16) -> Int {
         precondition(buffer.count >= headerSize, "a MoldUDP64 header needs 20 bytes")
         let base = buffer.baseAddress!

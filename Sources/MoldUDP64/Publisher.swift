@@ -93,7 +93,7 @@ public enum PublisherError: Error, Equatable, Sendable, CustomStringConvertible 
 ///
 /// ```swift
 /// let sink = UDPPacketSink(socket: socket, destination: try SocketAddress("239.1.1.1", port: 41000))
-/// let publisher = Publisher(Publisher.Configuration(session: try SessionName("TODAY")),
+/// let publisher = Publisher(Publisher.Configuration(session: try SessionID(validating: "TODAY")),
 ///                           sink: sink, store: RetransmissionStore())
 /// try publisher.attach(to: reactor)
 /// let sequence = try publisher.append(messageBytes)      // uses reactor.now
@@ -101,7 +101,7 @@ public enum PublisherError: Error, Equatable, Sendable, CustomStringConvertible 
 /// ```
 public final class Publisher: TimerHandler {
     public struct Configuration: Sendable {
-        public var session: SessionName
+        public var session: SessionID
         /// The largest UDP payload to send. 1400 stays under a 1500-byte Ethernet
         /// MTU with IPv4/IPv6 and UDP headers to spare.
         public var maxPacketSize: Int = 1400
@@ -116,7 +116,7 @@ public final class Publisher: TimerHandler {
         public var firstSequenceNumber: UInt64 = 1
         public var loss: LossSimulation = .none
 
-        public init(session: SessionName) { self.session = session }
+        public init(session: SessionID) { self.session = session }
     }
 
     /// What the publisher did.

@@ -20,13 +20,13 @@ public struct Request: Equatable, Sendable {
     /// The size of a request packet on the wire.
     public static let size = 20
 
-    public var session: SessionName
+    public var session: SessionID
     /// The first sequence number wanted (1 or more).
     public var sequenceNumber: UInt64
     /// How many messages are wanted (1 or more).
     public var messageCount: UInt16
 
-    public init(session: SessionName, sequenceNumber: UInt64, messageCount: UInt16) {
+    public init(session: SessionID, sequenceNumber: UInt64, messageCount: UInt16) {
         self.session = session
         self.sequenceNumber = sequenceNumber
         self.messageCount = messageCount
@@ -43,7 +43,7 @@ public struct Request: Equatable, Sendable {
         let count = UInt16(bigEndian: base.loadUnaligned(fromByteOffset: 18, as: UInt16.self))
         guard sequence != 0 else { throw .requestSequenceZero }
         guard count != 0 else { throw .requestCountZero }
-        self.init(session: SessionName(wire: base), sequenceNumber: sequence, messageCount: count)
+        self.init(session: SessionID(wire: base), sequenceNumber: sequence, messageCount: count)
     }
 
     /// Writes the 20-byte request into `buffer` and returns 20. The buffer must

@@ -21,7 +21,7 @@ import Reactor
 /// ```
 public final class RetransmissionServer: DatagramHandler {
     public struct Configuration: Sendable {
-        public var session: SessionName
+        public var session: SessionID
         /// The largest answer packet (UDP payload), as for the publisher.
         public var maxPacketSize: Int = 1400
         /// The most messages in one answer (at most 0xFFFE).
@@ -35,7 +35,7 @@ public final class RetransmissionServer: DatagramHandler {
         /// spoofed-source floods). Default: 20,000 requests/s, bursts of 2,000.
         public var totalLimit = RateLimit(rate: 20_000, burst: 2_000)
 
-        public init(session: SessionName) { self.session = session }
+        public init(session: SessionID) { self.session = session }
     }
 
     /// What came in and what went out.

@@ -26,6 +26,22 @@ public struct SessionID: Hashable, Sendable, CustomStringConvertible {
         tail = pointer.loadUnaligned(fromByteOffset: 8, as: UInt16.self)
     }
 
+    /// A session from text, saying what is wrong with text that cannot be one.
+    public init(validating text: String) throws(MoldFormatError) {
+        let utf8 = Array(text.utf8)
+        guard utf8.count <= Self.length else { throw .sessionTooLong(text) }
+        guard let id = SessionID(text) else { throw .sessionNotPrintableASCII(text) }
+        self = id
+    }
+
+    /// True when the 10 bytes at `pointer` are this session (no copy).
+    @inlinable
+    public func matches(wire pointer: UnsafeRawPointer) -> Bool {
+        // Safety: the caller guarantees 10 readable bytes.
+        pointer.loadUnaligned(as: UInt64.self) == head
+            && pointer.loadUnaligned(fromByteOffset: 8, as: UInt16.self) == tail
+    }
+
     /// A session from text: at most 10 printable ASCII characters, padded with
     /// spaces. Returns nil for longer or non-ASCII text.
     public init?(_ text: String) {

@@ -41,7 +41,7 @@ func testMessage(_ sequence: UInt64, length: Int) -> [UInt8] {
     (0..<length).map { UInt8(truncatingIfNeeded: sequence &* 31 &+ UInt64($0)) }
 }
 
-let testSession = try! SessionName("TESTSESS1")
+let testSession = try! SessionID(validating: "TESTSESS1")
 
 @Suite struct PacketWriterTests {
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 2048, alignment: 16)
@@ -111,7 +111,7 @@ let testSession = try! SessionName("TESTSESS1")
 }
 
 extension ParsedPacket {
-    init(session: SessionName, sequence: UInt64, count: UInt16, messages: [[UInt8]] = []) {
+    init(session: SessionID, sequence: UInt64, count: UInt16, messages: [[UInt8]] = []) {
         self.session = Array(session.description.utf8) + Array(repeating: 0x20, count: 10 - session.description.utf8.count)
         sequenceNumber = sequence
         self.count = count

@@ -39,15 +39,15 @@ import MoldUDP64
     }
 
     @Test func sessionNamesAreTenPaddedASCIIBytes() throws {
-        #expect(try SessionName("A").description == "A")
-        #expect(try SessionName("").description == "")
-        #expect(try SessionName("0123456789").description == "0123456789")
-        #expect(throws: MoldFormatError.sessionTooLong("0123456789X")) { try SessionName("0123456789X") }
-        #expect(throws: MoldFormatError.sessionNotPrintableASCII("é")) { try SessionName("é") }
-        #expect(throws: MoldFormatError.sessionNotPrintableASCII("a\tb")) { try SessionName("a\tb") }
+        #expect(try SessionID(validating: "A").description == "A")
+        #expect(try SessionID(validating: "").description == "")
+        #expect(try SessionID(validating: "0123456789").description == "0123456789")
+        #expect(throws: MoldFormatError.sessionTooLong("0123456789X")) { try SessionID(validating: "0123456789X") }
+        #expect(throws: MoldFormatError.sessionNotPrintableASCII("é")) { try SessionID(validating: "é") }
+        #expect(throws: MoldFormatError.sessionNotPrintableASCII("a\tb")) { try SessionID(validating: "a\tb") }
         let wire = Array("TESTSESS1 ".utf8)
         #expect(wire.withUnsafeBytes { testSession.matches(wire: $0.baseAddress!) })
-        #expect(wire.withUnsafeBytes { SessionName(wire: $0.baseAddress!) } == testSession)
+        #expect(wire.withUnsafeBytes { SessionID(wire: $0.baseAddress!) } == testSession)
         let other = Array("TESTSESS2 ".utf8)
         #expect(!other.withUnsafeBytes { testSession.matches(wire: $0.baseAddress!) })
         #expect("\(MoldFormatError.requestLength(3))".contains("exactly 20"))

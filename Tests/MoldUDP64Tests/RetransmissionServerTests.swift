@@ -4,7 +4,7 @@ import TestSupport
 import MoldUDP64
 
 /// Request bytes, built by hand so that hostile variants are easy to make.
-func requestBytes(session: SessionName = testSession, sequence: UInt64, count: UInt16) -> [UInt8] {
+func requestBytes(session: SessionID = testSession, sequence: UInt64, count: UInt16) -> [UInt8] {
     var bytes = [UInt8](repeating: 0, count: Request.size)
     bytes.withUnsafeMutableBytes { _ = Request(session: session, sequenceNumber: sequence, messageCount: count).encode(into: $0) }
     return bytes
@@ -74,7 +74,7 @@ func filledStore(count: Int, length: Int, capacity: Int = 65_536) -> Retransmiss
         #expect(core.answer(requestBytes(sequence: 0, count: 1)) == nil)
         #expect(core.answer(requestBytes(sequence: 8, count: 0)) == nil)
         #expect(core.server.counters.malformed == 5)
-        #expect(core.answer(requestBytes(session: try SessionName("OTHER"), sequence: 8, count: 1)) == nil)
+        #expect(core.answer(requestBytes(session: try SessionID(validating: "OTHER"), sequence: 8, count: 1)) == nil)
         #expect(core.server.counters.wrongSession == 1)
         #expect(core.answer(requestBytes(sequence: 11, count: 1)) == nil)
         #expect(core.answer(requestBytes(sequence: .max, count: 0xFFFF)) == nil)
@@ -178,7 +178,7 @@ func filledStore(count: Int, length: Int, capacity: Int = 65_536) -> Retransmiss
         let good = requestBytes(sequence: 1, count: 1)
         let hostile: [[UInt8]] = [
             Array(good.prefix(19)), good + [0], [], [UInt8](repeating: 0x41, count: 3_000),
-            requestBytes(session: try SessionName("ELSEWHERE"), sequence: 1, count: 1),
+            requestBytes(session: try SessionID(validating: "ELSEWHERE"), sequence: 1, count: 1),
             requestBytes(sequence: 1, count: 0), requestBytes(sequence: 0, count: 5),
             requestBytes(sequence: 301, count: 1), requestBytes(sequence: .max, count: 0xFFFF),
         ]
