@@ -48,6 +48,6 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Reactor"], path: "Tests/TestSupport"),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "TestSupport", "CFeedReactor"]),
         .testTarget(name: "MulticastTests", dependencies: ["Multicast", "TestSupport"]),
-        .testTarget(name: "MoldUDP64Tests", dependencies: ["MoldUDP64", "TestSupport"]),
+        .testTarget(name: "MoldUDP64Tests", dependencies: ["MoldUDP64", "Multicast", "TestSupport"]),
     ]
 )
