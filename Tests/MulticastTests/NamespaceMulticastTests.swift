@@ -118,6 +118,46 @@ struct NamespaceMulticastTests {
         #expect(other.recorder.entries.allSatisfy { $0.destination == (try? IPAddress(groups[2])) })
     }
 
+    /// One group joined on two interfaces is two subscriptions: the ingress
+    /// interface from pktinfo picks the right one.
+    @Test func sameGroupOnTwoInterfaces() throws {
+        let pair = try NamespacePair()
+        defer { pair.close() }
+        try NamespacePair.ip(["-n", pair.b, "link", "add", "vc", "type", "veth", "peer", "name", "vd"])
+        try NamespacePair.ip(["-n", pair.b, "link", "set", "vc", "up"])
+        let reactor = try Reactor(backend: .epoll)
+        let (listener, vbIndex) = try pair.run(in: pair.b) {
+            // vc first, so a match on the group alone would answer 0.
+            (try listen(on: reactor, to: [Subscription(group: "239.77.30.1", port: 0, interface: .name("vc")),
+                                          Subscription(group: "239.77.30.1", port: 0, interface: .name("vb"))]),
+             try MulticastInterface.name("vb").resolve().index)
+        }
+        let port = listener.receiver.port
+        let sender = try pair.run(in: pair.a) {
+            try MulticastSender(group: IPAddress("239.77.30.1"), port: port, interface: .name("va"), source: IPAddress("10.77.0.1"))
+        }
+        defer { sender.close() }
+        try send([1], with: sender, on: reactor) { listener.recorder.contains([1]) }
+        let entry = try #require(listener.recorder.entries.first)
+        #expect(entry.interfaceIndex == vbIndex)
+        #expect(entry.subscriptionIndex == 1)
+    }
+
+    /// Every way of naming an interface resolves to the same index inside the
+    /// namespace (by name, index, IPv4, ULA, scoped link-local address).
+    @Test func resolvesInterfacesInNamespace() throws {
+        let pair = try NamespacePair()
+        defer { pair.close() }
+        let (byName, others) = try pair.run(in: pair.b) {
+            let byName = try MulticastInterface.name("vb").resolve()
+            let others = try ["\(byName.index)", "10.77.0.2", "fd77::2", "fe80::2%vb", "fe80::2%\(byName.index)", "fe80::2"]
+                .map { try MulticastInterface(parsing: $0).resolve() }
+            return (byName, others)
+        }
+        #expect(byName.hasMulticast && byName.isUp && !byName.isLoopback)
+        #expect(others.allSatisfy { $0 == byName })
+    }
+
     /// A join on an interface with multicast switched off fails naming the fix.
     @Test func refusesInterfaceWithoutMulticast() throws {
         let pair = try NamespacePair()
