@@ -52,7 +52,8 @@ public final class MulticastReceiver {
     public let port: UInt16
     public let isIPv6: Bool
     public let options: Options
-    /// The joined subscriptions, in join order (`subscriptionIndex(of:)` indexes this).
+    /// The joined subscriptions, in join order (`subscriptionIndex(of:)` indexes
+    /// this; a `leave` shifts the later ones down by one).
     public private(set) var memberships: ContiguousArray<Membership> = [] {
         didSet {
             filters = ContiguousArray(memberships.lazy.map {

@@ -111,6 +111,19 @@ import Glibc
         #expect(otherRecorder.entries.map(\.destination) == [try IPAddress("239.77.1.3")])
     }
 
+    /// The socket is bound to the wildcard address, so unicast to its port
+    /// arrives too; it matches no subscription and its pktinfo says so.
+    @Test func unicastToThePortMatchesNoSubscription() throws {
+        let reactor = try Reactor(backend: .epoll)
+        let (receiver, recorder, _) = try listen(on: reactor, to: [Subscription(group: "239.77.6.1", port: 0, interface: lo)])
+        let (plain, _) = try loopbackSocket()
+        defer { plain.close() }
+        try plain.send([9], to: SocketAddress("127.0.0.1", port: receiver.port))
+        try pump(reactor) { recorder.entries.count == 1 }
+        #expect(recorder.entries.first?.destination == loopback)
+        #expect(recorder.entries.first?.subscriptionIndex == nil)
+    }
+
     /// Leave stops delivery without closing or deregistering the socket; rejoin
     /// brings it back.
     @Test(arguments: TestEnvironment.backends)
