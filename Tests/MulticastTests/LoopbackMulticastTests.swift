@@ -124,6 +124,20 @@ import Glibc
         #expect(recorder.entries.first?.subscriptionIndex == nil)
     }
 
+    /// The sender's TTL, loop and interface land in the socket options.
+    @Test func senderOptions() throws {
+        let loIndex = try MulticastInterface.name("lo").resolve().index
+        let sender = try MulticastSender(group: IPAddress("239.77.7.1"), port: 41000, interface: .name("lo"), ttl: 5, loop: false)
+        defer { sender.close() }
+        #expect(try sender.socket.option(level: Int32(IPPROTO_IP), name: IP_MULTICAST_TTL) == 5)
+        #expect(try sender.socket.option(level: Int32(IPPROTO_IP), name: IP_MULTICAST_LOOP) == 0)
+        #expect(sender.interfaceIndex == loIndex)
+        #expect(sender.destination == (try SocketAddress("239.77.7.1", port: 41000)))
+        #expect(throws: MulticastError.notMulticast(try IPAddress("10.0.0.1"))) {
+            try MulticastSender(group: IPAddress("10.0.0.1"), port: 41000)
+        }
+    }
+
     /// Leave stops delivery without closing or deregistering the socket; rejoin
     /// brings it back.
     @Test(arguments: TestEnvironment.backends)
