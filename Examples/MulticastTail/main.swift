@@ -40,7 +40,8 @@ final class RateCounter: DatagramHandler, TimerHandler {
         for datagram in batch {
             let info = datagram.packetInfo
             guard let destination = info.destination,
-                  let index = receiver.subscriptionIndex(destination: destination, source: datagram.sourceIP) else {
+                  let index = receiver.subscriptionIndex(destination: destination, source: datagram.sourceIP,
+                                                        interfaceIndex: info.interfaceIndex ?? 0) else {
                 unmatched &+= 1
                 continue
             }

@@ -93,9 +93,13 @@ uint32_t fr_mc_parse_control(const void *control, size_t length, fr_packet_info 
     memset(&h, 0, sizeof(h));
     h.msg_control = (void *)control;
     h.msg_controllen = length;
-    // CMSG_NXTHDR bounds every step by msg_controllen, so a chain the kernel cut
-    // short (MSG_CTRUNC) ends the walk instead of reading past the buffer.
+    const uint8_t *end = (const uint8_t *)control + length;
+    // CMSG_NXTHDR bounds each step by msg_controllen, but CMSG_FIRSTHDR does not
+    // check the first header's cmsg_len: check every header against the end, so
+    // a chain cut short (MSG_CTRUNC) or bytes that are not a chain at all end
+    // the walk instead of reading past the buffer.
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(&h, c)) {
+        if (c->cmsg_len < CMSG_LEN(0) || c->cmsg_len > (size_t)(end - (const uint8_t *)c)) break;
         size_t data_length = c->cmsg_len - CMSG_LEN(0);
         if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO && data_length >= sizeof(struct in_pktinfo)) {
             struct in_pktinfo info;

@@ -23,6 +23,8 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
     /// ("%eth0") is not part of an address; see `MulticastInterface`.
     public init(_ text: String) throws(MulticastError) {
         var bytes = (UInt64(0), UInt64(0))
+        // Safety: inet_pton writes 4 (AF_INET) or 16 (AF_INET6) bytes into the
+        // 16-byte tuple, and only on success.
         if withUnsafeMutableBytes(of: &bytes, { inet_pton(AF_INET, text, $0.baseAddress) }) == 1 {
             family = AF_INET
         } else if withUnsafeMutableBytes(of: &bytes, { inet_pton(AF_INET6, text, $0.baseAddress) }) == 1 {

@@ -20,6 +20,8 @@ public enum MulticastError: Error, Equatable, Sendable, CustomStringConvertible 
     case portMismatch(subscription: UInt16, bound: UInt16)
     /// An IPv6 link-local scope group without an interface.
     case interfaceRequired(group: IPAddress)
+    /// No interface was given and no route tells the kernel which to use.
+    case noRouteForGroup(IPAddress)
     case unknownInterfaceName(String)
     case unknownInterfaceIndex(UInt32)
     case noInterfaceWithAddress(String)
@@ -57,6 +59,8 @@ public enum MulticastError: Error, Equatable, Sendable, CustomStringConvertible 
                 : "subscription port \(subscription) differs from the receiver's bound port \(bound): use one receiver per port"
         case .interfaceRequired(let group):
             return "\(group) has link-local scope, which exists once per link: name the interface (by name, index or address)"
+        case .noRouteForGroup(let group):
+            return "no route picks an interface for \(group): name the interface (by name, index or address), or add a route for it"
         case .unknownInterfaceName(let name):
             return "no interface named '\(name)': list them with `ip link` and use one of those names"
         case .unknownInterfaceIndex(let index):

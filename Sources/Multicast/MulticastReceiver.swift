@@ -52,17 +52,24 @@ public final class MulticastReceiver {
     public let port: UInt16
     public let isIPv6: Bool
     public let options: Options
-    /// The joined subscriptions, in join order (`subscriptionIndex(of:)` indexes this).
+    /// The joined subscriptions, in join order (`subscriptionIndex(of:)` indexes
+    /// this; a `leave` shifts the later ones down by one).
     public private(set) var memberships: ContiguousArray<Membership> = [] {
-        didSet { filters = ContiguousArray(memberships.lazy.map { Filter(group: $0.subscription.group, source: $0.subscription.source) }) }
+        didSet {
+            filters = ContiguousArray(memberships.lazy.map {
+                Filter(group: $0.subscription.group, source: $0.subscription.source, interfaceIndex: $0.interfaceIndex)
+            })
+        }
     }
-    /// Group and source of each membership, what the per-datagram match reads
-    /// (plain values: the match copies no strings and retains nothing).
+    /// Group, source and interface of each membership: what the per-datagram
+    /// match reads (plain values, so matching copies no strings and retains nothing).
     @usableFromInline var filters: ContiguousArray<Filter> = []
 
     @usableFromInline struct Filter {
         @usableFromInline let group: IPAddress
         @usableFromInline let source: IPAddress?
+        /// 0 when the kernel picked the interface (matches any).
+        @usableFromInline let interfaceIndex: UInt32
     }
 
     /// A new socket bound to the wildcard address and `port` (0: the kernel picks),
@@ -138,7 +145,10 @@ public final class MulticastReceiver {
             switch -rc {
             case EADDRINUSE: throw .alreadyJoined(subscription)
             case ENOBUFS: throw .membershipLimit(subscription)
-            case ENODEV: throw .unknownInterfaceIndex(membership.interfaceIndex)
+            case ENODEV:
+                // Index 0 asks the kernel to pick by route; ENODEV then means no route.
+                if membership.interfaceIndex == 0 { throw .noRouteForGroup(subscription.group) }
+                throw .unknownInterfaceIndex(membership.interfaceIndex)
             default:
                 throw .system(SystemError(call: subscription.isSourceSpecific ? "setsockopt(MCAST_JOIN_SOURCE_GROUP)"
                                                                               : "setsockopt(MCAST_JOIN_GROUP)", errno: -rc))
@@ -190,20 +200,24 @@ public final class MulticastReceiver {
     }
 
     /// The index in `memberships` of the subscription a datagram belongs to: its
-    /// pktinfo destination is the group and, for SSM, its source is the admitted
-    /// one. nil for anything else (unicast to the port, no pktinfo). No allocation.
+    /// pktinfo destination is the group, for SSM its source is the admitted one,
+    /// and it arrived on the joined interface (so one group joined on two
+    /// interfaces, as A/B lines may be, stays two subscriptions). nil for
+    /// anything else (unicast to the port, no pktinfo). No allocation.
     @inlinable
     public func subscriptionIndex(of datagram: Datagram) -> Int? {
-        guard let destination = datagram.destination else { return nil }
-        return subscriptionIndex(destination: destination, source: datagram.sourceIP)
+        let info = datagram.packetInfo
+        guard let destination = info.destination else { return nil }
+        return subscriptionIndex(destination: destination, source: datagram.sourceIP, interfaceIndex: info.interfaceIndex ?? 0)
     }
 
-    /// The same, from an already parsed destination and source.
+    /// The same, from an already parsed destination, source and ingress interface.
     @inlinable
-    public func subscriptionIndex(destination: IPAddress, source: IPAddress?) -> Int? {
+    public func subscriptionIndex(destination: IPAddress, source: IPAddress?, interfaceIndex: UInt32 = 0) -> Int? {
         for position in filters.indices {
             let filter = filters[position]
-            if filter.group == destination && (filter.source == nil || filter.source == source) {
+            if filter.group == destination && (filter.source == nil || filter.source == source)
+                && (filter.interfaceIndex == 0 || interfaceIndex == 0 || filter.interfaceIndex == interfaceIndex) {
                 return position
             }
         }

@@ -111,6 +111,33 @@ import Glibc
         #expect(otherRecorder.entries.map(\.destination) == [try IPAddress("239.77.1.3")])
     }
 
+    /// The socket is bound to the wildcard address, so unicast to its port
+    /// arrives too; it matches no subscription and its pktinfo says so.
+    @Test func unicastToThePortMatchesNoSubscription() throws {
+        let reactor = try Reactor(backend: .epoll)
+        let (receiver, recorder, _) = try listen(on: reactor, to: [Subscription(group: "239.77.6.1", port: 0, interface: lo)])
+        let (plain, _) = try loopbackSocket()
+        defer { plain.close() }
+        try plain.send([9], to: SocketAddress("127.0.0.1", port: receiver.port))
+        try pump(reactor) { recorder.entries.count == 1 }
+        #expect(recorder.entries.first?.destination == loopback)
+        #expect(recorder.entries.first?.subscriptionIndex == nil)
+    }
+
+    /// The sender's TTL, loop and interface land in the socket options.
+    @Test func senderOptions() throws {
+        let loIndex = try MulticastInterface.name("lo").resolve().index
+        let sender = try MulticastSender(group: IPAddress("239.77.7.1"), port: 41000, interface: .name("lo"), ttl: 5, loop: false)
+        defer { sender.close() }
+        #expect(try sender.socket.option(level: Int32(IPPROTO_IP), name: IP_MULTICAST_TTL) == 5)
+        #expect(try sender.socket.option(level: Int32(IPPROTO_IP), name: IP_MULTICAST_LOOP) == 0)
+        #expect(sender.interfaceIndex == loIndex)
+        #expect(sender.destination == (try SocketAddress("239.77.7.1", port: 41000)))
+        #expect(throws: MulticastError.notMulticast(try IPAddress("10.0.0.1"))) {
+            try MulticastSender(group: IPAddress("10.0.0.1"), port: 41000)
+        }
+    }
+
     /// Leave stops delivery without closing or deregistering the socket; rejoin
     /// brings it back.
     @Test(arguments: TestEnvironment.backends)

@@ -163,13 +163,24 @@ final class NamespacePair {
 /// A receiver joined to some subscriptions and registered with a recorder.
 typealias Listener = (receiver: MulticastReceiver, recorder: MulticastRecorder, token: Token)
 
-/// The first subscription makes the receiver (binding its port; 0 lets the
-/// kernel pick), the rest are joined on the same socket.
-func listen(on reactor: Reactor, to subscriptions: [Subscription],
-            options: MulticastReceiver.Options = .init()) throws -> Listener {
+/// A receiver joined to `subscriptions`: the first makes it (binding its port;
+/// 0 lets the kernel pick), the rest are joined on the same socket.
+func joinedReceiver(_ subscriptions: [Subscription], options: MulticastReceiver.Options = .init()) throws -> MulticastReceiver {
     let receiver = try MulticastReceiver(subscriptions[0], options: options)
     for subscription in subscriptions.dropFirst() { try receiver.join(subscription) }
+    return receiver
+}
+
+/// Registers a receiver with a recorder. Call it on the reactor's own thread:
+/// io_uring rings are set up single-issuer and refuse (EEXIST) submissions from
+/// any other thread, such as a namespace thread.
+func listen(on reactor: Reactor, with receiver: MulticastReceiver) throws -> Listener {
     let recorder = MulticastRecorder(receiver)
     let token = try receiver.register(with: reactor, handler: recorder)
     return (receiver, recorder, token)
+}
+
+func listen(on reactor: Reactor, to subscriptions: [Subscription],
+            options: MulticastReceiver.Options = .init()) throws -> Listener {
+    try listen(on: reactor, with: joinedReceiver(subscriptions, options: options))
 }

@@ -40,18 +40,21 @@ struct NamespaceMulticastTests {
     }
 
     func check(_ scenario: Scenario, pair: NamespacePair, reactor: Reactor) throws {
-        let (listener, witness, ingress) = try pair.run(in: pair.b) {
+        // Sockets are made and joined in namespace B, registered here (the
+        // reactor's thread).
+        let (receiver, witnessReceiver, ingress) = try pair.run(in: pair.b) {
             let interface = MulticastInterface.name("vb")
             let subscription = try Subscription(group: scenario.group, port: 0, source: scenario.source, interface: interface)
-            let listener = try listen(on: reactor, to: [subscription])
+            let receiver = try joinedReceiver([subscription])
             // A second receiver on the port admitting the unwanted source proves
             // its datagrams really crossed the link.
             let witness = try scenario.unwanted.map {
-                try listen(on: reactor, to: [Subscription(group: scenario.group, port: listener.receiver.port,
-                                                          source: $0, interface: interface)])
+                try joinedReceiver([Subscription(group: scenario.group, port: receiver.port, source: $0, interface: interface)])
             }
-            return (listener, witness, try interface.resolve().index)
+            return (receiver, witness, try interface.resolve().index)
         }
+        let listener = try listen(on: reactor, with: receiver)
+        let witness = try witnessReceiver.map { try listen(on: reactor, with: $0) }
         defer {
             reactor.deregister(listener.token)
             if let witness { reactor.deregister(witness.token) }
@@ -95,13 +98,14 @@ struct NamespaceMulticastTests {
         defer { pair.close() }
         let reactor = try Reactor(backend: backend)
         let groups = ["ff15::77:21", "ff15::77:22", "ff15::77:23"]
-        let (mine, other) = try pair.run(in: pair.b) {
+        let (mineReceiver, otherReceiver) = try pair.run(in: pair.b) {
             let vb = MulticastInterface.name("vb")
-            let mine = try listen(on: reactor, to: [Subscription(group: groups[0], port: 0, interface: vb),
-                                                    Subscription(group: groups[1], port: 0, interface: vb)])
-            let other = try listen(on: reactor, to: [Subscription(group: groups[2], port: mine.receiver.port, interface: vb)])
-            return (mine, other)
+            let mine = try joinedReceiver([Subscription(group: groups[0], port: 0, interface: vb),
+                                           Subscription(group: groups[1], port: 0, interface: vb)])
+            return (mine, try joinedReceiver([Subscription(group: groups[2], port: mine.port, interface: vb)]))
         }
+        let mine = try listen(on: reactor, with: mineReceiver)
+        let other = try listen(on: reactor, with: otherReceiver)
         let port = mine.receiver.port
         let senders = try pair.run(in: pair.a) {
             try groups.map { try MulticastSender(group: IPAddress($0), port: port, interface: .name("va"), source: IPAddress("fd77::1")) }
@@ -116,6 +120,47 @@ struct NamespaceMulticastTests {
         #expect(indexOf(0) == 0)
         #expect(indexOf(1) == 1)
         #expect(other.recorder.entries.allSatisfy { $0.destination == (try? IPAddress(groups[2])) })
+    }
+
+    /// One group joined on two interfaces is two subscriptions: the ingress
+    /// interface from pktinfo picks the right one.
+    @Test func sameGroupOnTwoInterfaces() throws {
+        let pair = try NamespacePair()
+        defer { pair.close() }
+        try NamespacePair.ip(["-n", pair.b, "link", "add", "vc", "type", "veth", "peer", "name", "vd"])
+        try NamespacePair.ip(["-n", pair.b, "link", "set", "vc", "up"])
+        let reactor = try Reactor(backend: .epoll)
+        let (receiver, vbIndex) = try pair.run(in: pair.b) {
+            // vc first, so a match on the group alone would answer 0.
+            (try joinedReceiver([Subscription(group: "239.77.30.1", port: 0, interface: .name("vc")),
+                                 Subscription(group: "239.77.30.1", port: 0, interface: .name("vb"))]),
+             try MulticastInterface.name("vb").resolve().index)
+        }
+        let listener = try listen(on: reactor, with: receiver)
+        let port = listener.receiver.port
+        let sender = try pair.run(in: pair.a) {
+            try MulticastSender(group: IPAddress("239.77.30.1"), port: port, interface: .name("va"), source: IPAddress("10.77.0.1"))
+        }
+        defer { sender.close() }
+        try send([1], with: sender, on: reactor) { listener.recorder.contains([1]) }
+        let entry = try #require(listener.recorder.entries.first)
+        #expect(entry.interfaceIndex == vbIndex)
+        #expect(entry.subscriptionIndex == 1)
+    }
+
+    /// Every way of naming an interface resolves to the same index inside the
+    /// namespace (by name, index, IPv4, ULA, scoped link-local address).
+    @Test func resolvesInterfacesInNamespace() throws {
+        let pair = try NamespacePair()
+        defer { pair.close() }
+        let (byName, others) = try pair.run(in: pair.b) {
+            let byName = try MulticastInterface.name("vb").resolve()
+            let others = try ["\(byName.index)", "10.77.0.2", "fd77::2", "fe80::2%vb", "fe80::2%\(byName.index)", "fe80::2"]
+                .map { try MulticastInterface(parsing: $0).resolve() }
+            return (byName, others)
+        }
+        #expect(byName.hasMulticast && byName.isUp && !byName.isLoopback)
+        #expect(others.allSatisfy { $0 == byName })
     }
 
     /// A join on an interface with multicast switched off fails naming the fix.
