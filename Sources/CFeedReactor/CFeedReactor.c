@@ -333,6 +333,10 @@ void fr_write_stdout(const void *bytes, size_t length) {
     fwrite(bytes, 1, length, stdout);
 }
 
+void fr_write_stderr(const void *bytes, size_t length) {
+    fwrite(bytes, 1, length, stderr);
+}
+
 void fr_log_line(const char *text) {
     fprintf(stderr, "%s\n", text);
 }

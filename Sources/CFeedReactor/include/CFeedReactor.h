@@ -123,6 +123,8 @@ int fr_geteuid(void);
 void fr_log_line(const char *text);
 /// Writes bytes to stdout (buffered by stdio; flushed at exit).
 void fr_write_stdout(const void *bytes, size_t length);
+/// Writes bytes to stderr, unbuffered (progress lines).
+void fr_write_stderr(const void *bytes, size_t length);
 
 // MARK: - Ancillary data (cmsg)
 
