@@ -31,6 +31,10 @@ import Glibc
 /// - Wakeups: a multishot poll on the reactor's cross-thread eventfd. Timers:
 ///   the reactor passes the wheel's next deadline as the wait timeout
 ///   (`IORING_ENTER_EXT_ARG`), exactly as with epoll.
+/// - Buffers: each holds the recvmsg header, 32 bytes for the source address,
+///   `ReceiveOptions.controlSize` and `slotSize` bytes of payload (at least
+///   `Configuration.uringBufferSize` in all); `uringBufferCount` of them per
+///   socket. A payload longer than `slotSize` is cut and flagged, as with epoll.
 /// - Sends: `UDPSocket.send` (`sendto`) is shared with the epoll backend; it
 ///   allocates nothing and needs no completion.
 /// - Host loops: `descriptor` is an eventfd registered with
@@ -256,7 +260,11 @@ final class URingBackend: Backend {
         var work = 0
         var chunk = Chunk()
         dispatching = true
-        reaping: while true {
+        // Take what the last wait made ready; a full array means there may be more
+        // (at most a few passes, so timers are not starved).
+        var passes = 0
+        reaping: while passes < 4 {
+            passes += 1
             let n = Int(fr_uring_reap(ring, completions, UInt32(completionCapacity)))
             for i in 0..<n {
                 let completion = completions[i]
@@ -343,6 +351,12 @@ final class URingBackend: Backend {
     /// says the socket cannot receive.
     func ended(_ registration: Registration, _ receiver: URingReceiver, result: Int32, reactor: Reactor) {
         receiver.armed = false
+        // Deregistered by the handler during the flush before this: its cancel
+        // finds nothing, so this was the final completion and the sweep frees it.
+        guard registration.backendState === receiver else {
+            needsSweep = true
+            return
+        }
         if result == -ENOBUFS {
             reactor.counters.bufferExhaustions &+= 1
         } else if result < 0 && result != -ECANCELED {
@@ -355,7 +369,10 @@ final class URingBackend: Backend {
             }
         }
         // The handler may have deregistered in failed(): then remove() took it.
-        guard registration.isOpen, registration.backendState === receiver else { return }
+        guard registration.backendState === receiver else {
+            needsSweep = true
+            return
+        }
         if fr_uring_receiver_arm(ring, receiver.raw, receiver.userData) == 0 {
             receiver.armed = true
             reactor.counters.receiveRearms &+= 1

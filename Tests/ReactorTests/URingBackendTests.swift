@@ -162,6 +162,26 @@ struct URingBackendTests {
         #expect(handler.payloads.count == 2)
     }
 
+    @Test func deregisterJustBeforeTheFinalCompletionFreesTheBuffers() throws {
+        // 4 buffers: the first reap holds 4 datagrams and the -ENOBUFS that ends
+        // the receive. The handler deregisters while that batch is delivered, so
+        // no cancel can find the receive: the final completion itself must free
+        // the socket's buffer ring.
+        let reactor = try uringReactor { $0.uringBufferCount = 4 }
+        let backend = try #require(reactor.backend as? URingBackend)
+        let (socket, address) = try loopbackSocket()
+        let handler = CollectingHandler()
+        handler.onReceive = { batch, reactor in _ = reactor.deregister(batch.token) }
+        try reactor.register(socket, handler: handler)
+        let (sender, _) = try loopbackSocket()
+        defer { sender.close() }
+        try sendNumbered(20, from: sender, to: address)
+        try pump(reactor) { !handler.payloads.isEmpty && backend.retiring.isEmpty }
+        #expect(numbers(handler) == [0, 1, 2, 3])
+        #expect(backend.retiring.isEmpty)
+        #expect(reactor.counters.receiveRearms == 0, "a deregistered socket is not re-armed")
+    }
+
     @Test func deregisterCancelsTheReceiveAndReleasesThePort() throws {
         // An in-flight io_uring receive holds a reference to the socket: close()
         // alone would keep the port bound. Deregistering cancels the receive, so
