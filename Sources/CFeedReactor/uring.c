@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int fr_uring_built(void) {
 #ifdef FR_HAVE_LIBURING
@@ -51,6 +52,7 @@ _Static_assert(sizeof(struct io_uring_recvmsg_out) == 16, "recvmsg header layout
 struct fr_uring {
     struct io_uring ring;
     uint64_t enters;             // fr_uring_wait calls that entered the kernel
+    int eventfd;                 // registered with IORING_REGISTER_EVENTFD, or -1
 };
 
 struct fr_uring_receiver {
@@ -85,6 +87,7 @@ static int setup_ring(struct io_uring *ring, unsigned entries, unsigned flags) {
 fr_uring *fr_uring_create(unsigned entries, int *error) {
     fr_uring *u = calloc(1, sizeof(*u));
     if (!u) { *error = ENOMEM; return NULL; }
+    u->eventfd = -1;
     // DEFER_TASKRUN (6.1) runs completion work only when we ask for events, so
     // one reap returns a bounded batch and the buffer ring is not drained by
     // thousands of completions at once. SINGLE_ISSUER (6.0) is its
@@ -120,7 +123,9 @@ void fr_uring_destroy(fr_uring *u) {
 }
 
 int fr_uring_register_eventfd(fr_uring *u, int fd) {
-    return io_uring_register_eventfd(&u->ring, fd);
+    int rc = io_uring_register_eventfd(&u->ring, fd);
+    if (rc == 0) u->eventfd = fd;
+    return rc;
 }
 
 // An SQE, submitting what is queued first when the SQ is full.
@@ -142,6 +147,13 @@ int fr_uring_submit(fr_uring *u) {
 int fr_uring_wait(fr_uring *u, int64_t timeout_ns) {
     struct io_uring *ring = &u->ring;
     int rc = 0;
+    if (u->eventfd >= 0) {
+        // Reset the host loop's eventfd before looking: whatever arrives from
+        // now on signals it again, so the host never misses work.
+        uint64_t value;
+        ssize_t n;
+        do { n = read(u->eventfd, &value, sizeof(value)); } while (n < 0 && errno == EINTR);
+    }
     if (timeout_ns == 0) {
         // Enter the kernel only when there is something to submit, completion
         // work waiting (IORING_SQ_TASKRUN, from TASKRUN_FLAG) or overflowed

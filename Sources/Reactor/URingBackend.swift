@@ -237,9 +237,7 @@ final class URingBackend: Backend {
     // MARK: - Waiting and dispatching
 
     func wait(timeoutNanoseconds: Int64) throws(ReactorError) -> Int {
-        // Reset the host loop's eventfd before looking: anything that arrives
-        // from now on signals it again.
-        if hostDescriptor >= 0 { _ = fr_eventfd_drain(hostDescriptor) }
+        // (fr_uring_wait resets the host loop's eventfd first, when there is one.)
         let n = fr_uring_wait(ring, timeoutNanoseconds)
         if n >= 0 { return Int(n) }
         if n == -EEXIST {
@@ -257,15 +255,16 @@ final class URingBackend: Backend {
     }
 
     func dispatch(into reactor: Reactor) -> Int {
+        var n = Int(fr_uring_reap(ring, completions, UInt32(completionCapacity)))
+        // The idle path: nothing reaped, touch nothing else.
+        if n == 0 && !needsSweep { return 0 }
         var work = 0
         var chunk = Chunk()
         dispatching = true
         // Take what the last wait made ready; a full array means there may be more
         // (at most a few passes, so timers are not starved).
-        var passes = 0
-        reaping: while passes < 4 {
-            passes += 1
-            let n = Int(fr_uring_reap(ring, completions, UInt32(completionCapacity)))
+        var passes = 1
+        reaping: while true {
             for i in 0..<n {
                 let completion = completions[i]
                 switch Operation(rawValue: completion.user_data >> 56) {
@@ -280,7 +279,9 @@ final class URingBackend: Backend {
                 // A handler closed the reactor: the ring is going away.
                 if closeRequested { break reaping }
             }
-            if n < completionCapacity { break }
+            if n < completionCapacity || passes == 4 { break }
+            passes += 1
+            n = Int(fr_uring_reap(ring, completions, UInt32(completionCapacity)))
         }
         work += flush(&chunk, reactor: reactor)
         dispatching = false

@@ -167,8 +167,9 @@ uint64_t fr_uring_enter_count(const fr_uring *u);
 unsigned fr_uring_cq_entries(const fr_uring *u);
 /// Tears the ring down (cancelling what is in flight). Receivers are destroyed after.
 void fr_uring_destroy(fr_uring *u);
-/// IORING_REGISTER_EVENTFD: the eventfd is signalled when completions (or
-/// deferred completion work) are pending. 0 or -errno.
+/// IORING_REGISTER_EVENTFD: the eventfd (nonblocking) is signalled when
+/// completions or deferred completion work are pending; fr_uring_wait resets it
+/// before it looks. 0 or -errno.
 int fr_uring_register_eventfd(fr_uring *u, int fd);
 /// Submits queued SQEs (if any). Count or -errno.
 int fr_uring_submit(fr_uring *u);
