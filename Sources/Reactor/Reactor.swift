@@ -57,6 +57,11 @@ public final class Reactor {
         public var socketErrors: UInt64 = 0
         public var staleEvents: UInt64 = 0
         public var posted: UInt64 = 0
+        /// io_uring: a socket's provided buffer ring ran empty (-ENOBUFS ended its
+        /// multishot receive; the datagrams wait in the socket until it is re-armed).
+        public var bufferExhaustions: UInt64 = 0
+        /// io_uring: multishot receives re-armed after the kernel ended them.
+        public var receiveRearms: UInt64 = 0
     }
 
     public let configuration: Configuration

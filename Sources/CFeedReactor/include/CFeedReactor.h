@@ -182,10 +182,83 @@ int fr_if_index_for_address(const struct sockaddr *address);
 /// (/var/run/netns/NAME) with setns(2). Needs CAP_SYS_ADMIN. 0 or -errno.
 int fr_netns_enter(const char *path);
 
-// MARK: - io_uring (filled in by the io_uring backend)
+// MARK: - io_uring (uring.c)
+//
+// One ring per reactor; one provided buffer ring (buffer group) per registered
+// socket, filled by a multishot IORING_OP_RECVMSG. Types are opaque so this
+// header does not need liburing.h. Without liburing at build time every call
+// fails with -ENOSYS (fr_uring_create sets *error = ENOSYS). Everything here
+// must be called on the thread that created the ring (IORING_SETUP_SINGLE_ISSUER).
 
 /// 1 when this build has liburing compiled in.
 int fr_uring_built(void);
+/// kernel.io_uring_disabled (0, 1, 2), or -1 where the sysctl does not exist.
+int fr_uring_sysctl_disabled(void);
+
+typedef struct fr_uring fr_uring;
+typedef struct fr_uring_receiver fr_uring_receiver;
+
+/// One reaped completion, copied out of the CQ so the CQ slot is free at once.
+typedef struct fr_uring_completion {
+    uint64_t user_data;
+    int32_t result;
+    uint32_t flags;
+} fr_uring_completion;
+
+#define FR_URING_CQE_F_BUFFER 1u            // IORING_CQE_F_BUFFER
+#define FR_URING_CQE_F_MORE 2u              // IORING_CQE_F_MORE: the multishot goes on
+#define FR_URING_SETUP_COOP_TASKRUN (1u << 8)
+#define FR_URING_SETUP_SINGLE_ISSUER (1u << 12)
+#define FR_URING_SETUP_DEFER_TASKRUN (1u << 13)
+
+/// Creates a ring with SINGLE_ISSUER|DEFER_TASKRUN|TASKRUN_FLAG, falling back to
+/// SINGLE_ISSUER|COOP_TASKRUN|TASKRUN_FLAG where DEFER_TASKRUN is unknown. NULL
+/// with *error = errno on failure (EINVAL: kernel older than 6.0).
+fr_uring *fr_uring_create(unsigned entries, int *error);
+unsigned fr_uring_setup_flags(const fr_uring *u);
+/// How many fr_uring_wait calls entered the kernel (tests check empty polls do not).
+uint64_t fr_uring_enter_count(const fr_uring *u);
+unsigned fr_uring_cq_entries(const fr_uring *u);
+/// Tears the ring down (cancelling what is in flight). Receivers are destroyed after.
+void fr_uring_destroy(fr_uring *u);
+/// IORING_REGISTER_EVENTFD: the eventfd (nonblocking) is signalled when
+/// completions or deferred completion work are pending; fr_uring_wait resets it
+/// before it looks. 0 or -errno.
+int fr_uring_register_eventfd(fr_uring *u, int fd);
+/// Submits queued SQEs (if any). Count or -errno.
+int fr_uring_submit(fr_uring *u);
+/// Submits queued SQEs and waits for completions: timeout_ns 0 peeks (entering
+/// the kernel only when IORING_SQ_TASKRUN/overflow says work is waiting), < 0
+/// blocks, > 0 waits at most that long. Returns completions ready (0 on timeout
+/// or EINTR) or -errno (-EEXIST: called from a thread other than the creator's).
+int fr_uring_wait(fr_uring *u, int64_t timeout_ns);
+/// Copies up to max ready completions into out and frees their CQ slots.
+unsigned fr_uring_reap(fr_uring *u, fr_uring_completion *out, unsigned max);
+/// Queues a multishot POLLIN poll on fd (for the cross-thread wakeup eventfd).
+int fr_uring_poll_multishot(fr_uring *u, int fd, uint64_t user_data);
+/// Queues IORING_OP_ASYNC_CANCEL of the request whose user_data is target.
+int fr_uring_cancel(fr_uring *u, uint64_t target, uint64_t user_data);
+/// Bytes per provided buffer: recvmsg header + address space + control + payload
+/// limit, at least minimum, rounded up to 64.
+size_t fr_uring_buffer_size(uint32_t payload_limit, size_t control_size, size_t minimum);
+/// Maps and registers a buffer ring of `count` buffers (a power of two <= 32768)
+/// as buffer group `group` for socket fd. Payloads longer than payload_limit are
+/// cut and flagged truncated. NULL with *error = errno on failure.
+fr_uring_receiver *fr_uring_receiver_create(fr_uring *u, int fd, unsigned group, unsigned count,
+                                            size_t minimum_buffer_size, uint32_t payload_limit,
+                                            size_t control_size, int *error);
+size_t fr_uring_receiver_buffer_size(const fr_uring_receiver *r);
+/// Unregisters the buffer group (when u is not NULL) and frees its memory. Only
+/// after the receiver's multishot has ended (or the ring was destroyed).
+void fr_uring_receiver_destroy(fr_uring *u, fr_uring_receiver *r);
+/// Queues the multishot recvmsg with buffer selection from the receiver's group.
+int fr_uring_receiver_arm(fr_uring *u, fr_uring_receiver *r, uint64_t user_data);
+/// Fills *out from a recvmsg completion (result and CQE flags) and remembers its
+/// buffer for the next release. 0, or -EINVAL for a completion without a valid
+/// buffer (its buffer, if any, is still released).
+int fr_uring_receiver_datagram(fr_uring_receiver *r, int32_t result, uint32_t cqe_flags, fr_datagram *out);
+/// Gives every buffer taken since the last release back to the kernel. Returns how many.
+unsigned fr_uring_receiver_release(fr_uring_receiver *r);
 
 #ifdef __cplusplus
 }
