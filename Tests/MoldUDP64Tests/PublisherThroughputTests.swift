@@ -7,9 +7,11 @@ import Glibc
 #endif
 
 /// Publish throughput, a measurement rather than a check: it runs only when
-/// FEEDREACTOR_MEASURE=1, and should be run in release mode:
+/// FEEDREACTOR_MEASURE=1, and should be run in release mode without testable
+/// imports (-enable-testing exports internal state, which keeps the dynamic
+/// exclusivity checks a normal release build removes, and halves the rate):
 ///
-///     FEEDREACTOR_MEASURE=1 swift test -c release --filter PublisherThroughputTests
+///     FEEDREACTOR_MEASURE=1 swift test -c release --disable-testable-imports --filter PublisherThroughputTests
 ///
 /// Each run appends 40-byte messages (packed by the 1400-byte limit, stored for
 /// retransmission) and prints messages/s; the median of 5 runs is reported.
