@@ -67,7 +67,11 @@ public final class RetransmissionServer: DatagramHandler {
     public let store: RetransmissionStore
     /// The socket requests arrive on and answers leave from.
     public let socket: UDPSocket
-    public var counters: Counters { tally }
+    public var counters: Counters {
+        var counters = tally
+        counters.requestersForgotten = requesters.evictions
+        return counters
+    }
     /// Internal rather than `public private(set)`, so whole-module optimization
     /// can drop dynamic exclusivity checks from the per-request path.
     var tally = Counters()
@@ -139,7 +143,7 @@ public final class RetransmissionServer: DatagramHandler {
             tally.rateLimited &+= 1
             return nil
         case .admitted:
-            tally.requestersForgotten = requesters.evictions
+            break
         }
         guard configuration.totalLimit.admit(&totalArrival, now: now) else {
             tally.totalRateLimited &+= 1
