@@ -20,7 +20,8 @@ public final class UDPPacketSink: PacketSink {
     public let socket: UDPSocket
     public let destination: SocketAddress
     /// The errno of the last failed send (0: none, EAGAIN: send buffer full).
-    public private(set) var lastErrno: Int32 = 0
+    public var lastErrno: Int32 { lastFailure }
+    var lastFailure: Int32 = 0
 
     public init(socket: UDPSocket, destination: SocketAddress) {
         self.socket = socket
@@ -32,12 +33,12 @@ public final class UDPPacketSink: PacketSink {
             switch try socket.send(packet, to: destination) {
             case .processed: return true
             case .wouldBlock:
-                lastErrno = EAGAIN   // the socket's send buffer is full
+                lastFailure = EAGAIN   // the socket's send buffer is full
                 return false
             }
         } catch {
             // ENOBUFS, or ECONNREFUSED on a connected socket whose peer went away.
-            lastErrno = error.errno
+            lastFailure = error.errno
             return false
         }
     }
@@ -138,13 +139,19 @@ public final class Publisher: TimerHandler {
     public let configuration: Configuration
     public let store: RetransmissionStore?
     public let sink: any PacketSink
-    public private(set) var counters = Counters()
+    public var counters: Counters { tally }
     /// The sequence number the next appended message gets.
-    public private(set) var nextSequenceNumber: UInt64
-    public private(set) var hasEnded = false
+    public var nextSequenceNumber: UInt64 { next }
+    public var hasEnded: Bool { ended }
     /// The largest message `append` accepts.
     public let largestMessage: Int
 
+    // Mutable state is internal, not `public private(set)`: with whole-module
+    // optimization the compiler then proves accesses never overlap and drops the
+    // dynamic exclusivity checks (swift_beginAccess) from the per-message path.
+    var tally = Counters()
+    var next: UInt64
+    var ended = false
     var writer: PacketWriter
     let packetBuffer: UnsafeMutableRawBufferPointer
     let controlBuffer: UnsafeMutableRawBufferPointer
@@ -177,7 +184,7 @@ public final class Publisher: TimerHandler {
         self.configuration = configuration
         self.sink = sink
         self.store = store
-        nextSequenceNumber = configuration.firstSequenceNumber
+        next = configuration.firstSequenceNumber
         largestMessage = PacketWriter.largestMessage(limit: configuration.maxPacketSize)
         packetBuffer = .allocate(byteCount: configuration.maxPacketSize, alignment: 16)
         controlBuffer = .allocate(byteCount: PacketWriter.headerSize, alignment: 16)
@@ -198,21 +205,21 @@ public final class Publisher: TimerHandler {
     /// `flushDelay` is 0). Returns the message's sequence number.
     @discardableResult
     public func append(_ message: UnsafeRawBufferPointer, now: UInt64) throws(PublisherError) -> UInt64 {
-        guard !hasEnded else { throw .sessionEnded }
+        guard !ended else { throw .sessionEnded }
         guard message.count <= largestMessage else { throw .messageTooLarge(length: message.count, limit: largestMessage) }
         if pending && !writer.fits(length: message.count) { flush(now: now) }
         let startsPacket = !pending
         if startsPacket {
-            writer.begin(session: configuration.session, sequenceNumber: nextSequenceNumber)
+            writer.begin(session: configuration.session, sequenceNumber: next)
             flushDeadline = now &+ configuration.flushDelay
             pending = true
         }
         let appended = writer.append(message)
         assert(appended, "a message within largestMessage always fits an empty packet")
         store?.append(message)
-        let sequence = nextSequenceNumber
-        nextSequenceNumber += 1
-        counters.messages &+= 1
+        let sequence = next
+        next += 1
+        tally.messages &+= 1
         if configuration.flushDelay == 0 || !writer.fits(length: 0) {
             flush(now: now)
         } else if startsPacket {
@@ -225,9 +232,9 @@ public final class Publisher: TimerHandler {
     public func flush(now: UInt64) {
         guard pending else { return }
         pending = false
-        counters.dataPackets &+= 1
-        if shouldDrop(packetNumber: counters.dataPackets) {
-            counters.dataPacketsDropped &+= 1
+        tally.dataPackets &+= 1
+        if shouldDrop(packetNumber: tally.dataPackets) {
+            tally.dataPacketsDropped &+= 1
         } else {
             transmit(writer.packet)
         }
@@ -246,7 +253,7 @@ public final class Publisher: TimerHandler {
         }
         let interval = configuration.heartbeatInterval
         if !pending && interval > 0 && now >= lastSendTime &+ interval {
-            sendControl(count: hasEnded ? PacketWriter.endOfSessionCount : PacketWriter.heartbeatCount, now: now)
+            sendControl(count: ended ? PacketWriter.endOfSessionCount : PacketWriter.heartbeatCount, now: now)
             work += 1
         }
         return work
@@ -257,7 +264,7 @@ public final class Publisher: TimerHandler {
     /// lost it still learns the session ended. `append` then throws `.sessionEnded`.
     public func endSession(now: UInt64) {
         flush(now: now)
-        hasEnded = true
+        ended = true
         sendControl(count: PacketWriter.endOfSessionCount, now: now)
     }
 
@@ -329,11 +336,11 @@ public final class Publisher: TimerHandler {
 
     func sendControl(count: UInt16, now: UInt64) {
         _ = PacketWriter.writeHeader(into: controlBuffer, session: configuration.session,
-                                     sequenceNumber: nextSequenceNumber, count: count)
+                                     sequenceNumber: next, count: count)
         if count == PacketWriter.endOfSessionCount {
-            counters.endOfSessionPackets &+= 1
+            tally.endOfSessionPackets &+= 1
         } else {
-            counters.heartbeats &+= 1
+            tally.heartbeats &+= 1
         }
         transmit(UnsafeRawBufferPointer(controlBuffer))
         lastSendTime = now
@@ -341,10 +348,10 @@ public final class Publisher: TimerHandler {
 
     func transmit(_ packet: UnsafeRawBufferPointer) {
         if sink.send(packet) {
-            counters.packetsSent &+= 1
-            counters.bytesSent &+= UInt64(packet.count)
+            tally.packetsSent &+= 1
+            tally.bytesSent &+= UInt64(packet.count)
         } else {
-            counters.sendFailures &+= 1
+            tally.sendFailures &+= 1
         }
     }
 

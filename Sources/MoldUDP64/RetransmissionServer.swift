@@ -67,7 +67,14 @@ public final class RetransmissionServer: DatagramHandler {
     public let store: RetransmissionStore
     /// The socket requests arrive on and answers leave from.
     public let socket: UDPSocket
-    public private(set) var counters = Counters()
+    public var counters: Counters {
+        var counters = tally
+        counters.requestersForgotten = requesters.evictions
+        return counters
+    }
+    /// Internal rather than `public private(set)`, so whole-module optimization
+    /// can drop dynamic exclusivity checks from the per-request path.
+    var tally = Counters()
 
     let answerBuffer: UnsafeMutableRawBufferPointer
     var writer: PacketWriter
@@ -95,8 +102,8 @@ public final class RetransmissionServer: DatagramHandler {
         for datagram in batch {
             guard !datagram.isTruncated else {
                 // Longer than the receive slot, so longer than a request.
-                counters.datagrams &+= 1
-                counters.malformed &+= 1
+                tally.datagrams &+= 1
+                tally.malformed &+= 1
                 continue
             }
             let source = datagram.sourceAddress
@@ -104,10 +111,10 @@ public final class RetransmissionServer: DatagramHandler {
                   let address = source.baseAddress else { continue }
             do {
                 if case .wouldBlock = try socket.send(answer, toRaw: address, length: source.count) {
-                    counters.sendFailures &+= 1
+                    tally.sendFailures &+= 1
                 }
             } catch {
-                counters.sendFailures &+= 1
+                tally.sendFailures &+= 1
             }
         }
     }
@@ -116,36 +123,36 @@ public final class RetransmissionServer: DatagramHandler {
     /// `source` and returns the answer packet to send back (valid until the next
     /// call), or nil when it deserves none. Everything is counted.
     public func answer(to bytes: UnsafeRawBufferPointer, from source: UnsafeRawBufferPointer, now: UInt64) -> UnsafeRawBufferPointer? {
-        counters.datagrams &+= 1
+        tally.datagrams &+= 1
         let request: Request
         do {
             request = try Request(decoding: bytes)
         } catch {
-            counters.malformed &+= 1
+            tally.malformed &+= 1
             return nil
         }
         guard request.session == configuration.session else {
-            counters.wrongSession &+= 1
+            tally.wrongSession &+= 1
             return nil
         }
         switch requesters.admit(source: source, now: now) {
         case .unknownAddress:
-            counters.malformed &+= 1
+            tally.malformed &+= 1
             return nil
         case .limited:
-            counters.rateLimited &+= 1
+            tally.rateLimited &+= 1
             return nil
         case .admitted:
-            counters.requestersForgotten = requesters.evictions
+            break
         }
         guard configuration.totalLimit.admit(&totalArrival, now: now) else {
-            counters.totalRateLimited &+= 1
+            tally.totalRateLimited &+= 1
             return nil
         }
         let wanted = min(Int(request.messageCount), configuration.maxMessagesPerAnswer)
         let range = store.available(from: request.sequenceNumber, count: wanted)
         guard !range.isEmpty else {
-            counters.unanswerable &+= 1
+            tally.unanswerable &+= 1
             return nil
         }
         writer.begin(session: configuration.session, sequenceNumber: range.lowerBound)
@@ -154,11 +161,11 @@ public final class RetransmissionServer: DatagramHandler {
             sequence += 1
         }
         guard !writer.isEmpty else {
-            counters.oversizedMessages &+= 1
+            tally.oversizedMessages &+= 1
             return nil
         }
-        counters.answers &+= 1
-        counters.messagesSent &+= UInt64(writer.messageCount)
+        tally.answers &+= 1
+        tally.messagesSent &+= UInt64(writer.messageCount)
         return writer.packet
     }
 }

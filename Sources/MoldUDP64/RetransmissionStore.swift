@@ -30,10 +30,17 @@ public final class RetransmissionStore {
     public let messageCapacity: Int
     public let byteCapacity: Int
     /// The oldest sequence number still held (== `nextSequenceNumber` when empty).
-    public private(set) var firstSequenceNumber: UInt64
+    public var firstSequenceNumber: UInt64 { oldest }
     /// The sequence number the next appended message gets.
-    public private(set) var nextSequenceNumber: UInt64
-    public private(set) var counters = Counters()
+    public var nextSequenceNumber: UInt64 { next }
+    public var counters: Counters { tally }
+
+    // Internal, not `public private(set)`: with whole-module optimization the
+    // compiler can then prove accesses never overlap and drop the dynamic
+    // exclusivity checks (swift_beginAccess) that otherwise dominate append.
+    var oldest: UInt64
+    var next: UInt64
+    var tally = Counters()
 
     let mask: Int
     /// Per entry: the message's position in an unbounded byte stream; its
@@ -63,8 +70,8 @@ public final class RetransmissionStore {
         lengths = .allocate(capacity: size)
         lengths.initialize(repeating: 0, count: size)
         bytes = .allocate(byteCount: byteCapacity, alignment: 16)
-        self.firstSequenceNumber = firstSequenceNumber
-        nextSequenceNumber = firstSequenceNumber
+        oldest = firstSequenceNumber
+        next = firstSequenceNumber
     }
 
     deinit {
@@ -74,11 +81,11 @@ public final class RetransmissionStore {
     }
 
     /// Messages held now.
-    @inlinable public var count: Int { Int(nextSequenceNumber - firstSequenceNumber) }
+    public var count: Int { Int(next - oldest) }
 
     /// Bytes of the ring in use (messages plus any skipped tail).
     public var bytesInUse: Int {
-        count == 0 ? 0 : Int(writePosition - starts[Int(firstSequenceNumber) & mask])
+        count == 0 ? 0 : Int(writePosition - starts[Int(truncatingIfNeeded: oldest) & mask])
     }
 
     /// Stores a copy of `message` under the next sequence number and returns that
@@ -93,12 +100,12 @@ public final class RetransmissionStore {
         if offset + UInt64(length) > capacity { writePosition += capacity - offset }
         // Evict until both bounds hold with the new message in place.
         while count > 0 && (count == messageCapacity
-                            || writePosition + UInt64(length) - starts[Int(truncatingIfNeeded: firstSequenceNumber) & mask] > capacity) {
-            firstSequenceNumber += 1
-            counters.evictedMessages &+= 1
+                            || writePosition + UInt64(length) - starts[Int(truncatingIfNeeded: oldest) & mask] > capacity) {
+            oldest += 1
+            tally.evictedMessages &+= 1
         }
         if count == 0 { writePosition = 0 }   // nothing held: restart at the ring's beginning
-        let slot = Int(truncatingIfNeeded: nextSequenceNumber) & mask
+        let slot = Int(truncatingIfNeeded: next) & mask
         starts[slot] = writePosition
         lengths[slot] = UInt32(length)
         if length > 0 {
@@ -106,15 +113,15 @@ public final class RetransmissionStore {
             (bytes + Int(writePosition % capacity)).copyMemory(from: message.baseAddress!, byteCount: length)
         }
         writePosition += UInt64(length)
-        let sequence = nextSequenceNumber
-        nextSequenceNumber += 1
+        let sequence = next
+        next += 1
         return sequence
     }
 
     /// The stored bytes of `sequenceNumber`, or nil when it was evicted or is not
     /// sent yet. Valid until the next `append`.
     public func message(_ sequenceNumber: UInt64) -> UnsafeRawBufferPointer? {
-        guard sequenceNumber >= firstSequenceNumber && sequenceNumber < nextSequenceNumber else { return nil }
+        guard sequenceNumber >= oldest && sequenceNumber < next else { return nil }
         let slot = Int(truncatingIfNeeded: sequenceNumber) & mask
         // Safety: a held entry lies wholly inside the byte ring (see append).
         return UnsafeRawBufferPointer(start: bytes + Int(starts[slot] % UInt64(byteCapacity)), count: Int(lengths[slot]))
@@ -124,24 +131,24 @@ public final class RetransmissionStore {
     /// before the oldest message are answered from the oldest one, requests for
     /// messages not sent yet get an empty range. Both cases are counted.
     public func available(from first: UInt64, count: Int) -> Range<UInt64> {
-        guard first < nextSequenceNumber else {
-            counters.requestsForFuture &+= 1
-            return nextSequenceNumber..<nextSequenceNumber
+        guard first < next else {
+            tally.requestsForFuture &+= 1
+            return next..<next
         }
         let wanted = UInt64(max(0, count))
         // Saturate rather than overflow on a hostile count.
-        let end = wanted >= nextSequenceNumber - first ? nextSequenceNumber : first + wanted
-        if first < firstSequenceNumber {
-            counters.requestsForEvicted &+= 1
-            return firstSequenceNumber..<max(firstSequenceNumber, end)
+        let end = wanted >= next - first ? next : first + wanted
+        if first < oldest {
+            tally.requestsForEvicted &+= 1
+            return oldest..<max(oldest, end)
         }
         return first..<end
     }
 
     /// Forgets every message and continues at `nextSequenceNumber` (a new session).
     public func reset(nextSequenceNumber: UInt64 = 1) {
-        firstSequenceNumber = nextSequenceNumber
-        self.nextSequenceNumber = nextSequenceNumber
+        oldest = nextSequenceNumber
+        next = nextSequenceNumber
         writePosition = 0
     }
 }
