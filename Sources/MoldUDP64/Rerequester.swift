@@ -229,7 +229,9 @@ public final class Rerequester {
     public func nextDeadline(session: Session) -> UInt64? {
         var earliest = session.nextWindowDeadline
         for entry in inFlight where entry.active {
-            let when = entry.due ? theoreticalArrival &- burstTolerance : entry.deadline
+            // A due entry waits for the rate limit: the next token's time.
+            let nextToken = theoreticalArrival > burstTolerance ? theoreticalArrival - burstTolerance : 0
+            let when = entry.due ? nextToken : entry.deadline
             earliest = min(earliest ?? when, when)
         }
         return earliest
