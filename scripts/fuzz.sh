@@ -6,7 +6,8 @@
 #   scripts/fuzz.sh 0 crash-abc123                           # replay one input
 #
 # Build products go to .build-fuzz/ (git-ignored); the corpus to
-# .build-fuzz/corpus; crashing inputs land as crash-* in the current directory.
+# .build-fuzz/corpus; crashing inputs land as .build-fuzz/crash-*. Keep each
+# one as an inline-bytes test in Tests/MoldUDP64Tests/FuzzRegressionTests.swift.
 # SwiftPM is not used: the Reactor and MoldUDP64 sources are compiled as two
 # modules straight with swiftc, with a module map for the C shim.
 set -euo pipefail
@@ -43,4 +44,5 @@ swiftc "${SWIFT_FLAGS[@]}" -module-name MoldFuzz Fuzz/MoldFuzz.swift Tests/MoldU
 if [[ "$SECONDS_TO_RUN" == 0 ]]; then
     exec "$OUT/mold-fuzz" "$@"
 fi
-exec "$OUT/mold-fuzz" -max_total_time="$SECONDS_TO_RUN" -max_len=2048 -print_final_stats=1 "$@" "$OUT/corpus"
+exec "$OUT/mold-fuzz" -max_total_time="$SECONDS_TO_RUN" -max_len=2048 -print_final_stats=1 \
+    -artifact_prefix="$OUT/" "$@" "$OUT/corpus"

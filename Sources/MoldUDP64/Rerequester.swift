@@ -229,7 +229,9 @@ public final class Rerequester {
     public func nextDeadline(session: Session) -> UInt64? {
         var earliest = session.nextWindowDeadline
         for entry in inFlight where entry.active {
-            let when = entry.due ? theoreticalArrival &- burstTolerance : entry.deadline
+            // A due entry waits for the rate limit: the next token's time.
+            let nextToken = theoreticalArrival > burstTolerance ? theoreticalArrival - burstTolerance : 0
+            let when = entry.due ? nextToken : entry.deadline
             earliest = min(earliest ?? when, when)
         }
         return earliest
@@ -246,6 +248,7 @@ public final class Rerequester {
     /// Drops satisfied requests, trims the rest to what is still missing, and
     /// handles deadlines.
     func sweep(now: UInt64, session: Session) {
+        guard inFlightCount > 0 else { return }
         for index in inFlight.indices where inFlight[index].active {
             guard let remaining = session.firstMissing(atOrAfter: inFlight[index].start, below: inFlight[index].end) else {
                 complete(index)
@@ -281,6 +284,8 @@ public final class Rerequester {
     /// Requests declared gaps not yet in flight. Returns false when the rate
     /// limit stopped it.
     func requestNewGaps(now: UInt64, session: Session, id: SessionID) -> Bool {
+        // Nothing declared beyond what was delivered: the common case, one compare.
+        guard session.declaredEnd > session.nextExpected else { return true }
         var cursor = session.nextExpected
         while let gap = session.firstGap(atOrAfter: cursor) {
             var start = gap.lowerBound
