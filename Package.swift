@@ -45,6 +45,8 @@ let package = Package(
             path: "Examples/MulticastTail"
         ),
         .executableTarget(name: "MoldThroughput", dependencies: ["MoldUDP64"], path: "Examples/MoldThroughput"),
+        .executableTarget(name: "FeedHandler", dependencies: ["MoldUDP64", "Multicast", "Reactor"], path: "Examples/FeedHandler"),
+        .executableTarget(name: "MiniPublisher", dependencies: ["MoldUDP64", "Multicast", "Reactor"], path: "Examples/MiniPublisher"),
         .target(name: "TestSupport", dependencies: ["Reactor"], path: "Tests/TestSupport"),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "TestSupport", "CFeedReactor"]),
         .testTarget(name: "MulticastTests", dependencies: ["Multicast", "TestSupport"]),
