@@ -51,6 +51,7 @@ struct Demo: ParsableCommand {
         let report = DemoConsumer(expected: messages, payloads: PayloadGenerator(seed: seed, sizes: parseSizes(size)!),
                                   reactor: clientReactor)
         let client = try Client(clientConfiguration, reactor: clientReactor, consumer: report)
+        client.observer = report
 
         // The feed side on its own thread and reactor.
         let feed = FeedThread(session: sessionID, lines: zip(lines, client.linePorts).map { ($0.0.group, $0.1) },
@@ -80,6 +81,9 @@ struct Demo: ParsableCommand {
         print("  recovered      \(c.recovered) messages via \(c.requests) re-requests (timeouts \(c.timeouts), gaps \(c.gaps))")
         print("  dropped        \(feed.droppedPackets) packets by the publisher, \(c.duplicates) duplicates ignored"
               + (ab ? " (line A \(client.lineCounters[0].duplicates), line B \(client.lineCounters[1].duplicates))" : ""))
+        let lostPackets = feed.droppedPackets
+        print("  recovery       first request for a gap to its delivery: " + report.recoverySummary())
+        print("  requests       \(lostPackets > 0 ? fixed(Double(c.requests) / Double(lostPackets), 2) : "0") per packet lost on the wire")
         print("  rate           \(Int(Double(report.delivered) / seconds)) messages/s over \(fixed(seconds, 2)) s")
         print("  latency        publish to delivery: " + report.latencySummary())
         print("  backend        client \(clientReactor.backendKind), feed \(feed.backendName); malformed \(c.malformed), "
@@ -101,7 +105,7 @@ struct Demo: ParsableCommand {
 }
 
 /// Checks and times each delivered message; stops the client at the end of session.
-final class DemoConsumer: MessageConsumer {
+final class DemoConsumer: MessageConsumer, RecoveryObserver {
     let expected: UInt64
     let payloads: PayloadGenerator
     unowned let reactor: Reactor
@@ -112,19 +116,59 @@ final class DemoConsumer: MessageConsumer {
     var lost: UInt64 = 0
     var latency = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
     let scratch: UnsafeMutableRawBufferPointer
+    /// Time from the first request for a gap to the delivery of its first message.
+    var recovery = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+    /// First requests not yet answered: (first sequence, time), oldest first, in a fixed ring.
+    let pendingStart: UnsafeMutablePointer<UInt64>
+    let pendingTime: UnsafeMutablePointer<UInt64>
+    let pendingCapacity = 4096
+    var pendingHead = 0
+    var pendingCount = 0
 
     init(expected: UInt64, payloads: PayloadGenerator, reactor: Reactor) {
         self.expected = expected
         self.payloads = payloads
         self.reactor = reactor
         scratch = .allocate(byteCount: max(16, payloads.sizes.upperBound), alignment: 8)
+        pendingStart = .allocate(capacity: pendingCapacity)
+        pendingTime = .allocate(capacity: pendingCapacity)
     }
 
-    deinit { scratch.deallocate() }
+    deinit {
+        scratch.deallocate()
+        pendingStart.deallocate()
+        pendingTime.deallocate()
+    }
+
+    func requestSent(firstSequence: UInt64, count: UInt16, now: UInt64) {
+        // Retries and continuations of a gap already being timed are not new gaps.
+        var index = 0
+        while index < pendingCount {
+            let slot = (pendingHead + index) % pendingCapacity
+            if pendingStart[slot] == firstSequence { return }
+            index += 1
+        }
+        if firstSequence < next { return }
+        guard pendingCount < pendingCapacity else { return }
+        let slot = (pendingHead + pendingCount) % pendingCapacity
+        pendingStart[slot] = firstSequence
+        pendingTime[slot] = fr_monotonic_ns()
+        pendingCount += 1
+    }
+
+    @inline(__always)
+    func noteRecovery(_ sequence: UInt64, at now: UInt64) {
+        while pendingCount > 0 && pendingStart[pendingHead] <= sequence {
+            if pendingStart[pendingHead] == sequence { _ = recovery.record(now - pendingTime[pendingHead]) }
+            pendingHead = (pendingHead + 1) % pendingCapacity
+            pendingCount -= 1
+        }
+    }
 
     func deliver(sequence: UInt64, message: UnsafeRawBufferPointer) {
         let now = fr_monotonic_ns()
         if sequence != next { outOfOrder += 1 }
+        if pendingCount > 0 { noteRecovery(sequence, at: now) }
         next = sequence + 1
         delivered += 1
         // Bytes 0..<8: publish time; the rest must be the generator's bytes.
@@ -144,11 +188,15 @@ final class DemoConsumer: MessageConsumer {
 
     func endOfSession(nextSequence: UInt64) { reactor.stop() }
 
-    func latencySummary() -> String {
-        guard latency.totalCount > 0 else { return "no samples" }
+    func latencySummary() -> String { Self.summary(latency) }
+
+    func recoverySummary() -> String { Self.summary(recovery) }
+
+    static func summary(_ histogram: Histogram<UInt64>) -> String {
+        guard histogram.totalCount > 0 else { return "no samples" }
         func us(_ value: UInt64) -> String { fixed(Double(value) / 1000, 1) + " us" }
-        return "p50 \(us(latency.valueAtPercentile(50))), p99 \(us(latency.valueAtPercentile(99))), "
-            + "p99.9 \(us(latency.valueAtPercentile(99.9))), max \(us(latency.max))"
+        return "p50 \(us(histogram.valueAtPercentile(50))), p99 \(us(histogram.valueAtPercentile(99))), "
+            + "p99.9 \(us(histogram.valueAtPercentile(99.9))), max \(us(histogram.max)) (\(histogram.totalCount) samples)"
     }
 }
 

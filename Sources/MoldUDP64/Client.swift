@@ -92,6 +92,8 @@ public final class Client: RequestSink, TimerHandler {
     /// The local address answers come back to.
     public var requestAddress: SocketAddress? { try? requestSocket.localAddress() }
     var answerReceiver: AnswerReceiver?
+    /// Told about every request the client sends (recovery timing in the demo).
+    public weak var observer: (any RecoveryObserver)?
     /// Requests whose send failed (send buffer full, ENOBUFS): they time out and retry.
     public private(set) var requestSendFailures: UInt64 = 0
 
@@ -200,6 +202,7 @@ public final class Client: RequestSink, TimerHandler {
     public func sendRequest(serverIndex: Int, session: SessionID, firstSequence: UInt64, count: UInt16) {
         let request = Request(session: session, sequenceNumber: firstSequence, messageCount: count)
         let length = request.encode(into: requestBuffer)
+        observer?.requestSent(firstSequence: firstSequence, count: count, now: reactor?.now ?? 0)
         do {
             let result = try requestSocket.send(UnsafeRawBufferPointer(rebasing: requestBuffer[0..<length]),
                                                 to: configuration.servers[serverIndex])
@@ -217,6 +220,11 @@ public final class Client: RequestSink, TimerHandler {
     public func timerFired(_ timer: TimerHandle, tag: UInt64, now: UInt64, reactor: Reactor) {
         rerequester.poll(now: now, session: session)
     }
+}
+
+/// Sees each re-request the client sends (for measuring recovery).
+public protocol RecoveryObserver: AnyObject {
+    func requestSent(firstSequence: UInt64, count: UInt16, now: UInt64)
 }
 
 /// One line's socket handler: forwards batches to the client with the line index.
