@@ -347,7 +347,11 @@ const void *fr_cmsg_find(const void *control, size_t length, int level, int type
     memset(&h, 0, sizeof(h));
     h.msg_control = (void *)control;
     h.msg_controllen = length;
+    const char *end = (const char *)control + length;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(&h, c)) {
+        // CMSG_FIRSTHDR trusts the first header's length: check every header
+        // against the buffer so a malformed chain is never read past its end.
+        if (c->cmsg_len < CMSG_LEN(0) || (const char *)c + c->cmsg_len > end) return NULL;
         if (c->cmsg_level == level && c->cmsg_type == type) {
             if (data_length) *data_length = c->cmsg_len - CMSG_LEN(0);
             return CMSG_DATA(c);

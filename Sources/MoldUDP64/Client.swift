@@ -106,7 +106,15 @@ public final class Client: RequestSink, TimerHandler {
         self.configuration = configuration
         counters = MoldCounters()
         lineCounters = ContiguousArray(repeating: LineCounters(), count: configuration.lines.count)
-        session = Session(configuration: configuration.session, counters: counters)
+        var sessionConfiguration = configuration.session
+        if configuration.lines.count == 2 {
+            // With A/B lines the reactor reads a whole batch of one line before the
+            // other's copies of the same packets; a packet-count window shorter than
+            // a batch would declare gaps the other line is about to fill.
+            sessionConfiguration.reorderWindowPackets = min(4096, max(sessionConfiguration.reorderWindowPackets,
+                                                                      2 * configuration.receive.slotCount))
+        }
+        session = Session(configuration: sessionConfiguration, counters: counters)
         var rerequest = configuration.rerequest
         rerequest.servers = configuration.servers
         rerequester = try Rerequester(configuration: rerequest, counters: counters)
