@@ -49,6 +49,7 @@ typedef struct fr_mmsghdr {
 /// Prepares `count` mmsghdr entries once, at registration: entry i receives
 /// into buffers + i*slot_size, its source address into names[i] and its
 /// control data into control + i*control_size (control_size may be 0).
+/// `names` may be NULL: no source addresses are collected.
 void fr_batch_prepare(fr_mmsghdr *msgs, struct iovec *iovs, uint8_t *buffers,
                       size_t slot_size, struct sockaddr_storage *names,
                       uint8_t *control, size_t control_size, unsigned count);
