@@ -85,7 +85,7 @@ receiver_command() {
     esac
 }
 
-declare -A COMMAND
+declare -A COMMAND=()
 ACTIVE=()
 for name in $RECEIVERS; do
     if command=$(receiver_command "$name") && [[ -n $command ]]; then
@@ -101,7 +101,7 @@ done
 RAW="$WORK/raw.tsv"       # round mode size receiver pps (valid runs only)
 NOTES="$WORK/notes.txt"   # invalid runs and skipped receivers
 : >"$RAW"; : >"$NOTES"
-declare -A UNAVAILABLE    # "receiver mode" -> why it is skipped
+declare -A UNAVAILABLE=()    # "receiver mode" -> why it is skipped
 RUN=0
 
 # Runs receiver $1 on mode $2 with datagrams of $3 bytes; appends to $RAW.
@@ -173,12 +173,22 @@ done
 LOAD_AFTER=$(uptime)
 
 # ---------------------------------------------------------------- report
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.0f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.6f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 median_of() {  # mode size receiver
     awk -F'\t' -v m="$1" -v s="$2" -v r="$3" '$2 == m && $3 == s && $4 == r { print $5 }' "$RAW" | median
 }
 runs_of() {
     awk -F'\t' -v m="$1" -v s="$2" -v r="$3" '$2 == m && $3 == s && $4 == r' "$RAW" | wc -l
+}
+# Median over rounds of receiver $3's pps / receiver $4's pps in the same round:
+# neighbours in time share the machine's load, so this drifts less than the
+# ratio of medians when other work comes and goes.
+paired_ratio() {  # mode size receiver baseline
+    awk -F'\t' -v m="$1" -v s="$2" -v a="$3" -v b="$4" '
+        $2 == m && $3 == s && $4 == a { x[$1] = $5 }
+        $2 == m && $3 == s && $4 == b { y[$1] = $5 }
+        END { for (r in x) if ((r in y) && y[r] > 0) print x[r] / y[r] }' "$RAW" | median |
+        awk '{ if ($1 != "") printf "%.2f", $1 }'
 }
 ratio() { [[ -n $1 && -n $2 && $2 != 0 ]] && awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }' || echo "-"; }
 mpps() { [[ -n $1 ]] && awk -v v="$1" 'BEGIN { printf "%.3f", v / 1e6 }' || echo "-"; }
@@ -208,7 +218,9 @@ REPORT="$WORK/report.md"
         done
     done
     echo
-    echo "## Ratios of medians (FeedReactor / baseline)"
+    echo "## Ratios (FeedReactor / baseline)"
+    echo
+    echo "Each cell: ratio of the medians above, then in brackets the median of the per-round ratios."
     echo
     BASELINES=()
     for name in "${ACTIVE[@]}"; do [[ $name == fr-* ]] || BASELINES+=("$name"); done
@@ -223,7 +235,7 @@ REPORT="$WORK/report.md"
                 [[ -n $own ]] || continue
                 row="| $mode | $size | $name |"
                 for base in "${BASELINES[@]}"; do
-                    row+=" $(ratio "$own" "$(median_of "$mode" "$size" "$base")") |"
+                    row+=" $(ratio "$own" "$(median_of "$mode" "$size" "$base")") [$(paired_ratio "$mode" "$size" "$name" "$base")] |"
                 done
                 echo "$row"
             done
@@ -235,7 +247,7 @@ REPORT="$WORK/report.md"
         echo "|---|---|---|"
         for mode in $MODES; do
             for size in $SIZES; do
-                echo "| $mode | $size | $(ratio "$(median_of "$mode" "$size" c-epoll)" "$(median_of "$mode" "$size" nio)") |"
+                echo "| $mode | $size | $(ratio "$(median_of "$mode" "$size" c-epoll)" "$(median_of "$mode" "$size" nio)") [$(paired_ratio "$mode" "$size" c-epoll nio)] |"
             done
         done
     fi
