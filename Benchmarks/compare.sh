@@ -135,6 +135,9 @@ run_one() {
     taskset -c "$SENDER_CPU" "$BIN/tx_blast" --address "$address" --port "$port" "${interface[@]}" \
         --count "$COUNT" --size "$size" 2>"$tx" || tx_status=$?
     touch "$start"
+    # A sender that saw drops may have lost the end markers too: do not wait
+    # out the timeout for a run that is invalid anyway.
+    [[ $tx_status -ne 0 ]] && kill "$pid" 2>/dev/null
     local status=0
     wait "$pid" || status=$?
     local line
@@ -143,10 +146,10 @@ run_one() {
     pps=$(sed -n 's/.*pps=\([0-9]*\).*/\1/p' <<<"$line")
     received=$(sed -n 's/.*received=\([0-9]*\).*/\1/p' <<<"$line")
     gaps=$(sed -n 's/.*gaps=\([0-9]*\).*/\1/p' <<<"$line")
-    if [[ $status -ne 0 || -z $pps ]]; then
-        echo "round $round $mode $size $name: failed (exit $status): $(tr '\n' ' ' <"$err" | cut -c1-200)" >>"$NOTES"
-    elif [[ $tx_status -ne 0 ]]; then
+    if [[ $tx_status -ne 0 ]]; then
         echo "round $round $mode $size $name: sender reported drops: $(tr '\n' ' ' <"$tx")" >>"$NOTES"
+    elif [[ $status -ne 0 || -z $pps ]]; then
+        echo "round $round $mode $size $name: failed (exit $status): $(tr '\n' ' ' <"$err" | cut -c1-200)" >>"$NOTES"
     elif [[ $received != "$COUNT" || $gaps != 0 ]]; then
         echo "round $round $mode $size $name: incomplete: $line" >>"$NOTES"
     else
