@@ -44,6 +44,7 @@ let package = Package(
             dependencies: ["Reactor", "Multicast", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Examples/MulticastTail"
         ),
+        .executableTarget(name: "MoldThroughput", dependencies: ["MoldUDP64"], path: "Examples/MoldThroughput"),
         .target(name: "TestSupport", dependencies: ["Reactor"], path: "Tests/TestSupport"),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "TestSupport", "CFeedReactor"]),
         .testTarget(name: "MulticastTests", dependencies: ["Multicast", "TestSupport"]),

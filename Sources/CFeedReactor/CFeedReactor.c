@@ -329,6 +329,10 @@ void fr_sleep_ns(uint64_t ns) {
 
 int fr_geteuid(void) { return (int)geteuid(); }
 
+void fr_write_stdout(const void *bytes, size_t length) {
+    fwrite(bytes, 1, length, stdout);
+}
+
 void fr_log_line(const char *text) {
     fprintf(stderr, "%s\n", text);
 }

@@ -121,6 +121,8 @@ void fr_sleep_ns(uint64_t ns);
 int fr_geteuid(void);
 /// Writes a line to stderr (for one-off notices from library code).
 void fr_log_line(const char *text);
+/// Writes bytes to stdout (buffered by stdio; flushed at exit).
+void fr_write_stdout(const void *bytes, size_t length);
 
 // MARK: - Ancillary data (cmsg)
 
