@@ -14,7 +14,7 @@
 # rotates per round) so a machine busy with other work disturbs them alike.
 #
 # Knobs (environment): ROUNDS COUNT SIZES MODES RCVBUF GROUP_PREFIX PORT_BASE
-# SENDER_CPU RECEIVER_CPU TIMEOUT IDLE=block|spin SKIP_BUILD=1
+# SENDER_CPU RECEIVER_CPU TIMEOUT IDLE=block|spin RT=0|1 SKIP_BUILD=1
 # RECEIVERS="fr-epoll fr-uring c-epoll c-uring nio"
 set -euo pipefail
 
@@ -32,6 +32,10 @@ RECEIVER_CPU=${RECEIVER_CPU:-1}
 TIMEOUT=${TIMEOUT:-120}
 RECEIVERS=${RECEIVERS:-"fr-epoll fr-uring c-epoll c-uring nio"}
 IDLE=${IDLE:-block}   # passed to every receiver as --idle (NIO always blocks)
+# RT=1 runs receivers SCHED_FIFO (chrt -f 10): on a machine busy with other
+# work the drain then measures the receiver, not the scheduler. A receiver
+# sleeps until its start file appears and drains for a second or two.
+RT=${RT:-0}
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
@@ -116,7 +120,9 @@ run_one() {
     fi
     local start="$WORK/start.$RUN" out="$WORK/out.$RUN" err="$WORK/err.$RUN" tx="$WORK/tx.$RUN"
     # shellcheck disable=SC2086  # the command is words on purpose
-    timeout "$TIMEOUT" taskset -c "$RECEIVER_CPU" ${COMMAND[$name]} --address "$address" --port "$port" \
+    local priority=()
+    [[ $RT == 1 ]] && priority=(chrt -f 10)
+    timeout "$TIMEOUT" "${priority[@]}" taskset -c "$RECEIVER_CPU" ${COMMAND[$name]} --address "$address" --port "$port" \
         "${interface[@]}" --rcvbuf "$RCVBUF" --idle "$IDLE" --start-file "$start" >"$out" 2>"$err" &
     local pid=$!
     local waited=0
@@ -201,7 +207,7 @@ REPORT="$WORK/report.md"
     echo "# Receive drain throughput, $STARTED"
     echo
     echo "$COUNT datagrams queued, then drained; median of $ROUNDS rounds (runs per cell in parentheses)."
-    echo "Sender: tx_blast on CPU $SENDER_CPU; receivers on CPU $RECEIVER_CPU, --idle $IDLE; rcvbuf request $RCVBUF."
+    echo "Sender: tx_blast on CPU $SENDER_CPU; receivers on CPU $RECEIVER_CPU, --idle $IDLE$([[ $RT == 1 ]] && echo ", SCHED_FIFO"); rcvbuf request $RCVBUF."
     echo "Kernel $(uname -r), $(nproc) CPUs."
     echo "Load before: $LOAD_BEFORE"
     echo "Load after:  $LOAD_AFTER"
