@@ -14,7 +14,7 @@
 # rotates per round) so a machine busy with other work disturbs them alike.
 #
 # Knobs (environment): ROUNDS COUNT SIZES MODES RCVBUF GROUP_PREFIX PORT_BASE
-# SENDER_CPU RECEIVER_CPU TIMEOUT IDLE=block|spin SKIP_BUILD=1
+# SENDER_CPU RECEIVER_CPU TIMEOUT IDLE=block|spin RT=0|1 SKIP_BUILD=1
 # RECEIVERS="fr-epoll fr-uring c-epoll c-uring nio"
 set -euo pipefail
 
@@ -32,6 +32,10 @@ RECEIVER_CPU=${RECEIVER_CPU:-1}
 TIMEOUT=${TIMEOUT:-120}
 RECEIVERS=${RECEIVERS:-"fr-epoll fr-uring c-epoll c-uring nio"}
 IDLE=${IDLE:-block}   # passed to every receiver as --idle (NIO always blocks)
+# RT=1 runs receivers SCHED_FIFO (chrt -f 10): on a machine busy with other
+# work the drain then measures the receiver, not the scheduler. A receiver
+# sleeps until its start file appears and drains for a second or two.
+RT=${RT:-0}
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
@@ -85,7 +89,7 @@ receiver_command() {
     esac
 }
 
-declare -A COMMAND
+declare -A COMMAND=()
 ACTIVE=()
 for name in $RECEIVERS; do
     if command=$(receiver_command "$name") && [[ -n $command ]]; then
@@ -101,7 +105,7 @@ done
 RAW="$WORK/raw.tsv"       # round mode size receiver pps (valid runs only)
 NOTES="$WORK/notes.txt"   # invalid runs and skipped receivers
 : >"$RAW"; : >"$NOTES"
-declare -A UNAVAILABLE    # "receiver mode" -> why it is skipped
+declare -A UNAVAILABLE=()    # "receiver mode" -> why it is skipped
 RUN=0
 
 # Runs receiver $1 on mode $2 with datagrams of $3 bytes; appends to $RAW.
@@ -116,7 +120,9 @@ run_one() {
     fi
     local start="$WORK/start.$RUN" out="$WORK/out.$RUN" err="$WORK/err.$RUN" tx="$WORK/tx.$RUN"
     # shellcheck disable=SC2086  # the command is words on purpose
-    timeout "$TIMEOUT" taskset -c "$RECEIVER_CPU" ${COMMAND[$name]} --address "$address" --port "$port" \
+    local priority=()
+    [[ $RT == 1 ]] && priority=(chrt -f 10)
+    timeout "$TIMEOUT" "${priority[@]}" taskset -c "$RECEIVER_CPU" ${COMMAND[$name]} --address "$address" --port "$port" \
         "${interface[@]}" --rcvbuf "$RCVBUF" --idle "$IDLE" --start-file "$start" >"$out" 2>"$err" &
     local pid=$!
     local waited=0
@@ -135,6 +141,9 @@ run_one() {
     taskset -c "$SENDER_CPU" "$BIN/tx_blast" --address "$address" --port "$port" "${interface[@]}" \
         --count "$COUNT" --size "$size" 2>"$tx" || tx_status=$?
     touch "$start"
+    # A sender that saw drops may have lost the end markers too: do not wait
+    # out the timeout for a run that is invalid anyway.
+    [[ $tx_status -ne 0 ]] && kill "$pid" 2>/dev/null
     local status=0
     wait "$pid" || status=$?
     local line
@@ -143,10 +152,10 @@ run_one() {
     pps=$(sed -n 's/.*pps=\([0-9]*\).*/\1/p' <<<"$line")
     received=$(sed -n 's/.*received=\([0-9]*\).*/\1/p' <<<"$line")
     gaps=$(sed -n 's/.*gaps=\([0-9]*\).*/\1/p' <<<"$line")
-    if [[ $status -ne 0 || -z $pps ]]; then
-        echo "round $round $mode $size $name: failed (exit $status): $(tr '\n' ' ' <"$err" | cut -c1-200)" >>"$NOTES"
-    elif [[ $tx_status -ne 0 ]]; then
+    if [[ $tx_status -ne 0 ]]; then
         echo "round $round $mode $size $name: sender reported drops: $(tr '\n' ' ' <"$tx")" >>"$NOTES"
+    elif [[ $status -ne 0 || -z $pps ]]; then
+        echo "round $round $mode $size $name: failed (exit $status): $(tr '\n' ' ' <"$err" | cut -c1-200)" >>"$NOTES"
     elif [[ $received != "$COUNT" || $gaps != 0 ]]; then
         echo "round $round $mode $size $name: incomplete: $line" >>"$NOTES"
     else
@@ -173,12 +182,22 @@ done
 LOAD_AFTER=$(uptime)
 
 # ---------------------------------------------------------------- report
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.0f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.6f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 median_of() {  # mode size receiver
     awk -F'\t' -v m="$1" -v s="$2" -v r="$3" '$2 == m && $3 == s && $4 == r { print $5 }' "$RAW" | median
 }
 runs_of() {
     awk -F'\t' -v m="$1" -v s="$2" -v r="$3" '$2 == m && $3 == s && $4 == r' "$RAW" | wc -l
+}
+# Median over rounds of receiver $3's pps / receiver $4's pps in the same round:
+# neighbours in time share the machine's load, so this drifts less than the
+# ratio of medians when other work comes and goes.
+paired_ratio() {  # mode size receiver baseline
+    awk -F'\t' -v m="$1" -v s="$2" -v a="$3" -v b="$4" '
+        $2 == m && $3 == s && $4 == a { x[$1] = $5 }
+        $2 == m && $3 == s && $4 == b { y[$1] = $5 }
+        END { for (r in x) if ((r in y) && y[r] > 0) print x[r] / y[r] }' "$RAW" | median |
+        awk '{ if ($1 != "") printf "%.2f", $1 }'
 }
 ratio() { [[ -n $1 && -n $2 && $2 != 0 ]] && awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }' || echo "-"; }
 mpps() { [[ -n $1 ]] && awk -v v="$1" 'BEGIN { printf "%.3f", v / 1e6 }' || echo "-"; }
@@ -188,7 +207,7 @@ REPORT="$WORK/report.md"
     echo "# Receive drain throughput, $STARTED"
     echo
     echo "$COUNT datagrams queued, then drained; median of $ROUNDS rounds (runs per cell in parentheses)."
-    echo "Sender: tx_blast on CPU $SENDER_CPU; receivers on CPU $RECEIVER_CPU, --idle $IDLE; rcvbuf request $RCVBUF."
+    echo "Sender: tx_blast on CPU $SENDER_CPU; receivers on CPU $RECEIVER_CPU, --idle $IDLE$([[ $RT == 1 ]] && echo ", SCHED_FIFO"); rcvbuf request $RCVBUF."
     echo "Kernel $(uname -r), $(nproc) CPUs."
     echo "Load before: $LOAD_BEFORE"
     echo "Load after:  $LOAD_AFTER"
@@ -208,7 +227,9 @@ REPORT="$WORK/report.md"
         done
     done
     echo
-    echo "## Ratios of medians (FeedReactor / baseline)"
+    echo "## Ratios (FeedReactor / baseline)"
+    echo
+    echo "Each cell: ratio of the medians above, then in brackets the median of the per-round ratios."
     echo
     BASELINES=()
     for name in "${ACTIVE[@]}"; do [[ $name == fr-* ]] || BASELINES+=("$name"); done
@@ -223,7 +244,7 @@ REPORT="$WORK/report.md"
                 [[ -n $own ]] || continue
                 row="| $mode | $size | $name |"
                 for base in "${BASELINES[@]}"; do
-                    row+=" $(ratio "$own" "$(median_of "$mode" "$size" "$base")") |"
+                    row+=" $(ratio "$own" "$(median_of "$mode" "$size" "$base")") [$(paired_ratio "$mode" "$size" "$name" "$base")] |"
                 done
                 echo "$row"
             done
@@ -235,7 +256,7 @@ REPORT="$WORK/report.md"
         echo "|---|---|---|"
         for mode in $MODES; do
             for size in $SIZES; do
-                echo "| $mode | $size | $(ratio "$(median_of "$mode" "$size" c-epoll)" "$(median_of "$mode" "$size" nio)") |"
+                echo "| $mode | $size | $(ratio "$(median_of "$mode" "$size" c-epoll)" "$(median_of "$mode" "$size" nio)") [$(paired_ratio "$mode" "$size" c-epoll nio)] |"
             done
         done
     fi
