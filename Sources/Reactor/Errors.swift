@@ -22,6 +22,11 @@ public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
 
     /// What the user can do about the common causes.
     static func hint(call: String, errno: Int32) -> String? {
+        if call.hasPrefix("io_uring") && errno == ENOMEM {
+            // Provided buffers are pinned and count against RLIMIT_MEMLOCK.
+            return "io_uring could not pin the receive buffers; lower Reactor.Configuration.uringBufferCount "
+                + "or ReceiveOptions.slotSize, or raise the locked-memory limit (ulimit -l)"
+        }
         switch errno {
         case EADDRINUSE: return "another socket holds that address; pick another port or enable reuseAddress/reusePort"
         case EADDRNOTAVAIL: return "that address is not configured on any interface of this host"

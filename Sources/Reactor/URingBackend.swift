@@ -247,11 +247,29 @@ final class URingBackend: Backend {
         throw .system(SystemError(call: "io_uring_enter", errno: -n))
     }
 
-    /// Datagrams of one registration gathered for the next `deliver`.
+    /// Datagrams of one registration gathered for the next `deliver`. Holds the
+    /// registration strongly (its datagram slots must outlive a handler that
+    /// deregisters it), plus plain copies of what each datagram needs.
     struct Chunk {
         var registration: Registration?
         var receiver: URingReceiver?
+        /// The user_data of the chunk's completions (0: no chunk).
+        var userData: UInt64 = 0
+        var datagrams: UnsafeMutablePointer<fr_datagram>?
+        var receiverRaw: OpaquePointer?
+        var capacity = 0
         var count = 0
+
+        init() {}
+
+        init(_ registration: Registration, _ receiver: URingReceiver, userData: UInt64) {
+            self.registration = registration
+            self.receiver = receiver
+            self.userData = userData
+            datagrams = registration.datagrams
+            receiverRaw = receiver.raw
+            capacity = registration.options.slotCount
+        }
     }
 
     func dispatch(into reactor: Reactor) -> Int {
@@ -295,8 +313,19 @@ final class URingBackend: Backend {
 
     @inline(__always)
     func receive(_ completion: fr_uring_completion, chunk: inout Chunk, reactor: Reactor) -> Int {
-        let token = Self.token(fromData: completion.user_data)
         let more = completion.flags & FR_URING_CQE_F_MORE != 0
+        // The common case: one more datagram of the socket being gathered. No
+        // handler has run since the chunk began, so the registration is still
+        // live and needs no lookup (and plain values: no reference counting).
+        if more, completion.flags & FR_URING_CQE_F_BUFFER != 0, completion.user_data == chunk.userData,
+           let datagrams = chunk.datagrams, let raw = chunk.receiverRaw {
+            // Safety: chunk.count < chunk.capacity, the number of slots at datagrams.
+            if fr_uring_receiver_datagram(raw, completion.result, completion.flags, datagrams + chunk.count) == 0 {
+                chunk.count += 1
+            }
+            return chunk.count == chunk.capacity ? flush(&chunk, reactor: reactor) : 0
+        }
+        let token = Self.token(fromData: completion.user_data)
         var delivered = 0
         // Deliver another socket's gathered datagrams before looking this one
         // up: that handler may deregister this socket.
@@ -314,8 +343,7 @@ final class URingBackend: Backend {
         let receiver = unsafeDowncast(state, to: URingReceiver.self)
         if completion.flags & FR_URING_CQE_F_BUFFER != 0 {
             if chunk.registration == nil {
-                chunk.registration = registration
-                chunk.receiver = receiver
+                chunk = Chunk(registration, receiver, userData: completion.user_data)
             }
             // Safety: chunk.count < slotCount, the capacity of registration.datagrams.
             if fr_uring_receiver_datagram(receiver.raw, completion.result, completion.flags,

@@ -318,6 +318,7 @@ struct URingBackendTests {
         #expect(URingBackend.setupFailure(errno: ENOSYS).contains("CONFIG_IO_URING"))
         #expect(URingBackend.setupFailure(errno: EINVAL).contains("6.0"))
         #expect(URingBackend.setupFailure(errno: ENOMEM).contains("uringEntries"))
+        #expect(SystemError(call: "io_uring_register_buf_ring", errno: ENOMEM).description.contains("ulimit -l"))
         for errno in [ENOSYS, EPERM, EINVAL, ENOMEM, EMFILE, EIO] {
             #expect(URingBackend.setupFailure(errno: errno).contains("--backend epoll"))
         }
