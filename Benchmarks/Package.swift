@@ -37,23 +37,35 @@ let package = Package(
             // treats every executable there as a benchmark suite.
             path: "NIOReceiver/Sources"
         ),
+        // What the suites share (gate configuration, backends, poll loop).
+        // Outside Benchmarks/Benchmarks: only executables belong there.
+        .target(
+            name: "BenchmarkSupport",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Reactor", package: feedReactor),
+            ],
+            path: "BenchmarkSupport"
+        ),
     ]
 )
 
 // Benchmark suites: one executable target per folder under Benchmarks/<Suite>/,
 // each with its thresholds in Thresholds/<Suite>.<benchmark>.p90.json.
-// To add a suite (e.g. Multicast, MoldUDP64): create Benchmarks/<Suite>/<Suite>.swift
+// To add a suite: create Benchmarks/<Suite>/<Suite>.swift
 // with `let benchmarks: @Sendable () -> Void = { ... }`, add an entry here naming
 // the library products it needs, run it, then generate its thresholds.
 let suites: [(name: String, products: [String])] = [
     ("ReactorBenchmarks", ["Reactor"]),
+    ("MulticastBenchmarks", ["Reactor", "Multicast"]),
+    ("MoldUDP64Benchmarks", ["Reactor", "Multicast", "MoldUDP64"]),
 ]
 
 for suite in suites {
     package.targets.append(
         .executableTarget(
             name: suite.name,
-            dependencies: [.product(name: "Benchmark", package: "benchmark")]
+            dependencies: [.product(name: "Benchmark", package: "benchmark"), "BenchmarkSupport"]
                 + suite.products.map { .product(name: $0, package: feedReactor) },
             path: "Benchmarks/\(suite.name)",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

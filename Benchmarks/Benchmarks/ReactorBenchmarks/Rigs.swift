@@ -1,3 +1,4 @@
+import BenchmarkSupport
 import Reactor
 
 /// Counts what it receives and folds each datagram's sequence number into a sum
@@ -24,11 +25,6 @@ final class ReceiveRig {
     let destination: SocketAddress
     let payload: UnsafeMutableRawBufferPointer
     var sequence: UInt64 = 0
-
-    /// Polls allowed per exchange before giving up: loopback delivery is
-    /// synchronous (the datagram is queued before sendto returns), so more than
-    /// a handful means the datagram was lost and the measurement is meaningless.
-    static let pollLimit = 1_000_000
 
     init(backend: BackendKind, payloadSize: Int = 64) throws {
         reactor = try Reactor(backend: backend)
@@ -59,24 +55,9 @@ final class ReceiveRig {
         for _ in 0..<count {
             payload.storeBytes(of: sequence.littleEndian, as: UInt64.self)
             sequence &+= 1
-            do {
-                guard case .processed = try sender.send(UnsafeRawBufferPointer(payload), to: destination) else {
-                    fatalError("ReceiveRig: loopback send would block; the sender's buffer is full")
-                }
-            } catch {
-                fatalError("ReceiveRig: loopback send failed: \(error)")
-            }
+            sendOrDie("ReceiveRig") { try sender.send(UnsafeRawBufferPointer(payload), to: destination) }
         }
-        var polls = 0
-        while handler.received < target {
-            do {
-                try reactor.poll()
-            } catch {
-                fatalError("ReceiveRig: poll failed: \(error)")
-            }
-            polls += 1
-            precondition(polls < Self.pollLimit, "ReceiveRig: datagrams sent on loopback never arrived")
-        }
+        pump(reactor, what: "ReceiveRig") { handler.received >= target }
     }
 }
 
