@@ -43,6 +43,11 @@ import Glibc
 ///   it first. A poll that found work can leave it readable once more (the
 ///   kernel signals the completions it posted during that poll), so a host loop
 ///   may see one extra empty poll; it never misses work.
+/// - Closing: the kernel tears a ring down in a worker that, a few milliseconds
+///   later, queues cleanup work on every thread that submitted to it
+///   (io_uring/io_uring.c, io_ring_exit_work: task_work_add(TWA_SIGNAL)). A
+///   blocking call that thread is in at that moment (an epoll wait of another
+///   reactor, say) returns early with EINTR, as after a signal.
 final class URingBackend: Backend {
     let kind = BackendKind.uring
     let ring: OpaquePointer
