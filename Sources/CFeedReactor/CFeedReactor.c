@@ -30,8 +30,10 @@ void fr_batch_prepare(fr_mmsghdr *msgs, struct iovec *iovs, uint8_t *buffers,
         memset(&msgs[i], 0, sizeof(msgs[i]));
         msgs[i].msg_hdr.msg_iov = &iovs[i];
         msgs[i].msg_hdr.msg_iovlen = 1;
-        msgs[i].msg_hdr.msg_name = &names[i];
-        msgs[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_storage);
+        // names == NULL: the caller does not want source addresses; the kernel
+        // then skips copying them.
+        msgs[i].msg_hdr.msg_name = names ? &names[i] : NULL;
+        msgs[i].msg_hdr.msg_namelen = names ? sizeof(struct sockaddr_storage) : 0;
         msgs[i].msg_hdr.msg_control = control_size ? control + (size_t)i * control_size : NULL;
         msgs[i].msg_hdr.msg_controllen = control_size;
     }
@@ -41,10 +43,10 @@ int fr_batch_receive(int fd, fr_mmsghdr *msgs, unsigned count,
                      size_t control_size, fr_datagram *out) {
     // The kernel overwrites msg_namelen and msg_controllen with what it
     // stored; both are in/out parameters and must be restored before reuse.
+    const socklen_t name_size = msgs[0].msg_hdr.msg_name ? sizeof(struct sockaddr_storage) : 0;
     for (unsigned i = 0; i < count; i++) {
-        msgs[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_storage);
+        msgs[i].msg_hdr.msg_namelen = name_size;
         msgs[i].msg_hdr.msg_controllen = control_size;
-        msgs[i].msg_hdr.msg_flags = 0;
     }
     int n;
     do {
@@ -329,6 +331,14 @@ void fr_sleep_ns(uint64_t ns) {
 
 int fr_geteuid(void) { return (int)geteuid(); }
 
+void fr_write_stdout(const void *bytes, size_t length) {
+    fwrite(bytes, 1, length, stdout);
+}
+
+void fr_write_stderr(const void *bytes, size_t length) {
+    fwrite(bytes, 1, length, stderr);
+}
+
 void fr_log_line(const char *text) {
     fprintf(stderr, "%s\n", text);
 }
@@ -339,7 +349,11 @@ const void *fr_cmsg_find(const void *control, size_t length, int level, int type
     memset(&h, 0, sizeof(h));
     h.msg_control = (void *)control;
     h.msg_controllen = length;
+    const char *end = (const char *)control + length;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(&h, c)) {
+        // CMSG_FIRSTHDR trusts the first header's length: check every header
+        // against the buffer so a malformed chain is never read past its end.
+        if (c->cmsg_len < CMSG_LEN(0) || (const char *)c + c->cmsg_len > end) return NULL;
         if (c->cmsg_level == level && c->cmsg_type == type) {
             if (data_length) *data_length = c->cmsg_len - CMSG_LEN(0);
             return CMSG_DATA(c);

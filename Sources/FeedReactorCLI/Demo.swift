@@ -1,41 +1,365 @@
 import ArgumentParser
 import CFeedReactor
+import Histogram
+import MoldUDP64
+import Multicast
 import Reactor
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// `feedreactor demo`: until the MoldUDP64 feed lands, a loopback self-test of
-/// the reactor: a sender blasts sequence-numbered datagrams at a registered
-/// socket and the demo reports what arrived and how fast.
+/// `feedreactor demo`: the main job. One process, loopback multicast: a
+/// publisher that drops packets on purpose and a retransmission server on one
+/// reactor thread, a MoldUDP64 client on another. It shows live progress and
+/// ends with a report: everything delivered in order, what was recovered, and
+/// publish-to-delivery latency.
 struct Demo: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the main job: a loopback feed through the reactor.")
+    static let configuration = CommandConfiguration(
+        abstract: "Run the main job: a lossy MoldUDP64 feed, recovered, on loopback.")
 
-    @Option(help: "Datagrams to send.") var count: Int = 200_000
+    @Option(help: "Messages to publish.") var messages: UInt64 = 1_000_000
+    @Option(help: "Messages per second.") var rate: Double = 100_000
+    @Option(help: "Fraction of packets lost on the wire (each line, with --ab).") var loss: Double = 0.02
+    @Option(help: "Payload size range MIN:MAX bytes (at least 8: the publish time).") var size: String = "16:64"
     @Option(help: "auto, epoll or uring.") var backend: BackendKind = .auto
+    @Option(help: "block, spin or backoff for the client.") var idle: IdleOption = IdleOption(argument: "block")!
+    @Flag(help: "Two lines (A/B) with independent loss; the first copy wins.") var ab = false
+    @Option(help: "Seed for payloads and loss.") var seed: UInt64 = 7
+    @Option(help: "Multicast group of line A (line B is the next address).") var group: String = "239.255.42.1"
+    @Flag(help: "No live progress line.") var quiet = false
+
+    func validate() throws {
+        guard let sizes = parseSizes(size), sizes.lowerBound >= 8 else {
+            throw ValidationError("--size takes MIN:MAX with MIN >= 8 (each message carries its publish time)")
+        }
+        guard (0..<1).contains(loss) else { throw ValidationError("--loss is a fraction in [0, 1)") }
+        guard messages > 0, rate > 0 else { throw ValidationError("--messages and --rate must be positive") }
+    }
 
     func run() throws {
-        let reactor = try Reactor(backend: backend)
-        let receiver = try UDPSocket.bound(to: SocketAddress("127.0.0.1", port: 0))
-        try receiver.setReceiveBuffer(bytes: 64 << 20)
-        let address = try receiver.localAddress()
-        let counter = SequenceCounter()
-        try reactor.register(receiver, handler: counter)
-        let sender = try UDPSocket.bound(to: SocketAddress("127.0.0.1", port: 0))
-        defer { sender.close() }
-        var payload = [UInt8](repeating: 0, count: 64)
-        let start = fr_monotonic_ns()
-        var sent = 0
-        while sent < count {
-            // Send a burst, then let the reactor drain: one thread, no loss.
-            for _ in 0..<256 where sent < count {
-                withUnsafeBytes(of: UInt64(sent).littleEndian) { payload.replaceSubrange(0..<8, with: $0) }
-                if case .processed = try sender.send(payload, to: address) { sent += 1 }
-            }
-            while try reactor.poll() > 0 {}
+        let sessionID = try SessionID(validating: "DEMO\(seed % 1_000_000)")
+        let loopback = MulticastInterface.address(try IPAddress("127.0.0.1"))
+        let clientReactor = try Reactor(backend: backend)
+
+        // The retransmission server's socket first: the client must know its address.
+        let serverSocket = try UDPSocket.bound(to: SocketAddress("127.0.0.1", port: 0))
+        var lines = [try Subscription(group: group, port: 0, interface: loopback)]
+        if ab { lines.append(try Subscription(group: nextAddress(group), port: 0, interface: loopback)) }
+        var clientConfiguration = Client.Configuration(lines: lines, servers: [try serverSocket.localAddress()])
+        clientConfiguration.receiveBufferBytes = 32 << 20
+        clientConfiguration.session.pinnedSession = sessionID
+        let report = DemoConsumer(expected: messages, payloads: PayloadGenerator(seed: seed, sizes: parseSizes(size)!),
+                                  reactor: clientReactor)
+        let client = try Client(clientConfiguration, reactor: clientReactor, consumer: report)
+        client.observer = report
+
+        // The feed side on its own thread and reactor.
+        let feed = FeedThread(session: sessionID, lines: zip(lines, client.linePorts).map { ($0.0.group, $0.1) },
+                              serverSocket: serverSocket, messages: messages, rate: rate, loss: loss, ab: ab,
+                              sizes: parseSizes(size)!, seed: seed, backend: backend)
+        try feed.start()
+
+        note("demo: \(messages) messages at \(Int(rate))/s, \(fixed(loss * 100, 1))% loss\(ab ? " per line (A/B)" : ""), "
+             + "client on \(clientReactor.backendKind), feed on \(feed.backendName)")
+        let progress = Progress(client: client, report: report, quiet: quiet)
+        try clientReactor.schedule(after: 250_000_000, period: 250_000_000, handler: progress)
+        let watchdog = Stopper()
+        let expectedSeconds = Double(messages) / rate
+        try clientReactor.schedule(after: Nanoseconds.seconds(expectedSeconds * 3 + 10), handler: watchdog)
+        let started = fr_monotonic_ns()
+        try clientReactor.run(idle: idle.strategy)
+        let seconds = Double(fr_monotonic_ns() - started) / 1e9
+        feed.stop()
+        progress.finish()
+
+        // The report.
+        let c = client.counters
+        let complete = report.delivered == messages && report.outOfOrder == 0 && report.corrupt == 0 && report.lost == 0
+        print("FeedReactor demo: MoldUDP64 over loopback multicast, \(ab ? "two lines (A/B)" : "one line"), "
+              + "\(fixed(loss * 100, 1))% packet loss")
+        print("  delivered      \(report.delivered) of \(messages) \(complete ? "in order, each exactly once, every byte checked" : "INCOMPLETE")")
+        print("  recovered      \(c.recovered) messages via \(c.requests) re-requests (timeouts \(c.timeouts), gaps \(c.gaps))")
+        print("  dropped        \(feed.droppedPackets) packets by the publisher, \(c.duplicates) duplicates ignored"
+              + (ab ? " (line A \(client.lineCounters[0].duplicates), line B \(client.lineCounters[1].duplicates))" : ""))
+        let lostPackets = feed.droppedPackets
+        print("  recovery       first request for a gap to its delivery: " + report.recoverySummary())
+        print("  requests       \(lostPackets > 0 ? fixed(Double(c.requests) / Double(lostPackets), 2) : "0") per packet lost on the wire")
+        print("  rate           \(Int(Double(report.delivered) / seconds)) messages/s over \(fixed(seconds, 2)) s")
+        print("  latency        publish to delivery: " + report.latencySummary())
+        print("  backend        client \(clientReactor.backendKind), feed \(feed.backendName); malformed \(c.malformed), "
+              + "buffer high water \(c.bufferHighWater) packets")
+        if !complete {
+            let missing = client.missingRanges()
+            note("demo: incomplete: delivered \(report.delivered) of \(messages), out of order \(report.outOfOrder), "
+                 + "corrupt \(report.corrupt), lost \(report.lost), missing \(missing)\(watchdog.fired ? " (timed out)" : "")")
+            throw ExitCode(1)
         }
-        withUnsafeBytes(of: UInt64.max.littleEndian) { payload.replaceSubrange(0..<8, with: $0) }
-        try sender.send(payload, to: address)
-        try reactor.run(idle: .block)
-        let seconds = Double(fr_monotonic_ns() - start) / 1e9
-        print(counter.summary())
-        note("demo: backend=\(reactor.backendKind) sent=\(sent) in \(fixed(seconds)) s")
     }
+
+    func nextAddress(_ text: String) throws -> String {
+        var parts = text.split(separator: ".").compactMap { Int($0) }
+        guard parts.count == 4 else { throw ValidationError("--group must be an IPv4 group for the demo") }
+        parts[3] = (parts[3] + 1) % 256
+        return parts.map(String.init).joined(separator: ".")
+    }
+}
+
+/// Checks and times each delivered message; stops the client at the end of session.
+final class DemoConsumer: MessageConsumer, RecoveryObserver {
+    let expected: UInt64
+    let payloads: PayloadGenerator
+    unowned let reactor: Reactor
+    var delivered: UInt64 = 0
+    var next: UInt64 = 1
+    var outOfOrder: UInt64 = 0
+    var corrupt: UInt64 = 0
+    var lost: UInt64 = 0
+    var latency = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+    let scratch: UnsafeMutableRawBufferPointer
+    /// Time from the first request for a gap to the delivery of its first message.
+    var recovery = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+    /// First requests not yet answered: (first sequence, time), oldest first, in a fixed ring.
+    let pendingStart: UnsafeMutablePointer<UInt64>
+    let pendingTime: UnsafeMutablePointer<UInt64>
+    let pendingCapacity = 4096
+    var pendingHead = 0
+    var pendingCount = 0
+
+    init(expected: UInt64, payloads: PayloadGenerator, reactor: Reactor) {
+        self.expected = expected
+        self.payloads = payloads
+        self.reactor = reactor
+        scratch = .allocate(byteCount: max(16, payloads.sizes.upperBound), alignment: 8)
+        pendingStart = .allocate(capacity: pendingCapacity)
+        pendingTime = .allocate(capacity: pendingCapacity)
+    }
+
+    deinit {
+        scratch.deallocate()
+        pendingStart.deallocate()
+        pendingTime.deallocate()
+    }
+
+    func requestSent(firstSequence: UInt64, count: UInt16, now: UInt64) {
+        // Retries and continuations of a gap already being timed are not new gaps.
+        var index = 0
+        while index < pendingCount {
+            let slot = (pendingHead + index) % pendingCapacity
+            if pendingStart[slot] == firstSequence { return }
+            index += 1
+        }
+        if firstSequence < next { return }
+        guard pendingCount < pendingCapacity else { return }
+        let slot = (pendingHead + pendingCount) % pendingCapacity
+        pendingStart[slot] = firstSequence
+        pendingTime[slot] = fr_monotonic_ns()
+        pendingCount += 1
+    }
+
+    @inline(__always)
+    func noteRecovery(_ sequence: UInt64, at now: UInt64) {
+        while pendingCount > 0 && pendingStart[pendingHead] <= sequence {
+            if pendingStart[pendingHead] == sequence { _ = recovery.record(now - pendingTime[pendingHead]) }
+            pendingHead = (pendingHead + 1) % pendingCapacity
+            pendingCount -= 1
+        }
+    }
+
+    func deliver(sequence: UInt64, message: UnsafeRawBufferPointer) {
+        let now = fr_monotonic_ns()
+        if sequence != next { outOfOrder += 1 }
+        if pendingCount > 0 { noteRecovery(sequence, at: now) }
+        next = sequence + 1
+        delivered += 1
+        // Bytes 0..<8: publish time; the rest must be the generator's bytes.
+        let length = payloads.fill(sequence: sequence, into: scratch)
+        if message.count != max(length, 8) {
+            corrupt += 1
+        } else {
+            var offset = 8
+            while offset < length && message[offset] == scratch[offset] { offset += 1 }
+            if offset < length { corrupt += 1 }
+        }
+        let published = UInt64(littleEndian: message.loadUnaligned(as: UInt64.self))
+        if now > published { _ = latency.record(now - published) }
+    }
+
+    func lost(firstSequence: UInt64, count: UInt64) { lost += count }
+
+    func endOfSession(nextSequence: UInt64) { reactor.stop() }
+
+    func latencySummary() -> String { Self.summary(latency) }
+
+    func recoverySummary() -> String { Self.summary(recovery) }
+
+    static func summary(_ histogram: Histogram<UInt64>) -> String {
+        guard histogram.totalCount > 0 else { return "no samples" }
+        func us(_ value: UInt64) -> String { fixed(Double(value) / 1000, 1) + " us" }
+        return "p50 \(us(histogram.valueAtPercentile(50))), p99 \(us(histogram.valueAtPercentile(99))), "
+            + "p99.9 \(us(histogram.valueAtPercentile(99.9))), max \(us(histogram.max)) (\(histogram.totalCount) samples)"
+    }
+}
+
+/// The live progress line on stderr.
+final class Progress: TimerHandler {
+    unowned let client: Client
+    unowned let report: DemoConsumer
+    let quiet: Bool
+    var lastDelivered: UInt64 = 0
+    var lastTime: UInt64 = 0
+    var printed = false
+
+    init(client: Client, report: DemoConsumer, quiet: Bool) {
+        self.client = client
+        self.report = report
+        self.quiet = quiet
+    }
+
+    func timerFired(_ timer: TimerHandle, tag: UInt64, now: UInt64, reactor: Reactor) {
+        defer { lastDelivered = report.delivered; lastTime = now }
+        guard !quiet, lastTime > 0 else { return }
+        let rate = Double(report.delivered - lastDelivered) / (Double(now - lastTime) / 1e9)
+        let line = "\r  \(Int(rate)) msg/s  delivered \(report.delivered)/\(report.expected)  "
+            + "recovered \(client.counters.recovered)  in flight \(client.rerequester.inFlightCount)  "
+            + "requests \(client.counters.requests)   "
+        fr_write_stderr(line, line.utf8.count)
+        printed = true
+    }
+
+    func finish() { if printed { fr_write_stderr("\n", 1) } }
+}
+
+/// Sends packets to every line, each dropping its own seeded fraction (A/B demo).
+final class FanoutSink: PacketSink {
+    let sinks: [UDPPacketSink]
+    let loss: Double
+    var state: UInt64
+    var dropped: UInt64 = 0
+
+    init(sinks: [UDPPacketSink], loss: Double, seed: UInt64) {
+        self.sinks = sinks
+        self.loss = loss
+        state = seed
+    }
+
+    func send(_ packet: UnsafeRawBufferPointer) -> Bool {
+        var ok = true
+        for sink in sinks {
+            // SplitMix64 step: a seeded, reproducible coin per line and packet.
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = (state ^ (state >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            z ^= z >> 31
+            if Double(z >> 11) / Double(1 << 53) < loss { dropped += 1; continue }
+            ok = sink.send(packet) && ok
+        }
+        return ok
+    }
+}
+
+/// The feed side: its own thread and reactor running a publisher, a paced
+/// source and the retransmission server.
+final class FeedThread: @unchecked Sendable {
+    let session: SessionID
+    let lines: [(IPAddress, UInt16)]
+    let serverSocket: UDPSocket
+    let messages: UInt64
+    let rate: Double
+    let loss: Double
+    let ab: Bool
+    let sizes: ClosedRange<Int>
+    let seed: UInt64
+    let backend: BackendKind
+    var thread = pthread_t()
+    var remote: RemoteHandle?
+    var backendName = "?"
+    var publisher: Publisher?
+    var fanout: FanoutSink?
+    var failure: (any Error)?
+    let ready = Latch()
+
+    init(session: SessionID, lines: [(IPAddress, UInt16)], serverSocket: UDPSocket, messages: UInt64, rate: Double,
+         loss: Double, ab: Bool, sizes: ClosedRange<Int>, seed: UInt64, backend: BackendKind) {
+        self.session = session
+        self.lines = lines
+        self.serverSocket = serverSocket
+        self.messages = messages
+        self.rate = rate
+        self.loss = loss
+        self.ab = ab
+        self.sizes = sizes
+        self.seed = seed
+        self.backend = backend
+    }
+
+    var droppedPackets: UInt64 { (publisher?.counters.dataPacketsDropped ?? 0) + (fanout?.dropped ?? 0) }
+
+    func start() throws {
+        let box = Unmanaged.passRetained(self)
+        let rc = pthread_create(&thread, nil, { raw in
+            let feed = Unmanaged<FeedThread>.fromOpaque(raw!).takeRetainedValue()
+            feed.main()
+            return nil
+        }, box.toOpaque())
+        guard rc == 0 else { box.release(); throw ReactorError.system(SystemError(call: "pthread_create", errno: rc)) }
+        ready.wait()
+        if let failure { throw failure }
+    }
+
+    func main() {
+        do {
+            let reactor = try Reactor(backend: backend)
+            backendName = reactor.backendKind.description
+            remote = reactor.remote
+            let store = RetransmissionStore(messageCapacity: Int(min(messages, 1 << 22)) + 1, byteCapacity: 256 << 20)
+            var configuration = Publisher.Configuration(session: session)
+            configuration.heartbeatInterval = 100_000_000
+            let senders = try lines.map { (group, port) throws -> MulticastSender in
+                let sender = try MulticastSender(group: group, port: port, interface: .address(try IPAddress("127.0.0.1")))
+                try sender.socket.setSendBuffer(bytes: 4 << 20)
+                return sender
+            }
+            let sinks = senders.map { UDPPacketSink(socket: $0.socket, destination: $0.destination) }
+            let sink: any PacketSink
+            if ab {
+                let fanout = FanoutSink(sinks: sinks, loss: loss, seed: seed)
+                self.fanout = fanout
+                sink = fanout
+            } else {
+                configuration.loss = LossSimulation(dropFraction: loss, seed: seed)
+                sink = sinks[0]
+            }
+            let publisher = Publisher(configuration, sink: sink, store: store)
+            self.publisher = publisher
+            var serverConfiguration = RetransmissionServer.Configuration(session: session)
+            serverConfiguration.perRequesterLimit = RateLimit(rate: 50_000, burst: 5_000)
+            serverConfiguration.totalLimit = RateLimit(rate: 100_000, burst: 10_000)
+            let server = RetransmissionServer(socket: serverSocket, store: store, configuration: serverConfiguration)
+            try reactor.register(serverSocket, handler: server)
+            let feed = PacedFeed(publisher: publisher, payloads: PayloadGenerator(seed: seed, sizes: sizes),
+                                 total: messages, rate: rate, linger: Nanoseconds.seconds(UInt64(3600)), stampTime: true)
+            try feed.start(on: reactor)
+            ready.open()
+            try reactor.run(idle: .block)
+            senders.forEach { $0.close() }
+        } catch {
+            failure = error
+            ready.open()
+        }
+    }
+
+    func stop() {
+        remote?.stop()
+        pthread_join(thread, nil)
+    }
+}
+
+/// A one-shot gate between two threads.
+final class Latch: @unchecked Sendable {
+    var mutex = pthread_mutex_t()
+    var condition = pthread_cond_t()
+    var isOpen = false
+    init() { pthread_mutex_init(&mutex, nil); pthread_cond_init(&condition, nil) }
+    func open() { pthread_mutex_lock(&mutex); isOpen = true; pthread_cond_broadcast(&condition); pthread_mutex_unlock(&mutex) }
+    func wait() { pthread_mutex_lock(&mutex); while !isOpen { pthread_cond_wait(&condition, &mutex) }; pthread_mutex_unlock(&mutex) }
 }

@@ -1,3 +1,4 @@
+import Multicast
 import Reactor
 
 /// 224.0.0.0/4 or ff00::/8.
@@ -6,6 +7,13 @@ func isMulticast(_ address: SocketAddress) -> Bool {
     return address.ipv6Bytes?.first == 0xFF
 }
 
-func joinMulticast(group: SocketAddress, interface: String?) throws -> UDPSocket {
-    throw ReactorError.invalidArgument("multicast receive needs the Multicast module (not merged yet)")
+/// A socket bound to the group's port that has joined the group (and the source,
+/// for SSM) on the given interface (an address, index or name).
+func joinMulticast(group: SocketAddress, interface: String?, source: String? = nil,
+                   receiveBuffer: Int? = nil) throws -> UDPSocket {
+    let subscription = try Subscription(
+        group: group.host, port: group.port, source: source,
+        interface: try interface.map { (text) throws(MulticastError) -> MulticastInterface in try MulticastInterface(parsing: text) })
+    let receiver = try MulticastReceiver(subscription, options: .init(receiveBufferBytes: receiveBuffer))
+    return receiver.socket
 }

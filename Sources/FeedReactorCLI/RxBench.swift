@@ -41,7 +41,7 @@ struct RxBench: ParsableCommand {
         } else {
             note("ready")
         }
-        try reactor.register(socket, options: ReceiveOptions(slotCount: batch, slotSize: 2048), handler: counter)
+        try reactor.register(socket, options: ReceiveOptions(slotCount: batch, slotSize: 2048, sourceAddresses: false), handler: counter)
         try reactor.run(idle: idle.strategy)
         print(counter.summary())
         note("backend=\(reactor.backendKind)")

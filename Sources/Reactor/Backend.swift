@@ -61,12 +61,18 @@ public struct ReceiveOptions: Sendable {
     public var controlSize: Int = 0
     /// Batches read per readiness event before moving on to other sockets (fairness).
     public var maxBatchesPerWake: Int = 16
+    /// Collect each datagram's source address (`Datagram.sourceAddress`). A
+    /// handler that never looks at it can turn this off and spare the kernel the
+    /// copy; datagrams then report an empty source.
+    public var sourceAddresses: Bool = true
 
-    public init(slotCount: Int = 64, slotSize: Int = 2048, controlSize: Int = 0, maxBatchesPerWake: Int = 16) {
+    public init(slotCount: Int = 64, slotSize: Int = 2048, controlSize: Int = 0, maxBatchesPerWake: Int = 16,
+                sourceAddresses: Bool = true) {
         self.slotCount = slotCount
         self.slotSize = slotSize
         self.controlSize = controlSize
         self.maxBatchesPerWake = maxBatchesPerWake
+        self.sourceAddresses = sourceAddresses
     }
 }
 

@@ -26,7 +26,8 @@ final class BufferSlab {
         control = controlSize > 0 ? .allocate(byteCount: count * controlSize, alignment: 8) : nil
         // Safety: each array holds `count` entries; fr_batch_prepare writes
         // exactly those and points each iovec at its own slotSize-byte slot.
-        fr_batch_prepare(messages, iovecs, buffers.assumingMemoryBound(to: UInt8.self), slotSize, names,
+        fr_batch_prepare(messages, iovecs, buffers.assumingMemoryBound(to: UInt8.self), slotSize,
+                         options.sourceAddresses ? names : nil,
                          control?.assumingMemoryBound(to: UInt8.self), controlSize, UInt32(count))
     }
 

@@ -163,10 +163,11 @@ public final class Reactor {
         return true
     }
 
-    /// The socket of a live registration (to send on it).
+    /// The socket of a live registration (to send on it). No system call.
+    @inline(__always)
     public func socket(for token: Token) -> UDPSocket? {
         guard let registration = registration(for: token) else { return nil }
-        return try? UDPSocket(adopting: registration.descriptor)
+        return UDPSocket(registered: registration.descriptor)
     }
 
     public var registrationCount: Int { configuration.maxRegistrations - freeSlots.count }

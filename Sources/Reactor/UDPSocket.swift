@@ -30,6 +30,11 @@ public struct UDPSocket: Sendable {
         self.descriptor = descriptor
     }
 
+    /// Wraps a descriptor known to be a nonblocking UDP socket (no system call).
+    init(registered descriptor: Int32) {
+        self.descriptor = descriptor
+    }
+
     /// A socket bound to `address` (port 0 picks a free port), with SO_REUSEADDR.
     public static func bound(to address: SocketAddress, reusePort: Bool = false) throws(ReactorError) -> UDPSocket {
         let socket = try UDPSocket(ipv6: address.isIPv6)

@@ -115,7 +115,7 @@ import TestSupport
         let count = 100_000
         let wheel = TimerWheel(tickNanoseconds: 100_000, slots: 8192, capacity: count, start: start)
         let handler = RecordingTimer()
-        var rng = SplitMix64(seed: 42)
+        var rng = SeededGenerator(seed: 42)
         var handles: [TimerHandle] = []
         handles.reserveCapacity(count)
         for i in 0..<count {
@@ -164,18 +164,5 @@ import TestSupport
         #expect(fire(wheel, to: start + 4 * ms).isEmpty)
         #expect(fire(wheel, to: start + 5 * ms).map(\.1) == [1])
         #expect(!wheel.reschedule(h, at: start))
-    }
-}
-
-/// A tiny seeded PRNG for reproducible tests.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

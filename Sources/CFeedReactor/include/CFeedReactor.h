@@ -49,6 +49,7 @@ typedef struct fr_mmsghdr {
 /// Prepares `count` mmsghdr entries once, at registration: entry i receives
 /// into buffers + i*slot_size, its source address into names[i] and its
 /// control data into control + i*control_size (control_size may be 0).
+/// `names` may be NULL: no source addresses are collected.
 void fr_batch_prepare(fr_mmsghdr *msgs, struct iovec *iovs, uint8_t *buffers,
                       size_t slot_size, struct sockaddr_storage *names,
                       uint8_t *control, size_t control_size, unsigned count);
@@ -121,12 +122,66 @@ void fr_sleep_ns(uint64_t ns);
 int fr_geteuid(void);
 /// Writes a line to stderr (for one-off notices from library code).
 void fr_log_line(const char *text);
+/// Writes bytes to stdout (buffered by stdio; flushed at exit).
+void fr_write_stdout(const void *bytes, size_t length);
+/// Writes bytes to stderr, unbuffered (progress lines).
+void fr_write_stderr(const void *bytes, size_t length);
 
 // MARK: - Ancillary data (cmsg)
 
 /// Walks the cmsghdr chain in control[0..<length] and returns a pointer to the
 /// data of the first message with (level, type) and its length, or NULL.
 const void *fr_cmsg_find(const void *control, size_t length, int level, int type, size_t *data_length);
+
+// MARK: - Multicast (multicast.c)
+
+/// What fr_mc_parse_control found (bits of fr_packet_info.found).
+#define FR_PKTINFO_DESTINATION 1u   // destination + interface_index (IP_PKTINFO / IPV6_PKTINFO)
+#define FR_PKTINFO_TIMESTAMP 2u     // timestamp_ns (SCM_TIMESTAMPNS)
+
+/// Per-datagram metadata read from its ancillary data, on the caller's stack.
+typedef struct fr_packet_info {
+    uint8_t destination[16];   // header destination (the group); IPv4 uses the first 4 bytes
+    uint32_t family;           // AF_INET or AF_INET6 of destination; 0 when absent
+    uint32_t interface_index;  // ingress interface
+    uint64_t timestamp_ns;     // kernel receive time, CLOCK_REALTIME
+    uint32_t found;            // FR_PKTINFO_* bits
+} fr_packet_info;
+
+/// Interface flags reported by fr_if_flags (our own bits, so this header needs no <net/if.h>).
+#define FR_IF_UP 1u
+#define FR_IF_MULTICAST 2u
+#define FR_IF_LOOPBACK 4u
+#define FR_IF_NAME_SIZE 16
+
+/// Joins (join=1) or leaves (join=0) `group` on the interface with `interface_index`
+/// (0: the kernel picks by route) through MCAST_JOIN_GROUP / MCAST_JOIN_SOURCE_GROUP
+/// and their LEAVE twins; `source` non-NULL makes it source-specific. 0 or -errno.
+int fr_mc_membership(int fd, int join, uint32_t interface_index,
+                     const struct sockaddr *group, socklen_t group_length,
+                     const struct sockaddr *source, socklen_t source_length);
+/// Receiver options: IP(V6)_MULTICAST_ALL off, pktinfo on, SO_TIMESTAMPNS when
+/// `timestamps`. 0 or -errno.
+int fr_mc_configure_receiver(int fd, int family, int timestamps);
+/// Sender options: outgoing interface by index, TTL / hop limit, loopback. 0 or -errno.
+int fr_mc_configure_sender(int fd, int family, uint32_t interface_index, int hops, int loop);
+/// Control bytes per datagram that hold IPv6 pktinfo plus a timestamp.
+size_t fr_mc_control_size(void);
+/// Parses pktinfo and SCM_TIMESTAMPNS from a cmsg chain in one pass; returns `out->found`.
+uint32_t fr_mc_parse_control(const void *control, size_t length, fr_packet_info *out);
+
+/// Interface index of a name, or -errno (-ENODEV when there is none).
+int fr_if_nametoindex(const char *name);
+/// Name of an interface index into name[FR_IF_NAME_SIZE]. 0 or -errno.
+int fr_if_indextoname(uint32_t index, char *name);
+/// FR_IF_* flags of an interface index. 0 or -errno.
+int fr_if_flags(uint32_t index, uint32_t *flags);
+/// Index of the interface holding `address` (an IPv6 scope id narrows it), or
+/// -EADDRNOTAVAIL when no interface has it.
+int fr_if_index_for_address(const struct sockaddr *address);
+/// Moves the calling thread into the network namespace at `path`
+/// (/var/run/netns/NAME) with setns(2). Needs CAP_SYS_ADMIN. 0 or -errno.
+int fr_netns_enter(const char *path);
 
 // MARK: - io_uring (uring.c)
 //

@@ -1,0 +1,44 @@
+// swift package --disable-sandbox benchmark --target ReactorBenchmarks
+//
+// Two kinds of benchmark live here, never mixed in one benchmark:
+// - gates ("Mallocs.*"): count heap allocations on the hot path; their p90 is
+//   checked in under Thresholds/ and `swift package benchmark thresholds check`
+//   fails when it moves. The hot path must read 0; the canary must not.
+// - timings ("Time.*"): wall clock and CPU time for humans to read. They
+//   have no checked-in thresholds (time on a shared machine is noise to a gate).
+
+import Benchmark
+import BenchmarkSupport
+import Reactor
+
+/// Receive gates run on every backend this machine has (`socketBackends`:
+/// io_uring only where a reactor on it can be made; otherwise its benchmarks
+/// are not registered, and the thresholds check skips them).
+let benchmarks: @Sendable () -> Void = {
+    for backend in socketBackends {
+        for batch in [1, 32] {
+            registerGate("Receive\(batch).\(backend)", timed: true) {
+                try ReceiveRig(backend: backend)
+            } step: { rig in
+                rig.exchange(batch)
+            }
+        }
+    }
+
+    // Timers: one-shot fire, periodic fire, and schedule + cancel (most
+    // re-request timers are cancelled by the answer before they fire).
+    let timerSteps: [(name: String, periodic: Bool, step: (TimerRig) -> Void)] = [
+        ("TimerFire", false, { $0.fireOne() }),
+        ("PeriodicTimerFire", true, { $0.firePeriodic() }),
+        ("TimerScheduleCancel", false, { $0.scheduleAndCancel() }),
+    ]
+    for timer in timerSteps {
+        registerGate(timer.name, timed: timer.name == "TimerFire") {
+            try TimerRig(periodic: timer.periodic)
+        } step: { rig in
+            timer.step(rig)
+        }
+    }
+
+    registerCanary()
+}

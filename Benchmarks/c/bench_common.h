@@ -1,0 +1,182 @@
+/*
+ * Shared pieces of the C baselines (rx_epoll, tx_blast, pingpong): argument
+ * parsing, socket setup with the same rules as `feedreactor rx-bench`, the
+ * sequence tracker and the result line. Header-only so each baseline stays one
+ * `cc -O2 x.c` away from a binary.
+ */
+#ifndef FR_BENCH_COMMON_H
+#define FR_BENCH_COMMON_H
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* A datagram whose first 8 bytes (little-endian) hold this ends the run. */
+#define END_OF_RUN UINT64_MAX
+
+static inline uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline uint64_t load_le64(const unsigned char *p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+
+static inline void store_le64(unsigned char *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) { p[i] = (unsigned char)v; v >>= 8; }
+}
+
+static inline void die(const char *what) {
+    fprintf(stderr, "%s: %s\n", what, strerror(errno));
+    exit(1);
+}
+
+static inline void usage_error(const char *program, const char *usage, const char *problem) {
+    fprintf(stderr, "%s: %s\nusage: %s %s\n", program, problem, program, usage);
+    exit(2);
+}
+
+/* The value of option argv[*i] (advancing *i past it); every option takes one. */
+static inline const char *option_value(const char *program, const char *usage, int argc, char **argv, int *i) {
+    if (*i + 1 >= argc) usage_error(program, usage, "every option takes a value");
+    *i += 1;
+    return argv[*i];
+}
+
+static inline struct in_addr parse_ipv4(const char *program, const char *usage, const char *text) {
+    struct in_addr a;
+    if (inet_pton(AF_INET, text, &a) != 1) usage_error(program, usage, "not an IPv4 address (use a.b.c.d)");
+    return a;
+}
+
+static inline long long parse_number(const char *program, const char *usage, const char *text) {
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || v < 0) usage_error(program, usage, "expected a non-negative integer");
+    return v;
+}
+
+/*
+ * Receive buffer as rx-bench sets it: SO_RCVBUFFORCE as root (lifts the
+ * net.core.rmem_max cap), SO_RCVBUF otherwise. The kernel doubles the request
+ * for its own bookkeeping and caps the request at INT_MAX/2 (net/core/sock.c
+ * __sock_set_rcvbuf).
+ */
+static inline void set_receive_buffer(int fd, long long bytes) {
+    if (bytes <= 0) return;
+    int value = bytes > 0x7fffffff ? 0x7fffffff : (int)bytes;
+    int option = geteuid() == 0 ? SO_RCVBUFFORCE : SO_RCVBUF;
+    if (setsockopt(fd, SOL_SOCKET, option, &value, sizeof value) != 0) die("setsockopt(SO_RCVBUF)");
+}
+
+/*
+ * Bind a receiver as rx-bench does: to the address and port; for a multicast
+ * group also join it on `interface` (INADDR_ANY lets the kernel pick by route)
+ * and turn IP_MULTICAST_ALL off, so the socket gets only the groups it joined
+ * (Linux default is every group joined by any socket on that port, ip(7)).
+ */
+static inline int open_receiver(struct in_addr address, uint16_t port, struct in_addr interface, long long rcvbuf) {
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) die("socket");
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) die("setsockopt(SO_REUSEADDR)");
+    set_receive_buffer(fd, rcvbuf);
+    struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr = address };
+    if (bind(fd, (struct sockaddr *)&sin, sizeof sin) != 0) die("bind");
+    if (IN_MULTICAST(ntohl(address.s_addr))) {
+        int zero = 0;
+        if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_ALL, &zero, sizeof zero) != 0) die("setsockopt(IP_MULTICAST_ALL)");
+        struct ip_mreqn mreq = { .imr_multiaddr = address, .imr_address = interface, .imr_ifindex = 0 };
+        if (setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq, sizeof mreq) != 0) die("setsockopt(IP_ADD_MEMBERSHIP)");
+    }
+    return fd;
+}
+
+/* Waits (polling every 100 µs, outside any measurement) until `path` exists. */
+static inline void wait_for_file(const char *path) {
+    if (path == NULL) return;
+    struct stat st;
+    struct timespec pause = { 0, 100000 };
+    while (stat(path, &st) != 0) nanosleep(&pause, NULL);
+}
+
+/*
+ * Which sequence numbers arrived: a bitmap over a window starting somewhat
+ * below the first number seen (a little reordering at the start still lands in
+ * it). 2^32 bits of address space reserved with MAP_NORESERVE: only the pages a
+ * run touches cost memory (1,000,000 numbers touch 125 kB).
+ */
+#define TRACK_WINDOW_BITS (1ull << 32)
+#define TRACK_MARGIN (1ull << 20)
+
+typedef struct {
+    uint64_t *bits;
+    uint64_t base;
+    uint64_t first, last;     /* smallest and largest sequence seen */
+    uint64_t received;        /* data datagrams, duplicates included */
+    uint64_t distinct;
+    uint64_t duplicates;
+    uint64_t outside;         /* beyond the window: counted, not placed */
+    uint64_t first_ns, last_ns;
+    int started;
+} tracker_t;
+
+static inline void tracker_init(tracker_t *t) {
+    memset(t, 0, sizeof *t);
+    t->bits = mmap(NULL, TRACK_WINDOW_BITS / 8, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (t->bits == MAP_FAILED) die("mmap(sequence bitmap)");
+}
+
+/* Records one data datagram; `now` is the clock read after the batch holding it. */
+static inline void tracker_see(tracker_t *t, uint64_t seq, uint64_t now) {
+    if (!t->started) {
+        t->started = 1;
+        t->base = seq > TRACK_MARGIN ? seq - TRACK_MARGIN : 0;
+        t->first = t->last = seq;
+        t->first_ns = now;
+    }
+    t->received++;
+    t->last_ns = now;
+    if (seq < t->first) t->first = seq;
+    if (seq > t->last) t->last = seq;
+    uint64_t offset = seq - t->base;
+    if (seq < t->base || offset >= TRACK_WINDOW_BITS) { t->outside++; return; }
+    uint64_t word = offset >> 6, mask = 1ull << (offset & 63);
+    if (t->bits[word] & mask) { t->duplicates++; return; }
+    t->bits[word] |= mask;
+    t->distinct++;
+}
+
+/* Prints the one stdout line of the rx-bench contract (and details on stderr). */
+static inline void tracker_report(const tracker_t *t) {
+    uint64_t gaps = 0;
+    double pps = 0;
+    if (t->started) {
+        uint64_t span = t->last - t->first + 1;
+        uint64_t seen = t->distinct + t->outside;
+        gaps = span > seen ? span - seen : 0;
+        if (t->last_ns > t->first_ns) pps = (double)t->received * 1e9 / (double)(t->last_ns - t->first_ns);
+    }
+    if (t->duplicates || t->outside)
+        fprintf(stderr, "duplicates=%llu outside_window=%llu\n",
+                (unsigned long long)t->duplicates, (unsigned long long)t->outside);
+    printf("pps=%.0f received=%llu gaps=%llu\n", pps, (unsigned long long)t->received, (unsigned long long)gaps);
+    fflush(stdout);
+}
+
+#endif

@@ -1,0 +1,179 @@
+import ArgumentParser
+import CFeedReactor
+import Histogram
+import Multicast
+import Reactor
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `feedreactor latency-bench`: one-way UDP latency over loopback through two
+/// reactors (ping on one pinned thread, echo on another), reported as RTT/2 in
+/// the same line format as the C baseline `Benchmarks/c/pingpong.c`. With
+/// `--timestamps` the echo side also reads the kernel receive timestamp
+/// (SO_TIMESTAMPNS) and reports how long after it the callback ran.
+struct LatencyBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "latency-bench",
+        abstract: "Ping-pong over loopback through two reactors; one-way latency percentiles.")
+
+    @Option(help: "Round trips measured.") var count: Int = 100_000
+    @Option(help: "Round trips before measuring.") var warmup: Int = 10_000
+    @Option(help: "Datagram bytes.") var size: Int = 64
+    @Option(help: "spin or block (both sides).") var idle: IdleOption = IdleOption(argument: "spin")!
+    @Option(help: "auto, epoll or uring.") var backend: BackendKind = .epoll
+    @Option(name: .customLong("pin"), help: "CPU of the ping side.") var pingCPU: Int = 0
+    @Option(name: .customLong("echo-pin"), help: "CPU of the echo side.") var echoCPU: Int = 1
+    @Flag(help: "Kernel receive timestamps on the echo side.") var timestamps = false
+
+    func run() throws {
+        let echoSocket = try UDPSocket.bound(to: SocketAddress("127.0.0.1", port: 0))
+        if timestamps { try echoSocket.setOption(level: SOL_SOCKET, name: SO_TIMESTAMPNS, value: 1, call: "setsockopt(SO_TIMESTAMPNS)") }
+        let echoAddress = try echoSocket.localAddress()
+        let echo = EchoThread(socket: echoSocket, backend: backend, idle: idle.strategy, cpu: echoCPU, timestamps: timestamps)
+        try echo.start()
+
+        try? Reactor.pinCurrentThread(toCPU: pingCPU)
+        let reactor = try Reactor(backend: backend)
+        let socket = try UDPSocket.bound(to: SocketAddress("127.0.0.1", port: 0))
+        let pinger = Pinger(target: echoAddress, size: max(16, size), warmup: warmup, count: count)
+        let token = try reactor.register(socket, options: ReceiveOptions(slotCount: 8), handler: pinger)
+        pinger.socket = reactor.socket(for: token)
+        pinger.sendNext()
+        try reactor.run(idle: idle.strategy)
+        pinger.finish()
+        echo.join()
+
+        let h = pinger.oneWay
+        print("samples=\(h.totalCount) min_ns=\(h.min) p50_ns=\(h.valueAtPercentile(50)) p99_ns=\(h.valueAtPercentile(99)) "
+              + "p999_ns=\(h.valueAtPercentile(99.9)) max_ns=\(h.max)")
+        if timestamps, let k = echo.handler?.afterKernel, k.totalCount > 0 {
+            note("kernel-receive-to-callback: p50_ns=\(k.valueAtPercentile(50)) p99_ns=\(k.valueAtPercentile(99)) "
+                 + "p999_ns=\(k.valueAtPercentile(99.9)) (echo side, \(k.totalCount) samples)")
+        }
+        note("backend=\(reactor.backendKind) idle=\(idle.strategy)")
+    }
+}
+
+/// Sends one datagram, waits for it to come back, records RTT/2, sends the next.
+final class Pinger: DatagramHandler {
+    let target: SocketAddress
+    let warmup: Int
+    let count: Int
+    var socket: UDPSocket?
+    let payload: UnsafeMutableRawBufferPointer
+    var sentAt: UInt64 = 0
+    var round = 0
+    var oneWay = Histogram<UInt64>(highestTrackableValue: 10_000_000_000, numberOfSignificantValueDigits: .three)
+
+    init(target: SocketAddress, size: Int, warmup: Int, count: Int) {
+        self.target = target
+        self.warmup = warmup
+        self.count = count
+        payload = .allocate(byteCount: size, alignment: 8)
+        payload.initializeMemory(as: UInt8.self, repeating: 0)
+    }
+
+    deinit { payload.deallocate() }
+
+    func sendNext() {
+        payload.storeBytes(of: UInt64(round).littleEndian, toByteOffset: 0, as: UInt64.self)
+        payload.storeBytes(of: fr_realtime_ns().littleEndian, toByteOffset: 8, as: UInt64.self)
+        sentAt = fr_monotonic_ns()
+        _ = try? socket?.send(UnsafeRawBufferPointer(payload), to: target)
+    }
+
+    func receive(_ batch: DatagramBatch, reactor: Reactor) {
+        let now = fr_monotonic_ns()
+        for datagram in batch where datagram.count >= 8 {
+            guard UInt64(littleEndian: datagram.bytes.loadUnaligned(as: UInt64.self)) == UInt64(round) else { continue }
+            if round >= warmup { _ = oneWay.record((now - sentAt) / 2) }
+            round += 1
+            if round == warmup + count {
+                reactor.stop()
+                return
+            }
+            sendNext()
+        }
+    }
+
+    /// Tells the echo side to stop.
+    func finish() {
+        payload.storeBytes(of: UInt64.max, toByteOffset: 0, as: UInt64.self)
+        _ = try? socket?.send(UnsafeRawBufferPointer(payload), to: target)
+    }
+}
+
+/// Answers every datagram to its sender; stops at the end marker.
+final class Echo: DatagramHandler {
+    let timestamps: Bool
+    var afterKernel = Histogram<UInt64>(highestTrackableValue: 10_000_000_000, numberOfSignificantValueDigits: .three)
+
+    init(timestamps: Bool) { self.timestamps = timestamps }
+
+    func receive(_ batch: DatagramBatch, reactor: Reactor) {
+        guard let socket = reactor.socket(for: batch.token) else { return }
+        for datagram in batch where datagram.count >= 8 {
+            if UInt64(littleEndian: datagram.bytes.loadUnaligned(as: UInt64.self)) == .max {
+                reactor.stop()
+                return
+            }
+            if timestamps, let received = datagram.kernelTimestamp {
+                let now = fr_realtime_ns()
+                if now > received { _ = afterKernel.record(now - received) }
+            }
+            let from = datagram.sourceAddress
+            _ = try? socket.send(datagram.bytes, toRaw: from.baseAddress!, length: from.count)
+        }
+    }
+}
+
+/// The echo reactor on its own pinned thread.
+final class EchoThread: @unchecked Sendable {
+    let socket: UDPSocket
+    let backend: BackendKind
+    let idle: IdleStrategy
+    let cpu: Int
+    let timestamps: Bool
+    var thread = pthread_t()
+    var handler: Echo?
+    var failure: (any Error)?
+    let ready = Latch()
+
+    init(socket: UDPSocket, backend: BackendKind, idle: IdleStrategy, cpu: Int, timestamps: Bool) {
+        self.socket = socket
+        self.backend = backend
+        self.idle = idle
+        self.cpu = cpu
+        self.timestamps = timestamps
+    }
+
+    func start() throws {
+        let box = Unmanaged.passRetained(self)
+        let rc = pthread_create(&thread, nil, { raw in
+            let echo = Unmanaged<EchoThread>.fromOpaque(raw!).takeRetainedValue()
+            echo.main()
+            return nil
+        }, box.toOpaque())
+        guard rc == 0 else { box.release(); throw ReactorError.system(SystemError(call: "pthread_create", errno: rc)) }
+        ready.wait()
+        if let failure { throw failure }
+    }
+
+    func main() {
+        do {
+            try? Reactor.pinCurrentThread(toCPU: cpu)
+            let reactor = try Reactor(backend: backend)
+            let echo = Echo(timestamps: timestamps)
+            handler = echo
+            try reactor.register(socket, options: ReceiveOptions(slotCount: 8, controlSize: timestamps ? 64 : 0), handler: echo)
+            ready.open()
+            try reactor.run(idle: idle)
+        } catch {
+            failure = error
+            ready.open()
+        }
+    }
+
+    func join() { pthread_join(thread, nil) }
+}

@@ -1,0 +1,197 @@
+import ArgumentParser
+import CFeedReactor
+import MoldUDP64
+import Multicast
+import Reactor
+
+/// `feedreactor listen`: a MoldUDP64 client on the command line (DESIGN.md).
+struct Listen: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Receive a MoldUDP64 feed, recover gaps, deliver in order.",
+        discussion: """
+        With --print each delivered message is one stdout line `<seq> <hex payload>`, in \
+        sequence order. The last stderr line is a `key=value` summary. Exit 0 when the \
+        requested count or the end of session was reached with nothing missing; otherwise \
+        non-zero, naming the missing ranges.
+        """)
+
+    @Option(help: "Multicast group of line A.") var group: String
+    @Option(help: "UDP port of line A.") var port: UInt16
+    @Option(name: .customLong("group-b"), help: "Multicast group of line B (A/B arbitration).") var groupB: String?
+    @Option(name: .customLong("port-b"), help: "UDP port of line B (default: --port).") var portB: UInt16?
+    @Option(help: "Interface to join on: an address, index or name.") var interface: String?
+    @Option(help: "Source address for a source-specific (SSM) group.") var source: String?
+    @Option(help: "Re-request server HOST:PORT (repeat for failover).") var rerequest: [String] = []
+    @Option(help: "Accept only this session id.") var session: String?
+    @Option(name: .customLong("from-seq"), help: "First sequence number to deliver.") var fromSeq: UInt64 = 1
+    @Option(help: "auto, epoll or uring.") var backend: BackendKind = .auto
+    @Option(help: "block, spin or backoff.") var idle: IdleOption = IdleOption(argument: "block")!
+    @Option(help: "Stop after this many messages.") var count: UInt64?
+    @Flag(name: .customLong("until-end-of-session"), help: "Stop at the end of session.") var untilEndOfSession = false
+    @Option(help: "Give up after this many seconds.") var timeout: Double?
+    @Option(name: .customLong("reorder-ms"), help: "Reorder window in milliseconds.") var reorderMilliseconds: Double = 2
+    @Flag(help: "Print each message as `<seq> <hex>` on stdout.") var print = false
+
+    func validate() throws {
+        if rerequest.isEmpty { throw ValidationError("give at least one --rerequest HOST:PORT") }
+        if count == nil && !untilEndOfSession && timeout == nil {
+            throw ValidationError("say when to stop: --count N, --until-end-of-session or --timeout SECONDS")
+        }
+        if let session, SessionID(session) == nil {
+            throw ValidationError("--session takes at most 10 printable ASCII characters")
+        }
+        if fromSeq == 0 { throw ValidationError("--from-seq starts at 1 (MoldUDP64 numbers messages from 1)") }
+    }
+
+    func run() throws {
+        let reactor = try Reactor(backend: backend)
+        let joinInterface = try interface.map { (text) throws(MulticastError) -> MulticastInterface in
+            try MulticastInterface(parsing: text)
+        }
+        var lines = [try Subscription(group: group, port: port, source: source, interface: joinInterface)]
+        if let groupB {
+            lines.append(try Subscription(group: groupB, port: portB ?? port, source: source, interface: joinInterface))
+        }
+        let servers = try rerequest.map { (text) throws(ReactorError) -> SocketAddress in try SocketAddress(parsing: text) }
+        var configuration = Client.Configuration(lines: lines, servers: servers)
+        configuration.session.pinnedSession = session.flatMap(SessionID.init)
+        configuration.session.startSequence = fromSeq
+        configuration.session.reorderWindow = UInt64(reorderMilliseconds * 1e6)
+        configuration.receiveBufferBytes = 32 << 20
+
+        let consumer = ListenConsumer(print: print, target: count, untilEndOfSession: untilEndOfSession, reactor: reactor)
+        let client = try Client(configuration, reactor: reactor, consumer: consumer)
+        let stopper = Stopper()
+        if let timeout { try reactor.schedule(after: Nanoseconds.seconds(timeout), handler: stopper) }
+        note("listening: \(lines.map(\.description).joined(separator: " + ")) backend=\(reactor.backendKind)")
+        try reactor.run(idle: idle.strategy)
+        consumer.flush()
+
+        let missing = consumer.lostRanges + client.missingRanges()
+        let reached = consumer.reachedTarget || (untilEndOfSession && client.session.isFinished)
+        var summary = client.counters.summary
+        for (index, line) in client.lineCounters.enumerated() {
+            let name = index == 0 ? "a" : "b"
+            summary += " line_\(name)_datagrams=\(line.datagrams) line_\(name)_duplicates=\(line.duplicates)"
+        }
+        summary += " next=\(client.session.nextExpected) timed_out=\(stopper.fired) backend=\(reactor.backendKind)"
+        summary += " missing=\(missing.isEmpty ? "none" : missing.map(describe).joined(separator: ","))"
+        if !reached || !missing.isEmpty {
+            let why = !missing.isEmpty ? "missing \(missing.map(describe).joined(separator: ", "))"
+                : "stopped before the \(untilEndOfSession ? "end of session" : "requested count") (timeout)"
+            note("listen: incomplete: \(why)")
+            note(summary)
+            throw ExitCode(2)
+        }
+        note(summary)
+    }
+
+    func describe(_ range: Range<UInt64>) -> String {
+        range.count == 1 ? "\(range.lowerBound)" : "\(range.lowerBound)-\(range.upperBound - 1)"
+    }
+}
+
+/// Ends `run()` when the timeout passes.
+final class Stopper: TimerHandler {
+    var fired = false
+    func timerFired(_ timer: TimerHandle, tag: UInt64, now: UInt64, reactor: Reactor) {
+        fired = true
+        reactor.stop()
+    }
+}
+
+/// Counts and (optionally) prints what the client delivers; stops the reactor
+/// at the target count or the end of session. Printing writes into a
+/// preallocated buffer flushed with one fwrite per 64 KiB.
+final class ListenConsumer: MessageConsumer {
+    let print: Bool
+    let target: UInt64?
+    let untilEndOfSession: Bool
+    unowned let reactor: Reactor
+    var delivered: UInt64 = 0
+    var reachedTarget = false
+    var lostRanges: [Range<UInt64>] = []
+    let output: UnsafeMutablePointer<UInt8>
+    let capacity = 1 << 16
+    var used = 0
+
+    init(print: Bool, target: UInt64?, untilEndOfSession: Bool, reactor: Reactor) {
+        self.print = print
+        self.target = target
+        self.untilEndOfSession = untilEndOfSession
+        self.reactor = reactor
+        output = .allocate(capacity: capacity)
+    }
+
+    deinit { output.deallocate() }
+
+    func deliver(sequence: UInt64, message: UnsafeRawBufferPointer) {
+        delivered &+= 1
+        if print { write(sequence: sequence, message: message) }
+        if let target, delivered >= target {
+            reachedTarget = true
+            reactor.stop()
+        }
+    }
+
+    func lost(firstSequence: UInt64, count: UInt64) {
+        if lostRanges.count < 64 { lostRanges.append(firstSequence..<firstSequence + count) }
+    }
+
+    func endOfSession(nextSequence: UInt64) {
+        if untilEndOfSession {
+            reachedTarget = true
+            reactor.stop()
+        }
+    }
+
+    func foreignSession(_ session: SessionID, current: SessionID) {
+        note("listen: ignoring packets of session '\(session)' (locked onto '\(current)')")
+    }
+
+    static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+
+    func write(sequence: UInt64, message: UnsafeRawBufferPointer) {
+        let needed = 21 + 1 + message.count * 2 + 1
+        if used + needed > capacity { flush() }
+        if needed > capacity {
+            // A message longer than the buffer: print it directly.
+            var line = Array("\(sequence) ".utf8)
+            for byte in message { line += [Self.hex[Int(byte >> 4)], Self.hex[Int(byte & 0x0F)]] }
+            line.append(UInt8(ascii: "\n"))
+            fr_write_stdout(line, line.count)
+            return
+        }
+        // Decimal sequence number, right to left into a scratch area.
+        var digits: (UInt64, Int) = (sequence, 0)
+        var reversed: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                       UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &reversed) { tmp in
+            repeat {
+                tmp[digits.1] = UInt8(ascii: "0") + UInt8(digits.0 % 10)
+                digits.0 /= 10
+                digits.1 += 1
+            } while digits.0 > 0
+            for i in 0..<digits.1 { output[used + i] = tmp[digits.1 - 1 - i] }
+        }
+        used += digits.1
+        output[used] = UInt8(ascii: " ")
+        used += 1
+        Self.hex.withUnsafeBufferPointer { hex in
+            for byte in message {
+                output[used] = hex[Int(byte >> 4)]
+                output[used + 1] = hex[Int(byte & 0x0F)]
+                used += 2
+            }
+        }
+        output[used] = UInt8(ascii: "\n")
+        used += 1
+    }
+
+    func flush() {
+        guard used > 0 else { return }
+        fr_write_stdout(output, used)
+        used = 0
+    }
+}

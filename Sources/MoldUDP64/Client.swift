@@ -1,0 +1,262 @@
+import Multicast
+import Reactor
+
+/// A MoldUDP64 receiver on a reactor: one or two multicast lines (A/B), a
+/// dedicated re-request socket, and a timer, wired to a `Session` (ordering,
+/// exactly-once delivery, gap detection) and a `Rerequester` (recovery).
+///
+/// - A/B arbitration: both lines feed the same session, so the first copy of a
+///   sequence number wins and later copies are counted as duplicates of the line
+///   they came on (`lineCounters`).
+/// - The request socket is bound to its own ephemeral port, so several clients
+///   on one host each get their own answers. Answers are accepted only from the
+///   configured servers and for the current session.
+/// - Nothing on the receive, sequencing or recovery path allocates.
+///
+/// ```swift
+/// var configuration = Client.Configuration(
+///     lines: [try Subscription(group: "239.1.1.1", port: 41000)],
+///     servers: [try SocketAddress("127.0.0.1", port: 41001)])
+/// let client = try Client(configuration, reactor: reactor, consumer: myConsumer)
+/// try reactor.run()
+/// ```
+public final class Client: RequestSink, TimerHandler {
+    public struct Configuration: Sendable {
+        /// The multicast lines: one, or two carrying the same feed (A/B).
+        public var lines: [Subscription]
+        /// Re-request servers, tried round-robin with failover.
+        public var servers: [SocketAddress]
+        public var session: Session.Configuration
+        /// Recovery tuning; its `servers` are replaced by `servers` above.
+        public var rerequest: Rerequester.Configuration
+        /// SO_RCVBUF for each line (SO_RCVBUFFORCE as root); nil keeps the default.
+        public var receiveBufferBytes: Int?
+        /// Ask the kernel for receive timestamps on the lines (see `PacketInfo`).
+        public var timestamps: Bool
+        /// How often the recovery timer runs when there is nothing else to do.
+        public var pollInterval: UInt64
+        /// recvmmsg batch and slot size for every socket.
+        public var receive: ReceiveOptions
+
+        public init(lines: [Subscription], servers: [SocketAddress]) {
+            self.lines = lines
+            self.servers = servers
+            session = Session.Configuration()
+            rerequest = Rerequester.Configuration(servers: servers)
+            receiveBufferBytes = 8 << 20
+            timestamps = false
+            pollInterval = 1_000_000
+            receive = ReceiveOptions(slotCount: 64, slotSize: 2048)
+        }
+    }
+
+    /// What arrived on one line.
+    public struct LineCounters: Sendable, Equatable {
+        public var datagrams: UInt64 = 0
+        /// Messages that another line (or an earlier copy) had delivered already.
+        public var duplicates: UInt64 = 0
+        public var malformed: UInt64 = 0
+    }
+
+    public enum ClientError: Error, CustomStringConvertible {
+        case noLines
+        case tooManyLines(Int)
+        case noServers
+        case mixedFamilies
+
+        public var description: String {
+            switch self {
+            case .noLines: return "a client needs at least one line (--group)"
+            case .tooManyLines(let n): return "a client takes one or two lines (A/B), not \(n)"
+            case .noServers: return "a client needs at least one re-request server (--rerequest HOST:PORT)"
+            case .mixedFamilies: return "re-request servers must all be IPv4 or all IPv6"
+            }
+        }
+    }
+
+    public let configuration: Configuration
+    public let counters: MoldCounters
+    public private(set) var lineCounters: ContiguousArray<LineCounters>
+    public let session: Session
+    public let rerequester: Rerequester
+    /// Bytes of request packets (encoded in place, no allocation).
+    let requestBuffer: UnsafeMutableRawBufferPointer
+    let requestSocket: UDPSocket
+    var lineTokens: [Token] = []
+    var requestToken: Token?
+    var timer = TimerHandle.invalid
+    weak var reactor: Reactor?
+    var receivers: [LineReceiver] = []
+    /// The bound port of each line (the kernel's choice where a subscription said 0).
+    public private(set) var linePorts: [UInt16] = []
+    /// The local address answers come back to.
+    public var requestAddress: SocketAddress? { try? requestSocket.localAddress() }
+    var answerReceiver: AnswerReceiver?
+    /// Told about every request the client sends (recovery timing in the demo).
+    public weak var observer: (any RecoveryObserver)?
+    /// Requests whose send failed (send buffer full, ENOBUFS): they time out and retry.
+    public private(set) var requestSendFailures: UInt64 = 0
+
+    /// Joins the lines, opens the request socket and starts the recovery timer.
+    public init(_ configuration: Configuration, reactor: Reactor, consumer: any MessageConsumer) throws {
+        guard !configuration.lines.isEmpty else { throw ClientError.noLines }
+        guard configuration.lines.count <= 2 else { throw ClientError.tooManyLines(configuration.lines.count) }
+        guard let first = configuration.servers.first else { throw ClientError.noServers }
+        guard configuration.servers.allSatisfy({ $0.isIPv6 == first.isIPv6 }) else { throw ClientError.mixedFamilies }
+        self.configuration = configuration
+        counters = MoldCounters()
+        lineCounters = ContiguousArray(repeating: LineCounters(), count: configuration.lines.count)
+        var sessionConfiguration = configuration.session
+        if configuration.lines.count == 2 {
+            // With A/B lines the reactor reads a whole batch of one line before the
+            // other's copies of the same packets; a packet-count window shorter than
+            // a batch would declare gaps the other line is about to fill.
+            sessionConfiguration.reorderWindowPackets = min(4096, max(sessionConfiguration.reorderWindowPackets,
+                                                                      2 * configuration.receive.slotCount))
+        }
+        session = Session(configuration: sessionConfiguration, counters: counters)
+        var rerequest = configuration.rerequest
+        rerequest.servers = configuration.servers
+        rerequester = try Rerequester(configuration: rerequest, counters: counters)
+        requestBuffer = .allocate(byteCount: Request.size, alignment: 8)
+        requestSocket = try UDPSocket.bound(to: .any(port: 0, ipv6: first.isIPv6))
+        self.reactor = reactor
+        session.consumer = consumer
+        rerequester.sink = self
+        do {
+            try start(reactor)
+        } catch {
+            close()
+            throw error
+        }
+    }
+
+    deinit { requestBuffer.deallocate() }
+
+    func start(_ reactor: Reactor) throws {
+        let answers = AnswerReceiver(client: self)
+        answerReceiver = answers
+        requestToken = try reactor.register(requestSocket, options: configuration.receive, handler: answers)
+        for (index, subscription) in configuration.lines.enumerated() {
+            let receiver = try MulticastReceiver(
+                subscription, options: .init(timestamps: configuration.timestamps,
+                                             receiveBufferBytes: configuration.receiveBufferBytes))
+            linePorts.append(receiver.port)
+            let handler = LineReceiver(client: self, line: index)
+            receivers.append(handler)
+            lineTokens.append(try receiver.register(with: reactor, options: configuration.receive, handler: handler))
+        }
+        timer = try reactor.schedule(after: configuration.pollInterval, period: configuration.pollInterval, handler: self)
+    }
+
+    /// Leaves the lines, closes the sockets and stops the timer.
+    public func close() {
+        guard let reactor else { requestSocket.close(); return }
+        reactor.cancel(timer)
+        for token in lineTokens { reactor.deregister(token) }
+        if let requestToken { reactor.deregister(requestToken) } else { requestSocket.close() }
+        lineTokens = []
+        requestToken = nil
+        self.reactor = nil
+    }
+
+    /// The ranges still missing below the highest sequence number known, up to `limit` ranges.
+    public func missingRanges(limit: Int = 16) -> [Range<UInt64>] {
+        var ranges: [Range<UInt64>] = []
+        var cursor = session.nextExpected
+        while ranges.count < limit, let range = session.firstMissing(atOrAfter: cursor, below: session.highestKnown) {
+            ranges.append(range)
+            cursor = range.upperBound
+        }
+        return ranges
+    }
+
+    // MARK: - Receive paths
+
+    @inline(__always)
+    func receiveLive(_ batch: DatagramBatch, line: Int, now: UInt64) {
+        lineCounters[line].datagrams &+= UInt64(batch.count)
+        for datagram in batch {
+            if datagram.isTruncated {
+                counters.malformed &+= 1
+                lineCounters[line].malformed &+= 1
+                continue
+            }
+            let duplicatesBefore = counters.duplicates
+            do {
+                try session.receive(datagram.bytes, now: now)
+            } catch {
+                lineCounters[line].malformed &+= 1
+            }
+            lineCounters[line].duplicates &+= counters.duplicates &- duplicatesBefore
+        }
+        rerequester.poll(now: now, session: session)
+    }
+
+    @inline(__always)
+    func receiveAnswers(_ batch: DatagramBatch, now: UInt64) {
+        for datagram in batch {
+            if datagram.isTruncated {
+                counters.malformed &+= 1
+                continue
+            }
+            rerequester.receiveAnswer(datagram.bytes, from: datagram.sourceAddress, session: session, now: now)
+        }
+        rerequester.poll(now: now, session: session)
+    }
+
+    // MARK: - RequestSink
+
+    public func sendRequest(serverIndex: Int, session: SessionID, firstSequence: UInt64, count: UInt16) {
+        let request = Request(session: session, sequenceNumber: firstSequence, messageCount: count)
+        let length = request.encode(into: requestBuffer)
+        observer?.requestSent(firstSequence: firstSequence, count: count, now: reactor?.now ?? 0)
+        do {
+            let result = try requestSocket.send(UnsafeRawBufferPointer(rebasing: requestBuffer[0..<length]),
+                                                to: configuration.servers[serverIndex])
+            if case .wouldBlock = result { requestSendFailures &+= 1 }
+        } catch {
+            // The request times out and is retried (or fails over).
+            requestSendFailures &+= 1
+        }
+    }
+
+    public func unrecoverable(firstSequence: UInt64, count: UInt64) {}
+
+    // MARK: - TimerHandler
+
+    public func timerFired(_ timer: TimerHandle, tag: UInt64, now: UInt64, reactor: Reactor) {
+        rerequester.poll(now: now, session: session)
+    }
+}
+
+/// Sees each re-request the client sends (for measuring recovery).
+public protocol RecoveryObserver: AnyObject {
+    func requestSent(firstSequence: UInt64, count: UInt16, now: UInt64)
+}
+
+/// One line's socket handler: forwards batches to the client with the line index.
+final class LineReceiver: DatagramHandler {
+    unowned let client: Client
+    let line: Int
+
+    init(client: Client, line: Int) {
+        self.client = client
+        self.line = line
+    }
+
+    func receive(_ batch: DatagramBatch, reactor: Reactor) {
+        client.receiveLive(batch, line: line, now: reactor.now)
+    }
+}
+
+/// The request socket's handler: answers from re-request servers.
+final class AnswerReceiver: DatagramHandler {
+    unowned let client: Client
+
+    init(client: Client) { self.client = client }
+
+    func receive(_ batch: DatagramBatch, reactor: Reactor) {
+        client.receiveAnswers(batch, now: reactor.now)
+    }
+}

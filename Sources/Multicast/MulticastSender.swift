@@ -1,0 +1,81 @@
+import CFeedReactor
+import Reactor
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A UDP socket that sends to one multicast group: outgoing interface, TTL (hop
+/// limit), loopback to local receivers, and optionally a bound source address,
+/// which SSM receivers filter on. For tests, examples and the publisher.
+///
+/// ```swift
+/// let sender = try MulticastSender(group: IPAddress("232.1.1.1"), port: 41000,
+///                                  source: IPAddress("127.0.0.1"))
+/// try sender.send([1, 2, 3])
+/// sender.close()
+/// ```
+public struct MulticastSender: Sendable {
+    public let socket: UDPSocket
+    /// The group and port datagrams go to.
+    public let destination: SocketAddress
+    /// The interface index multicast leaves on (0: the kernel's route decides).
+    public let interfaceIndex: UInt32
+
+    /// - Parameters:
+    ///   - interface: where datagrams leave; nil takes the interface holding
+    ///     `source`, or else the kernel's route for the group.
+    ///   - source: the local address to send from (bound, port chosen by the
+    ///     kernel). SSM receivers admit only their configured source, so set it
+    ///     when the host has several addresses. A link-local source is scoped to
+    ///     `interface`.
+    ///   - ttl: IP_MULTICAST_TTL / IPV6_MULTICAST_HOPS; 1 keeps it on the link.
+    ///   - loop: deliver to receivers on this host too (IP_MULTICAST_LOOP).
+    public init(group: IPAddress, port: UInt16, interface: MulticastInterface? = nil, source: IPAddress? = nil,
+                ttl: Int = 1, loop: Bool = true) throws(MulticastError) {
+        guard group.isMulticast else { throw .notMulticast(group) }
+        if let source, source.family != group.family || source.isMulticast {
+            throw .invalidSource(source, group: group)
+        }
+        guard port != 0 else { throw .portMismatch(subscription: 0, bound: 0) }
+        let chosen = interface ?? source.map { MulticastInterface.address($0) }
+        let index = try chosen?.resolve(for: group).index ?? 0
+        if group.isIPv6, index == 0, let scope = group.multicastScope, scope <= 2 {
+            throw .interfaceRequired(group: group)
+        }
+        let socket: UDPSocket
+        do {
+            socket = try UDPSocket(ipv6: group.isIPv6)
+        } catch {
+            throw .reactor(error)
+        }
+        do {
+            if let source { try socket.bind(to: source.socketAddress(port: 0, scope: source.isLinkLocalUnicast ? index : 0)) }
+        } catch {
+            socket.close()
+            throw .reactor(error)
+        }
+        let rc = fr_mc_configure_sender(socket.descriptor, group.family, index, Int32(clamping: ttl), loop ? 1 : 0)
+        guard rc == 0 else {
+            socket.close()
+            throw .system(SystemError(call: "setsockopt(multicast send options)", errno: -rc))
+        }
+        self.socket = socket
+        self.interfaceIndex = index
+        // A link-scoped group names its link in the destination too.
+        destination = group.socketAddress(port: port, scope: (group.multicastScope ?? 15) <= 2 ? index : 0)
+    }
+
+    /// Sends one datagram to the group. `.wouldBlock` when the send buffer is full.
+    @inlinable
+    public func send(_ bytes: UnsafeRawBufferPointer) throws(SystemError) -> IOResult<Int> {
+        try socket.send(bytes, to: destination)
+    }
+
+    /// Convenience for tests and tools.
+    @discardableResult
+    public func send(_ bytes: [UInt8]) throws(SystemError) -> IOResult<Int> {
+        try socket.send(bytes, to: destination)
+    }
+
+    public func close() { socket.close() }
+}

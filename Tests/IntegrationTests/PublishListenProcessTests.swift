@@ -1,0 +1,134 @@
+import Foundation
+import MoldUDP64
+import Reactor
+import Testing
+import TestSupport
+
+/// `feedreactor publish` and `feedreactor listen` as separate processes on
+/// loopback multicast, the way users and outside rigs drive them.
+@Suite(.serialized) struct PublishListenProcessTests {
+    /// The `feedreactor` built next to this test bundle.
+    static var binary: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("feedreactor")
+    }
+
+    static var binaryExists: Bool { FileManager.default.isExecutableFile(atPath: binary.path) }
+
+    /// A free UDP port above 40000, chosen by the kernel.
+    func freePort() throws -> UInt16 {
+        for _ in 0..<100 {
+            let socket = try UDPSocket.bound(to: SocketAddress("127.0.0.1", port: 0))
+            let port = try socket.localAddress().port
+            socket.close()
+            if port > 40_000 { return port }
+        }
+        throw ReactorError.invalidArgument("no free port above 40000")
+    }
+
+    final class Run: @unchecked Sendable {
+        let process = Process()
+        let stdout = Pipe()
+        let stderr = Pipe()
+        var out = Data()
+        var err = Data()
+        let lock = NSLock()
+
+        init(_ arguments: [String]) throws {
+            process.executableURL = PublishListenProcessTests.binary
+            process.arguments = arguments
+            process.standardOutput = stdout
+            process.standardError = stderr
+            stdout.fileHandleForReading.readabilityHandler = { [unowned self] handle in
+                let data = handle.availableData
+                lock.lock(); out.append(data); lock.unlock()
+            }
+            stderr.fileHandleForReading.readabilityHandler = { [unowned self] handle in
+                let data = handle.availableData
+                lock.lock(); err.append(data); lock.unlock()
+            }
+            try process.run()
+        }
+
+        var errorText: String { lock.lock(); defer { lock.unlock() }; return String(decoding: err, as: UTF8.self) }
+        var outputText: String { lock.lock(); defer { lock.unlock() }; return String(decoding: out, as: UTF8.self) }
+
+        /// Waits (bounded) until stderr contains `text`.
+        func waitFor(_ text: String, seconds: Double) -> Bool {
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline {
+                if errorText.contains(text) { return true }
+                if !process.isRunning { return errorText.contains(text) }
+                RunLoop.current.run(until: Date().addingTimeInterval(0.01))
+            }
+            return false
+        }
+
+        func finish(seconds: Double) -> Int32? {
+            let deadline = Date().addingTimeInterval(seconds)
+            while process.isRunning && Date() < deadline { RunLoop.current.run(until: Date().addingTimeInterval(0.01)) }
+            if process.isRunning { process.terminate(); process.waitUntilExit(); return nil }
+            process.waitUntilExit()
+            // Drain what is left in the pipes.
+            stdout.fileHandleForReading.readabilityHandler = nil
+            stderr.fileHandleForReading.readabilityHandler = nil
+            let restOut = stdout.fileHandleForReading.readDataToEndOfFile()
+            let restErr = stderr.fileHandleForReading.readDataToEndOfFile()
+            lock.lock(); out.append(restOut); err.append(restErr); lock.unlock()
+            return process.terminationStatus
+        }
+    }
+
+    @Test(.enabled(if: PublishListenProcessTests.binaryExists, "needs the feedreactor executable (swift build)"))
+    func listenRecoversEverythingFromPublishInAnotherProcess() throws {
+        let port = try freePort(), retransmit = try freePort()
+        let group = "239.255.61.\(port % 200 + 1)"
+        let listen = try Run(["listen", "--group", group, "--port", "\(port)", "--interface", "127.0.0.1",
+                              "--rerequest", "127.0.0.1:\(retransmit)", "--session", "PROC000001",
+                              "--until-end-of-session", "--timeout", "60", "--print", "--backend", "epoll"])
+        #expect(listen.waitFor("listening", seconds: 20), "listen did not start: \(listen.errorText)")
+        let publish = try Run(["publish", "--group", group, "--port", "\(port)", "--interface", "127.0.0.1",
+                               "--session", "PROC000001", "--messages", "20000", "--rate", "40000",
+                               "--size", "8:48", "--retransmit-port", "\(retransmit)", "--drop", "0.05",
+                               "--seed", "9", "--linger", "3"])
+        let listenStatus = listen.finish(seconds: 60)
+        let publishStatus = publish.finish(seconds: 30)
+        #expect(publishStatus == 0, "publish: \(publish.errorText)")
+        #expect(listenStatus == 0, "listen: \(listen.errorText)")
+
+        // Every message, in order, with the publisher's deterministic bytes.
+        let payloads = PayloadGenerator(seed: 9, sizes: 8...48)
+        let lines = listen.outputText.split(separator: "\n")
+        #expect(lines.count == 20_000)
+        var mismatches = 0
+        for (index, line) in lines.enumerated() {
+            let sequence = UInt64(index + 1)
+            let expected = "\(sequence) " + payloads.payload(sequence: sequence).map { String(format: "%02x", $0) }.joined()
+            if line != expected { mismatches += 1 }
+        }
+        #expect(mismatches == 0)
+        let summary = listen.errorText.split(separator: "\n").last ?? ""
+        #expect(summary.contains("delivered=20000"))
+        #expect(summary.contains("missing=none"))
+        #expect(!summary.contains("recovered=0 "), "with 5% loss something must have been recovered: \(summary)")
+    }
+
+    @Test(.enabled(if: PublishListenProcessTests.binaryExists, "needs the feedreactor executable (swift build)"))
+    func listenExitsNonZeroNamingMissingRangesWithoutAServer() throws {
+        let port = try freePort(), nobody = try freePort()
+        let group = "239.255.62.\(port % 200 + 1)"
+        let listen = try Run(["listen", "--group", group, "--port", "\(port)", "--interface", "127.0.0.1",
+                              "--rerequest", "127.0.0.1:\(nobody)", "--until-end-of-session", "--timeout", "3",
+                              "--backend", "epoll"])
+        #expect(listen.waitFor("listening", seconds: 20))
+        let publish = try Run(["publish", "--group", group, "--port", "\(port)", "--interface", "127.0.0.1",
+                               "--session", "GAPS000001", "--messages", "2000", "--rate", "20000",
+                               "--drop", "0.2", "--seed", "4", "--linger", "0"])
+        let status = listen.finish(seconds: 30)
+        _ = publish.finish(seconds: 30)
+        #expect(status != nil && status != 0)
+        #expect(listen.errorText.contains("incomplete: missing "), "\(listen.errorText)")
+        let summary = listen.errorText.split(separator: "\n").last ?? ""
+        #expect(summary.hasPrefix("delivered="))
+        #expect(!summary.contains("missing=none"))
+    }
+}

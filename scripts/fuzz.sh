@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Builds the MoldUDP64 libFuzzer target (Fuzz/MoldFuzz.swift) with
+# -sanitize=fuzzer,address and runs it.
+#
+#   scripts/fuzz.sh [SECONDS] [extra libFuzzer flags...]    # default 600 s
+#   scripts/fuzz.sh 0 crash-abc123                           # replay one input
+#
+# Build products go to .build-fuzz/ (git-ignored); the corpus to
+# .build-fuzz/corpus; crashing inputs land as .build-fuzz/crash-*. Keep each
+# one as an inline-bytes test in Tests/MoldUDP64Tests/FuzzRegressionTests.swift.
+# SwiftPM is not used: the Reactor and MoldUDP64 sources are compiled as two
+# modules straight with swiftc, with a module map for the C shim.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+OUT=$ROOT/.build-fuzz
+SECONDS_TO_RUN=${1:-600}
+shift || true
+mkdir -p "$OUT/include" "$OUT/corpus"
+
+cat > "$OUT/include/module.modulemap" <<MAP
+module CFeedReactor {
+    header "$ROOT/Sources/CFeedReactor/include/CFeedReactor.h"
+    export *
+}
+MAP
+
+CDEFS=()
+LIBS=()
+if [[ -f /usr/include/liburing.h ]]; then CDEFS=(-DFR_HAVE_LIBURING=1); LIBS=(-luring); fi
+for c in Sources/CFeedReactor/*.c; do
+    clang -O1 -g -fsanitize=address "${CDEFS[@]}" -I Sources/CFeedReactor/include -c "$c" -o "$OUT/$(basename "$c" .c).o"
+done
+
+SWIFT_FLAGS=(-O -g -sanitize=fuzzer,address -parse-as-library -I "$OUT/include" -I "$OUT")
+swiftc "${SWIFT_FLAGS[@]}" -module-name Reactor -wmo -emit-module -emit-module-path "$OUT/Reactor.swiftmodule" \
+    -c Sources/Reactor/*.swift -o "$OUT/Reactor.o"
+swiftc "${SWIFT_FLAGS[@]}" -module-name MoldUDP64 -wmo -emit-module -emit-module-path "$OUT/MoldUDP64.swiftmodule" \
+    -c Sources/MoldUDP64/*.swift -o "$OUT/MoldUDP64.o"
+swiftc "${SWIFT_FLAGS[@]}" -module-name MoldFuzz Fuzz/MoldFuzz.swift Tests/MoldUDP64Tests/FuzzProgram.swift \
+    "$OUT/Reactor.o" "$OUT/MoldUDP64.o" "$OUT"/CFeedReactor.o "$OUT"/uring.o "${LIBS[@]}" \
+    -o "$OUT/mold-fuzz" 2> >(grep -v "Cannot export local symbol" >&2)
+
+if [[ "$SECONDS_TO_RUN" == 0 ]]; then
+    exec "$OUT/mold-fuzz" "$@"
+fi
+exec "$OUT/mold-fuzz" -max_total_time="$SECONDS_TO_RUN" -max_len=2048 -print_final_stats=1 \
+    -artifact_prefix="$OUT/" "$@" "$OUT/corpus"
