@@ -4,7 +4,9 @@
 // receiver set up the way the reactor's io_uring backend is, with nothing else.
 //   - ring: IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN | TASKRUN_FLAG, 256 entries
 //   - one provided buffer ring of 4096 buffers (the count rx-bench configures),
-//     each 2112 bytes: io_uring_recvmsg_out + 32 bytes of address + 2048 payload
+//     each io_uring_recvmsg_out + 2048 bytes of payload, rounded up to 64; no
+//     source address (msg_namelen 0), as rx-bench registers with
+//     ReceiveOptions(sourceAddresses: false)
 //   - one multishot IORING_OP_RECVMSG, re-armed when a completion lacks F_MORE
 //   - buffers recycled after each reaped batch, one tail store per batch
 //
@@ -31,7 +33,7 @@
 
 #define ENTRIES 256
 #define BUFFERS 4096
-#define NAME_SPACE 32
+#define NAME_SPACE 0      // rx-bench collects no source addresses either
 #define PAYLOAD 2048
 #define BUFFER_SIZE ((sizeof(struct io_uring_recvmsg_out) + NAME_SPACE + PAYLOAD + 63) & ~(size_t)63)
 #define GROUP 0

@@ -213,9 +213,11 @@ int fr_uring_cancel(fr_uring *u, uint64_t target, uint64_t user_data) {
     return 0;
 }
 
-size_t fr_uring_buffer_size(uint32_t payload_limit, size_t control_size, size_t minimum) {
+// Bytes per provided buffer: recvmsg header + address space + control + payload
+// limit, at least minimum, rounded up to 64.
+static size_t buffer_size(uint32_t payload_limit, size_t name_space, size_t control_size, size_t minimum) {
     size_t control = (control_size + 7) & ~(size_t)7;
-    size_t size = sizeof(struct io_uring_recvmsg_out) + FR_URING_NAME_SPACE + control + payload_limit;
+    size_t size = sizeof(struct io_uring_recvmsg_out) + name_space + control + payload_limit;
     if (size < minimum) size = minimum;
     return (size + 63) & ~(size_t)63;   // cache-line aligned buffers
 }
@@ -231,7 +233,7 @@ void fr_uring_receiver_destroy(fr_uring *u, fr_uring_receiver *r) {
 
 fr_uring_receiver *fr_uring_receiver_create(fr_uring *u, int fd, unsigned group, unsigned count,
                                             size_t minimum_buffer_size, uint32_t payload_limit,
-                                            size_t control_size, int *error) {
+                                            size_t control_size, int source_addresses, int *error) {
     // Buffer rings hold a power-of-two number of entries, at most 32768
     // (io_uring/kbuf.c, io_register_pbuf_ring).
     if (count == 0 || count > 32768 || (count & (count - 1)) || group > 0xffff || payload_limit == 0) {
@@ -245,8 +247,9 @@ fr_uring_receiver *fr_uring_receiver_create(fr_uring *u, int fd, unsigned group,
     r->count = count;
     r->mask = (unsigned)io_uring_buf_ring_mask(count);
     r->payload_limit = payload_limit;
-    r->buffer_size = fr_uring_buffer_size(payload_limit, control_size, minimum_buffer_size);
-    r->msg.msg_namelen = FR_URING_NAME_SPACE;
+    // Without source addresses the kernel copies none (msg_namelen 0).
+    r->msg.msg_namelen = source_addresses ? FR_URING_NAME_SPACE : 0;
+    r->buffer_size = buffer_size(payload_limit, r->msg.msg_namelen, control_size, minimum_buffer_size);
     r->msg.msg_controllen = (control_size + 7) & ~(size_t)7;
     r->taken = calloc(count, sizeof(uint16_t));
     // liburing 2.3 has no io_uring_setup_buf_ring: the ring is page-aligned
@@ -319,10 +322,10 @@ int fr_uring_receiver_datagram(fr_uring_receiver *r, int32_t result, uint32_t cq
     }
     out->data = io_uring_recvmsg_payload(o, &r->msg);
     out->length = length;
-    out->name = io_uring_recvmsg_name(o);
+    out->name = r->msg.msg_namelen ? io_uring_recvmsg_name(o) : NULL;
     out->name_length = o->namelen < r->msg.msg_namelen ? o->namelen : r->msg.msg_namelen;
     uint32_t control = o->controllen < r->msg.msg_controllen ? o->controllen : (uint32_t)r->msg.msg_controllen;
-    out->control = control ? (const uint8_t *)out->name + r->msg.msg_namelen : NULL;
+    out->control = control ? (const uint8_t *)io_uring_recvmsg_name(o) + r->msg.msg_namelen : NULL;
     out->control_length = control;
     out->flags = flags;
     return 0;
@@ -354,13 +357,11 @@ int fr_uring_wait(fr_uring *u, int64_t timeout_ns) { (void)u; (void)timeout_ns; 
 unsigned fr_uring_reap(fr_uring *u, fr_uring_completion *out, unsigned max) { (void)u; (void)out; (void)max; return 0; }
 int fr_uring_poll_multishot(fr_uring *u, int fd, uint64_t user_data) { (void)u; (void)fd; (void)user_data; return -ENOSYS; }
 int fr_uring_cancel(fr_uring *u, uint64_t target, uint64_t user_data) { (void)u; (void)target; (void)user_data; return -ENOSYS; }
-size_t fr_uring_buffer_size(uint32_t payload_limit, size_t control_size, size_t minimum) {
-    (void)payload_limit; (void)control_size; return minimum;
-}
 fr_uring_receiver *fr_uring_receiver_create(fr_uring *u, int fd, unsigned group, unsigned count,
                                             size_t minimum_buffer_size, uint32_t payload_limit,
-                                            size_t control_size, int *error) {
+                                            size_t control_size, int source_addresses, int *error) {
     (void)u; (void)fd; (void)group; (void)count; (void)minimum_buffer_size; (void)payload_limit; (void)control_size;
+    (void)source_addresses;
     *error = ENOSYS;
     return NULL;
 }

@@ -31,7 +31,8 @@ import Glibc
 /// - Wakeups: a multishot poll on the reactor's cross-thread eventfd. Timers:
 ///   the reactor passes the wheel's next deadline as the wait timeout
 ///   (`IORING_ENTER_EXT_ARG`), exactly as with epoll.
-/// - Buffers: each holds the recvmsg header, 32 bytes for the source address,
+/// - Buffers: each holds the recvmsg header, 32 bytes for the source address
+///   (none with `ReceiveOptions.sourceAddresses` off),
 ///   `ReceiveOptions.controlSize` and `slotSize` bytes of payload (at least
 ///   `Configuration.uringBufferSize` in all); `uringBufferCount` of them per
 ///   socket. A payload longer than `slotSize` is cut and flagged, as with epoll.
@@ -43,6 +44,11 @@ import Glibc
 ///   it first. A poll that found work can leave it readable once more (the
 ///   kernel signals the completions it posted during that poll), so a host loop
 ///   may see one extra empty poll; it never misses work.
+/// - Closing: the kernel tears a ring down in a worker that, a few milliseconds
+///   later, queues cleanup work on every thread that submitted to it
+///   (io_uring/io_uring.c, io_ring_exit_work: task_work_add(TWA_SIGNAL)). A
+///   blocking call that thread is in at that moment (an epoll wait of another
+///   reactor, say) returns early with EINTR, as after a signal.
 final class URingBackend: Backend {
     let kind = BackendKind.uring
     let ring: OpaquePointer
@@ -198,7 +204,8 @@ final class URingBackend: Backend {
         let options = registration.options
         guard let raw = fr_uring_receiver_create(ring, registration.descriptor, UInt32(group), UInt32(bufferCount),
                                                  minimumBufferSize, UInt32(clamping: options.slotSize),
-                                                 options.controlSize, &error) else {
+                                                 options.controlSize, options.sourceAddresses ? 1 : 0,
+                                                 &error) else {
             freeGroups.append(group)
             throw .system(SystemError(call: "io_uring_register_buf_ring", errno: error))
         }

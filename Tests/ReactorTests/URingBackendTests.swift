@@ -71,6 +71,21 @@ struct URingBackendTests {
         #expect(handler.sources == [senderAddress])
     }
 
+    @Test func withoutSourceAddressesTheKernelCopiesNone() throws {
+        let reactor = try uringReactor()
+        let (socket, address) = try loopbackSocket()
+        let handler = CollectingHandler()
+        try reactor.register(socket, options: ReceiveOptions(slotSize: 64, sourceAddresses: false), handler: handler)
+        let (sender, _) = try loopbackSocket()
+        defer { sender.close() }
+        try sendNumbered(5, from: sender, to: address)
+        try sender.send([UInt8](repeating: 2, count: 65), to: address)
+        try pump(reactor) { handler.payloads.count == 6 }
+        #expect(numbers(handler).prefix(5) == [0, 1, 2, 3, 4])
+        #expect(handler.sources.allSatisfy { $0 == nil })
+        #expect(handler.truncated == [false, false, false, false, false, true])
+    }
+
     @Test func controlDataArrivesWithTheDatagram() throws {
         // IP_PKTINFO in the control area of each provided buffer.
         let reactor = try uringReactor()

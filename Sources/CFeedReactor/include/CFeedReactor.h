@@ -239,15 +239,13 @@ unsigned fr_uring_reap(fr_uring *u, fr_uring_completion *out, unsigned max);
 int fr_uring_poll_multishot(fr_uring *u, int fd, uint64_t user_data);
 /// Queues IORING_OP_ASYNC_CANCEL of the request whose user_data is target.
 int fr_uring_cancel(fr_uring *u, uint64_t target, uint64_t user_data);
-/// Bytes per provided buffer: recvmsg header + address space + control + payload
-/// limit, at least minimum, rounded up to 64.
-size_t fr_uring_buffer_size(uint32_t payload_limit, size_t control_size, size_t minimum);
 /// Maps and registers a buffer ring of `count` buffers (a power of two <= 32768)
 /// as buffer group `group` for socket fd. Payloads longer than payload_limit are
-/// cut and flagged truncated. NULL with *error = errno on failure.
+/// cut and flagged truncated; source_addresses 0 makes the kernel copy no source
+/// address (datagrams then have name NULL). NULL with *error = errno on failure.
 fr_uring_receiver *fr_uring_receiver_create(fr_uring *u, int fd, unsigned group, unsigned count,
                                             size_t minimum_buffer_size, uint32_t payload_limit,
-                                            size_t control_size, int *error);
+                                            size_t control_size, int source_addresses, int *error);
 size_t fr_uring_receiver_buffer_size(const fr_uring_receiver *r);
 /// Unregisters the buffer group (when u is not NULL) and frees its memory. Only
 /// after the receiver's multishot has ended (or the ring was destroyed).
