@@ -270,13 +270,11 @@ final class FeedThread: @unchecked Sendable {
     let sizes: ClosedRange<Int>
     let seed: UInt64
     let backend: BackendKind
-    var thread = pthread_t()
+    let thread = ReactorThread()
     var remote: RemoteHandle?
     var backendName = "?"
     var publisher: Publisher?
     var fanout: FanoutSink?
-    var failure: (any Error)?
-    let ready = Latch()
 
     init(session: SessionID, lines: [(IPAddress, UInt16)], serverSocket: UDPSocket, messages: UInt64, rate: Double,
          loss: Double, ab: Bool, sizes: ClosedRange<Int>, seed: UInt64, backend: BackendKind) {
@@ -295,18 +293,10 @@ final class FeedThread: @unchecked Sendable {
     var droppedPackets: UInt64 { (publisher?.counters.dataPacketsDropped ?? 0) + (fanout?.dropped ?? 0) }
 
     func start() throws {
-        let box = Unmanaged.passRetained(self)
-        let rc = pthread_create(&thread, nil, { raw in
-            let feed = Unmanaged<FeedThread>.fromOpaque(raw!).takeRetainedValue()
-            feed.main()
-            return nil
-        }, box.toOpaque())
-        guard rc == 0 else { box.release(); throw ReactorError.system(SystemError(call: "pthread_create", errno: rc)) }
-        ready.wait()
-        if let failure { throw failure }
+        try thread.start { [self] thread in try main(thread) }
     }
 
-    func main() {
+    func main(_ thread: ReactorThread) throws {
         do {
             let reactor = try Reactor(backend: backend)
             backendName = reactor.backendKind.description
@@ -339,27 +329,14 @@ final class FeedThread: @unchecked Sendable {
             let feed = PacedFeed(publisher: publisher, payloads: PayloadGenerator(seed: seed, sizes: sizes),
                                  total: messages, rate: rate, linger: Nanoseconds.seconds(UInt64(3600)), stampTime: true)
             try feed.start(on: reactor)
-            ready.open()
+            thread.ready()
             try reactor.run(idle: .block)
             senders.forEach { $0.close() }
-        } catch {
-            failure = error
-            ready.open()
         }
     }
 
     func stop() {
         remote?.stop()
-        pthread_join(thread, nil)
+        thread.join()
     }
-}
-
-/// A one-shot gate between two threads.
-final class Latch: @unchecked Sendable {
-    var mutex = pthread_mutex_t()
-    var condition = pthread_cond_t()
-    var isOpen = false
-    init() { pthread_mutex_init(&mutex, nil); pthread_cond_init(&condition, nil) }
-    func open() { pthread_mutex_lock(&mutex); isOpen = true; pthread_cond_broadcast(&condition); pthread_mutex_unlock(&mutex) }
-    func wait() { pthread_mutex_lock(&mutex); while !isOpen { pthread_cond_wait(&condition, &mutex) }; pthread_mutex_unlock(&mutex) }
 }

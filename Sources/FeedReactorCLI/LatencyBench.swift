@@ -135,10 +135,8 @@ final class EchoThread: @unchecked Sendable {
     let idle: IdleStrategy
     let cpu: Int
     let timestamps: Bool
-    var thread = pthread_t()
+    let thread = ReactorThread()
     var handler: Echo?
-    var failure: (any Error)?
-    let ready = Latch()
 
     init(socket: UDPSocket, backend: BackendKind, idle: IdleStrategy, cpu: Int, timestamps: Bool) {
         self.socket = socket
@@ -149,31 +147,16 @@ final class EchoThread: @unchecked Sendable {
     }
 
     func start() throws {
-        let box = Unmanaged.passRetained(self)
-        let rc = pthread_create(&thread, nil, { raw in
-            let echo = Unmanaged<EchoThread>.fromOpaque(raw!).takeRetainedValue()
-            echo.main()
-            return nil
-        }, box.toOpaque())
-        guard rc == 0 else { box.release(); throw ReactorError.system(SystemError(call: "pthread_create", errno: rc)) }
-        ready.wait()
-        if let failure { throw failure }
-    }
-
-    func main() {
-        do {
+        try thread.start { [self] thread in
             try? Reactor.pinCurrentThread(toCPU: cpu)
             let reactor = try Reactor(backend: backend)
             let echo = Echo(timestamps: timestamps)
             handler = echo
             try reactor.register(socket, options: ReceiveOptions(slotCount: 8, controlSize: timestamps ? 64 : 0), handler: echo)
-            ready.open()
+            thread.ready()
             try reactor.run(idle: idle)
-        } catch {
-            failure = error
-            ready.open()
         }
     }
 
-    func join() { pthread_join(thread, nil) }
+    func join() { thread.join() }
 }
