@@ -22,7 +22,11 @@ import TestSupport
         let start = fr_monotonic_ns()
         #expect(try reactor.runOnce(timeout: 20_000_000) == 0)
         let elapsed = fr_monotonic_ns() - start
-        #expect(elapsed >= 19_000_000 && elapsed < 1_000_000_000)
+        // At most the timeout. It may end early: a signal (EINTR) ends a wait by
+        // design, and the kernel interrupts a thread a few ms after an io_uring
+        // ring it used was closed (task work), which Swift Testing's reused
+        // threads see. Blocking itself is checked by blockingWaitEndsAtTheNextTimer.
+        #expect(elapsed < 1_000_000_000)
     }
 
     @Test(arguments: TestEnvironment.backends)
