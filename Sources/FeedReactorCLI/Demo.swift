@@ -208,6 +208,8 @@ final class Progress: TimerHandler {
     var lastDelivered: UInt64 = 0
     var lastTime: UInt64 = 0
     var printed = false
+    var ticks = 0
+    let interactive = isatty(2) == 1
 
     init(client: Client, report: DemoConsumer, quiet: Bool) {
         self.client = client
@@ -219,11 +221,14 @@ final class Progress: TimerHandler {
         defer { lastDelivered = report.delivered; lastTime = now }
         guard !quiet, lastTime > 0 else { return }
         let rate = Double(report.delivered - lastDelivered) / (Double(now - lastTime) / 1e9)
-        let line = "\r  \(Int(rate)) msg/s  delivered \(report.delivered)/\(report.expected)  "
+        ticks += 1
+        // A terminal gets one line rewritten in place; a pipe or file a line a second.
+        guard interactive || ticks % 4 == 0 else { return }
+        let line = (interactive ? "\r" : "") + "  \(Int(rate)) msg/s  delivered \(report.delivered)/\(report.expected)  "
             + "recovered \(client.counters.recovered)  in flight \(client.rerequester.inFlightCount)  "
-            + "requests \(client.counters.requests)   "
+            + "requests \(client.counters.requests)" + (interactive ? "   " : "\n")
         fr_write_stderr(line, line.utf8.count)
-        printed = true
+        printed = interactive
     }
 
     func finish() { if printed { fr_write_stderr("\n", 1) } }
