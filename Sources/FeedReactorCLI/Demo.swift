@@ -238,24 +238,20 @@ final class Progress: TimerHandler {
 final class FanoutSink: PacketSink {
     let sinks: [UDPPacketSink]
     let loss: Double
-    var state: UInt64
+    var random: SplitMix64
     var dropped: UInt64 = 0
 
     init(sinks: [UDPPacketSink], loss: Double, seed: UInt64) {
         self.sinks = sinks
         self.loss = loss
-        state = seed
+        random = SplitMix64(seed: seed)
     }
 
     func send(_ packet: UnsafeRawBufferPointer) -> Bool {
         var ok = true
         for sink in sinks {
-            // SplitMix64 step: a seeded, reproducible coin per line and packet.
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = (state ^ (state >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            z ^= z >> 31
-            if Double(z >> 11) / Double(1 << 53) < loss { dropped += 1; continue }
+            // A seeded, reproducible coin per line and packet.
+            if random.nextUnit() < loss { dropped += 1; continue }
             ok = sink.send(packet) && ok
         }
         return ok

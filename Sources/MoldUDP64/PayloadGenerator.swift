@@ -16,13 +16,11 @@ public struct PayloadGenerator: Sendable {
         self.sizes = sizes
     }
 
-    @inline(__always)
-    @usableFromInline static func mix(_ value: UInt64) -> UInt64 {
-        // SplitMix64's finaliser: a cheap, well-spread hash of one word.
-        var z = value &+ 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+    /// SplitMix64 of one word: the generator's first output for that seed.
+    @inlinable
+    static func mix(_ value: UInt64) -> UInt64 {
+        var generator = SplitMix64(seed: value)
+        return generator.next()
     }
 
     /// The payload length of message `sequence`.

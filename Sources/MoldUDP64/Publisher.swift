@@ -164,7 +164,7 @@ public final class Publisher: TimerHandler {
     let dropNumbers: [UInt64]
     var dropCursor = 0
     var dropNext = 0
-    var randomState: UInt64
+    var random: SplitMix64
     // Reactor wiring: one timer armed for the earliest deadline.
     weak var reactor: Reactor?
     var timer = TimerHandle.invalid
@@ -190,7 +190,7 @@ public final class Publisher: TimerHandler {
         controlBuffer = .allocate(byteCount: PacketWriter.headerSize, alignment: 16)
         writer = PacketWriter(buffer: packetBuffer, messageLimit: configuration.maxMessagesPerPacket)
         dropNumbers = configuration.loss.dropPacketNumbers.sorted()
-        randomState = configuration.loss.seed
+        random = SplitMix64(seed: configuration.loss.seed)
     }
 
     deinit {
@@ -364,12 +364,6 @@ public final class Publisher: TimerHandler {
         if dropCursor < dropNumbers.count && dropNumbers[dropCursor] == packetNumber { return true }
         let fraction = configuration.loss.dropFraction
         guard fraction > 0 else { return false }
-        // SplitMix64: a small, seedable generator; 53 bits give a uniform double in [0, 1).
-        randomState &+= 0x9E37_79B9_7F4A_7C15
-        var z = randomState
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        return Double(z >> 11) * 0x1p-53 < fraction
+        return random.nextUnit() < fraction
     }
 }
