@@ -112,6 +112,8 @@ final class ListenConsumer: MessageConsumer {
     var reachedTarget = false
     var lostRanges: [Range<UInt64>] = []
     let output: UnsafeMutablePointer<UInt8>
+    /// A UInt64 has at most 20 decimal digits.
+    let digits = UnsafeMutablePointer<UInt8>.allocate(capacity: 20)
     let capacity = 1 << 16
     var used = 0
 
@@ -123,7 +125,10 @@ final class ListenConsumer: MessageConsumer {
         output = .allocate(capacity: capacity)
     }
 
-    deinit { output.deallocate() }
+    deinit {
+        output.deallocate()
+        digits.deallocate()
+    }
 
     func deliver(sequence: UInt64, message: UnsafeRawBufferPointer) {
         delivered &+= 1
@@ -162,20 +167,16 @@ final class ListenConsumer: MessageConsumer {
             fr_write_stdout(line, line.count)
             return
         }
-        // Decimal sequence number, right to left into a scratch area.
-        var digits: (UInt64, Int) = (sequence, 0)
-        var reversed: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                       UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        withUnsafeMutableBytes(of: &reversed) { tmp in
-            repeat {
-                tmp[digits.1] = UInt8(ascii: "0") + UInt8(digits.0 % 10)
-                digits.0 /= 10
-                digits.1 += 1
-            } while digits.0 > 0
-            for i in 0..<digits.1 { output[used + i] = tmp[digits.1 - 1 - i] }
-        }
-        used += digits.1
+        // Decimal sequence number: digits right to left, then copied in order.
+        var value = sequence
+        var count = 0
+        repeat {
+            digits[count] = UInt8(ascii: "0") + UInt8(value % 10)
+            value /= 10
+            count += 1
+        } while value > 0
+        for i in 0..<count { output[used + i] = digits[count - 1 - i] }
+        used += count
         output[used] = UInt8(ascii: " ")
         used += 1
         Self.hex.withUnsafeBufferPointer { hex in
