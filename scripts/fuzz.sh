@@ -28,17 +28,23 @@ MAP
 CDEFS=()
 LIBS=()
 if [[ -f /usr/include/liburing.h ]]; then CDEFS=(-DFR_HAVE_LIBURING=1); LIBS=(-luring); fi
+C_OBJECTS=()
 for c in Sources/CFeedReactor/*.c; do
-    clang -O1 -g -fsanitize=address "${CDEFS[@]}" -I Sources/CFeedReactor/include -c "$c" -o "$OUT/$(basename "$c" .c).o"
+    object="$OUT/c-$(basename "$c" .c).o"
+    clang -O1 -g -fsanitize=address "${CDEFS[@]}" -I Sources/CFeedReactor/include -c "$c" -o "$object"
+    C_OBJECTS+=("$object")
 done
 
 SWIFT_FLAGS=(-O -g -sanitize=fuzzer,address -parse-as-library -I "$OUT/include" -I "$OUT")
 swiftc "${SWIFT_FLAGS[@]}" -module-name Reactor -wmo -emit-module -emit-module-path "$OUT/Reactor.swiftmodule" \
     -c Sources/Reactor/*.swift -o "$OUT/Reactor.o"
+# MoldUDP64's Client imports Multicast: build it too, so the fuzzed module is the real one.
+swiftc "${SWIFT_FLAGS[@]}" -module-name Multicast -wmo -emit-module -emit-module-path "$OUT/Multicast.swiftmodule" \
+    -c Sources/Multicast/*.swift -o "$OUT/Multicast.o"
 swiftc "${SWIFT_FLAGS[@]}" -module-name MoldUDP64 -wmo -emit-module -emit-module-path "$OUT/MoldUDP64.swiftmodule" \
     -c Sources/MoldUDP64/*.swift -o "$OUT/MoldUDP64.o"
 swiftc "${SWIFT_FLAGS[@]}" -module-name MoldFuzz Fuzz/MoldFuzz.swift Tests/MoldUDP64Tests/FuzzProgram.swift \
-    "$OUT/Reactor.o" "$OUT/MoldUDP64.o" "$OUT"/CFeedReactor.o "$OUT"/uring.o "${LIBS[@]}" \
+    "$OUT/Reactor.o" "$OUT/Multicast.o" "$OUT/MoldUDP64.o" "${C_OBJECTS[@]}" "${LIBS[@]}" \
     -o "$OUT/mold-fuzz" 2> >(grep -v "Cannot export local symbol" >&2)
 
 if [[ "$SECONDS_TO_RUN" == 0 ]]; then
