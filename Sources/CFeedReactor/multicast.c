@@ -49,15 +49,15 @@ int fr_mc_membership(int fd, int join, uint32_t interface_index,
     return setsockopt(fd, level, name, &request, sizeof(request)) < 0 ? -errno : 0;
 }
 
-int fr_mc_configure_receiver(int fd, int family, int timestamps) {
-    int one = 1, zero = 0;
+int fr_mc_configure_receiver(int fd, int family, int packet_info, int timestamps) {
+    int one = 1, zero = 0, info = packet_info ? 1 : 0;
     if (family == AF_INET6) {
         // Default 1 delivers every group any socket on the host joined on this port.
         if (setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_ALL, &zero, sizeof(zero)) < 0) return -errno;
-        if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0) return -errno;
+        if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &info, sizeof(info)) < 0) return -errno;
     } else {
         if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_ALL, &zero, sizeof(zero)) < 0) return -errno;
-        if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0) return -errno;
+        if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &info, sizeof(info)) < 0) return -errno;
     }
     if (timestamps && setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)) < 0) return -errno;
     return 0;

@@ -44,13 +44,16 @@ struct RxBench: ParsableCommand {
         try reactor.register(socket, options: ReceiveOptions(slotCount: batch, slotSize: 2048, sourceAddresses: false), handler: counter)
         try reactor.run(idle: idle.strategy)
         print(counter.summary())
-        note("backend=\(reactor.backendKind)")
+        let c = reactor.counters
+        note("backend=\(reactor.backendKind) cycles=\(c.cycles) batches=\(c.batches) "
+             + "buffer_exhaustions=\(c.bufferExhaustions) rearms=\(c.receiveRearms)")
     }
 
     func openSocket() throws -> UDPSocket {
         let target = try SocketAddress(address, port: port)
         if isMulticast(target) {
-            return try joinMulticast(group: target, interface: interface)
+            // The C baselines ask for no pktinfo, and nothing here reads it.
+            return try joinMulticast(group: target, interface: interface, packetInfo: false)
         }
         return try UDPSocket.bound(to: target)
     }

@@ -33,10 +33,16 @@ public final class MulticastReceiver {
         public var timestamps: Bool
         /// SO_RCVBUF in bytes (SO_RCVBUFFORCE as root); nil keeps the default.
         public var receiveBufferBytes: Int?
+        /// Ask for each datagram's destination and ingress interface
+        /// (IP_PKTINFO / IPV6_RECVPKTINFO). `subscriptionIndex(of:)` needs it; a
+        /// socket with one subscription whose handler never asks can turn it off
+        /// and spare the kernel a control message per datagram.
+        public var packetInfo: Bool
 
-        public init(timestamps: Bool = false, receiveBufferBytes: Int? = nil) {
+        public init(timestamps: Bool = false, receiveBufferBytes: Int? = nil, packetInfo: Bool = true) {
             self.timestamps = timestamps
             self.receiveBufferBytes = receiveBufferBytes
+            self.packetInfo = packetInfo
         }
     }
 
@@ -263,7 +269,8 @@ public final class MulticastReceiver {
     }
 
     static func configure(_ socket: UDPSocket, ipv6: Bool, options: Options) throws(ReactorError) {
-        let rc = fr_mc_configure_receiver(socket.descriptor, ipv6 ? AF_INET6 : AF_INET, options.timestamps ? 1 : 0)
+        let rc = fr_mc_configure_receiver(socket.descriptor, ipv6 ? AF_INET6 : AF_INET, options.packetInfo ? 1 : 0,
+                                          options.timestamps ? 1 : 0)
         guard rc == 0 else {
             throw .system(SystemError(call: "setsockopt(multicast receive options)", errno: -rc))
         }

@@ -55,6 +55,19 @@ import Glibc
         #expect(recorder.entries.first?.destination == (try IPAddress("239.77.0.2")))
     }
 
+    @Test(arguments: TestEnvironment.backends)
+    func packetInfoCanBeTurnedOff(backend: BackendKind) throws {
+        let reactor = try Reactor(backend: backend)
+        let (receiver, recorder, _) = try listen(on: reactor, to: [Subscription(group: "239.77.0.40", port: 0, interface: lo)],
+                                                 options: .init(packetInfo: false))
+        let sender = try sender("239.77.0.40", port: receiver.port)
+        defer { sender.close() }
+        try send([1], with: sender, on: reactor) { recorder.entries.count > 0 }
+        #expect(recorder.entries.first?.payload == [1])
+        #expect(recorder.entries.first?.destination == nil, "no IP_PKTINFO asked for, none delivered")
+        #expect(recorder.entries.first?.subscriptionIndex == nil)
+    }
+
     /// SSM on 232/8: the kernel's source filter admits 127.0.0.1 and drops the
     /// same group and port sent from 127.0.0.2.
     @Test(arguments: TestEnvironment.backends)

@@ -160,9 +160,9 @@ typedef struct fr_packet_info {
 int fr_mc_membership(int fd, int join, uint32_t interface_index,
                      const struct sockaddr *group, socklen_t group_length,
                      const struct sockaddr *source, socklen_t source_length);
-/// Receiver options: IP(V6)_MULTICAST_ALL off, pktinfo on, SO_TIMESTAMPNS when
+/// Receiver options: IP(V6)_MULTICAST_ALL off, pktinfo when `packet_info`, SO_TIMESTAMPNS when
 /// `timestamps`. 0 or -errno.
-int fr_mc_configure_receiver(int fd, int family, int timestamps);
+int fr_mc_configure_receiver(int fd, int family, int packet_info, int timestamps);
 /// Sender options: outgoing interface by index, TTL / hop limit, loopback. 0 or -errno.
 int fr_mc_configure_sender(int fd, int family, uint32_t interface_index, int hops, int loop);
 /// Control bytes per datagram that hold IPv6 pktinfo plus a timestamp.
