@@ -74,6 +74,48 @@ int fr_batch_receive(int fd, fr_mmsghdr *msgs, unsigned count,
     return n;
 }
 
+int fr_receive_one(int fd, fr_mmsghdr *msgs, size_t control_size, fr_datagram *out) {
+    struct msghdr *h = &msgs[0].msg_hdr;
+    const socklen_t name_size = h->msg_name ? sizeof(struct sockaddr_storage) : 0;
+    const size_t slot = h->msg_iov[0].iov_len;
+    ssize_t n;
+    uint32_t flags = 0;
+    if (control_size == 0) {
+        // recvfrom takes the buffer as is; recvmsg would copy a msghdr and an
+        // iovec in from user space first. MSG_TRUNC makes it return the
+        // datagram's real length, so a cut one is recognised.
+        socklen_t name_length = name_size;
+        do {
+            n = recvfrom(fd, h->msg_iov[0].iov_base, slot, MSG_DONTWAIT | MSG_TRUNC,
+                         (struct sockaddr *)h->msg_name, name_size ? &name_length : NULL);
+        } while (n < 0 && errno == EINTR);
+        if (n < 0) return -errno;
+        h->msg_namelen = name_size ? name_length : 0;
+        h->msg_controllen = 0;
+        if ((size_t)n > slot) {
+            flags |= FR_DGRAM_TRUNCATED;
+            n = (ssize_t)slot;
+        }
+    } else {
+        h->msg_namelen = name_size;
+        h->msg_controllen = control_size;
+        do {
+            n = recvmsg(fd, h, MSG_DONTWAIT);
+        } while (n < 0 && errno == EINTR);
+        if (n < 0) return -errno;
+        if (h->msg_flags & MSG_TRUNC) flags |= FR_DGRAM_TRUNCATED;
+        if (h->msg_flags & MSG_CTRUNC) flags |= FR_DGRAM_CONTROL_TRUNCATED;
+    }
+    out[0].data = (const uint8_t *)h->msg_iov[0].iov_base;
+    out[0].length = (uint32_t)n;
+    out[0].name = h->msg_name;
+    out[0].name_length = h->msg_namelen;
+    out[0].control = h->msg_controllen ? h->msg_control : NULL;
+    out[0].control_length = (uint32_t)h->msg_controllen;
+    out[0].flags = flags;
+    return 1;
+}
+
 int fr_sendmmsg(int fd, fr_mmsghdr *msgs, unsigned count) {
     int n;
     do {

@@ -24,6 +24,10 @@
 ///    to `reactor.socketFailed(_:_:)`. Returns the number of datagrams delivered
 ///    plus wakeups handled (the duty cycle's work count). Allocates nothing.
 /// 7. `close()` — release kernel resources. Registrations are removed first.
+/// 8. Busy polling (optional): when `readsDirectly` is true, `pollDirectly(_:into:)`
+///    reads one registration's socket without any wait (delivering as dispatch
+///    would) and `drainWakeup(into:)` resets the wakeup descriptor and runs the
+///    mailbox. The reactor uses them under `run(idle: .spin)` for few sockets.
 ///
 /// Errors: a failed wait or registration is a thrown `ReactorError` whose message
 /// says how to fix the cause; an errno that can only mean a bug in this package
@@ -37,6 +41,9 @@ protocol Backend: AnyObject {
     func wait(timeoutNanoseconds: Int64) throws(ReactorError) -> Int
     func dispatch(into reactor: Reactor) -> Int
     func close()
+    var readsDirectly: Bool { get }
+    func pollDirectly(_ registration: Registration, into reactor: Reactor) -> Int
+    func drainWakeup(into reactor: Reactor) -> Int
 }
 
 /// Which kernel interface a reactor uses.
@@ -87,6 +94,9 @@ final class Registration {
     let datagrams: UnsafeMutablePointer<fr_datagram>
     /// The epoll backend's recvmmsg slab.
     var slab: BufferSlab?
+    /// Busy polling: the last direct read found datagrams, so read in batches
+    /// (else one cheap recvfrom first).
+    var pollingBusy = false
     /// Per-socket state of other backends.
     var backendState: AnyObject?
     var isOpen = true

@@ -72,8 +72,7 @@ final class EpollBackend: Backend {
         for i in 0..<ready {
             let data = fr_epoll_event_data(base, Int32(i))
             if data == Self.wakeupData {
-                _ = fr_eventfd_drain(wakeupDescriptor)
-                work += reactor.drainMailbox()
+                work += drainWakeup(into: reactor)
                 continue
             }
             // A registration closed earlier in this cycle (or whose slot was
@@ -82,14 +81,50 @@ final class EpollBackend: Backend {
                 reactor.counters.staleEvents &+= 1
                 continue
             }
-            work += read(registration, reactor: reactor)
+            work += read(registration, into: reactor)
         }
         ready = 0
         return work
     }
 
+    /// recvmmsg needs no readiness: a socket can be read at any time.
+    var readsDirectly: Bool { true }
+
+    func drainWakeup(into reactor: Reactor) -> Int {
+        _ = fr_eventfd_drain(wakeupDescriptor)
+        return reactor.drainMailbox()
+    }
+
+    /// Busy polling one socket. While it keeps delivering, batches as usual; once
+    /// it was found empty, a single-datagram recvfrom (no msghdr to copy in) is
+    /// the probe, and what it finds is delivered at once: the datagram that ends
+    /// a quiet spell reaches its handler one cheap system call after landing.
+    func pollDirectly(_ registration: Registration, into reactor: Reactor) -> Int {
+        if registration.pollingBusy {
+            let n = read(registration, into: reactor)
+            registration.pollingBusy = n > 0
+            return n
+        }
+        guard let slab = registration.slab else { return 0 }
+        do {
+            switch try System.receiveOne(fd: registration.descriptor, messages: slab.messages,
+                                         controlSize: slab.controlSize, into: registration.datagrams) {
+            case .wouldBlock:
+                return 0
+            case .processed(let n):
+                registration.pollingBusy = true
+                reactor.deliver(registration, count: n)
+                return n
+            }
+        } catch {
+            reactor.socketFailed(registration, error)
+            return 0
+        }
+    }
+
+    /// Reads batches from one socket until it is empty or has had its share.
     @inline(__always)
-    func read(_ registration: Registration, reactor: Reactor) -> Int {
+    func read(_ registration: Registration, into reactor: Reactor) -> Int {
         guard let slab = registration.slab else { return 0 }
         var total = 0
         var batches = 0

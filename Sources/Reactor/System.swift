@@ -52,6 +52,18 @@ enum System {
         return .processed(try check(Int(n), "recvmmsg"))
     }
 
+    /// One datagram into slot 0 (busy polling). Faults: the `.recvmmsg` injection.
+    static func receiveOne(fd: Int32, messages: UnsafeMutablePointer<fr_mmsghdr>, controlSize: Int,
+                           into out: UnsafeMutablePointer<fr_datagram>) throws(SystemError) -> IOResult<Int> {
+        if let errno = injected(.recvmmsg) {
+            if errno == EAGAIN { return .wouldBlock }
+            throw SystemError(call: "recvfrom", errno: errno)
+        }
+        let n = fr_receive_one(fd, messages, controlSize, out)
+        if n == -EAGAIN { return .wouldBlock }
+        return .processed(try check(Int(n), controlSize == 0 ? "recvfrom" : "recvmsg"))
+    }
+
     static func sendTo(fd: Int32, bytes: UnsafeRawBufferPointer, address: UnsafePointer<sockaddr>?,
                        length: socklen_t) throws(SystemError) -> IOResult<Int> {
         if let errno = injected(.sendto) {

@@ -423,6 +423,12 @@ final class URingBackend: Backend {
         }
     }
 
+    /// A socket with a multishot receive armed must not be read around it: the
+    /// kernel could hand later datagrams to one and earlier to the other.
+    var readsDirectly: Bool { false }
+    func pollDirectly(_ registration: Registration, into reactor: Reactor) -> Int { 0 }
+    func drainWakeup(into reactor: Reactor) -> Int { 0 }
+
     func wakeup(_ completion: fr_uring_completion, reactor: Reactor) -> Int {
         _ = fr_eventfd_drain(wakeupDescriptor)
         if completion.flags & FR_URING_CQE_F_MORE == 0 {

@@ -25,6 +25,16 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // Busy polling: run(idle: .spin) on epoll reads the socket directly
+    // (a single-datagram probe, then batches).
+    for batch in [1, 32] {
+        registerGate("ReceiveBusyPoll\(batch).epoll", timed: true) {
+            try ReceiveRig(backend: .epoll, busyPoll: true)
+        } step: { rig in
+            rig.exchange(batch)
+        }
+    }
+
     // Timers: one-shot fire, periodic fire, and schedule + cancel (most
     // re-request timers are cancelled by the answer before they fire).
     let timerSteps: [(name: String, periodic: Bool, step: (TimerRig) -> Void)] = [

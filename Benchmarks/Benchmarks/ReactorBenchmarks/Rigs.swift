@@ -6,12 +6,15 @@ import Reactor
 final class CountingHandler: DatagramHandler {
     var received = 0
     var sequenceSum: UInt64 = 0
+    /// `run()` returns once this many have arrived (busy-polling rigs).
+    var stopAt = Int.max
 
     func receive(_ batch: DatagramBatch, reactor: Reactor) {
         for datagram in batch where datagram.count >= 8 {
             sequenceSum &+= datagram.bytes.loadUnaligned(as: UInt64.self)
         }
         received += batch.count
+        if received >= stopAt { reactor.stop() }
     }
 }
 
@@ -25,8 +28,11 @@ final class ReceiveRig {
     let destination: SocketAddress
     let payload: UnsafeMutableRawBufferPointer
     var sequence: UInt64 = 0
+    /// Receive through `run(idle: .spin)` (busy polling on epoll) instead of `poll()`.
+    let busyPoll: Bool
 
-    init(backend: BackendKind, payloadSize: Int = 64) throws {
+    init(backend: BackendKind, payloadSize: Int = 64, busyPoll: Bool = false) throws {
+        self.busyPoll = busyPoll
         reactor = try Reactor(backend: backend)
         let receiver = try UDPSocket.bound(to: SocketAddress("127.0.0.1", port: 0))
         destination = try receiver.localAddress()
@@ -57,7 +63,12 @@ final class ReceiveRig {
             sequence &+= 1
             sendOrDie("ReceiveRig") { try sender.send(UnsafeRawBufferPointer(payload), to: destination) }
         }
-        pump(reactor, what: "ReceiveRig") { handler.received >= target }
+        if busyPoll {
+            handler.stopAt = target
+            do { try reactor.run(idle: .spin) } catch { fatalError("ReceiveRig: run failed: \(error)") }
+        } else {
+            pump(reactor, what: "ReceiveRig") { handler.received >= target }
+        }
     }
 }
 
