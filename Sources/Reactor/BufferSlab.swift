@@ -22,7 +22,12 @@ final class BufferSlab {
         messages = .allocate(capacity: count)
         iovecs = .allocate(capacity: count)
         names = .allocate(capacity: count)
-        buffers = .allocate(byteCount: count * slotSize, alignment: 64)
+        // Page-aligned slots: the kernel's copy into a slab at page offset 64
+        // drained 512-byte datagrams ~7% slower than the same slab page-aligned
+        // (1.20 vs 1.29 M/s, medians of 6 alternating drains; the C baseline's
+        // static array is page-aligned too). Likely 4K aliasing between the
+        // copy's source and destination; the VM exposes no counters to confirm.
+        buffers = .allocate(byteCount: count * slotSize, alignment: 4096)
         control = controlSize > 0 ? .allocate(byteCount: count * controlSize, alignment: 8) : nil
         // Safety: each array holds `count` entries; fr_batch_prepare writes
         // exactly those and points each iovec at its own slotSize-byte slot.
