@@ -250,7 +250,7 @@ REPORT="$WORK/report.md"
             done
         done
     done
-    if [[ " ${ACTIVE[*]} " == *" nio "* ]]; then
+    if [[ " ${ACTIVE[*]} " == *" nio "* && " ${ACTIVE[*]} " == *" c-epoll "* ]]; then
         echo
         echo "| mode | size | c-epoll / nio |"
         echo "|---|---|---|"

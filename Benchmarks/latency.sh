@@ -5,9 +5,10 @@
 #
 #   ./latency.sh                      # ROUNDS=5 COUNT=50000
 #
-# Rows: C busy-poll; FeedReactor epoll spin; io_uring spin; epoll block; and epoll
-# spin with kernel receive timestamps (SO_TIMESTAMPNS), whose extra stderr line is
-# the time from the kernel's receive stamp to the echo side's callback.
+# Rows: C busy-poll; FeedReactor epoll spin (busy polling: sockets read directly);
+# epoll spin through epoll_wait (--no-busy-poll); io_uring spin; epoll block; and
+# epoll spin with kernel receive timestamps (SO_TIMESTAMPNS), whose extra stderr
+# line is the time from the kernel's receive stamp to the echo side's callback.
 # One-way = RTT/2, in nanoseconds; both sides pinned (ping CPU 0, echo CPU 1).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -20,11 +21,12 @@ FR=../.build/release/feedreactor
 declare -A rows=(
   [c-busy-poll]="c/bin/pingpong --count $COUNT --pin 0 --echo-pin 1"
   [fr-epoll-spin]="$FR latency-bench --count $COUNT --idle spin --backend epoll"
+  [fr-epoll-spin-epollwait]="$FR latency-bench --count $COUNT --idle spin --backend epoll --no-busy-poll"
   [fr-uring-spin]="$FR latency-bench --count $COUNT --idle spin --backend uring"
   [fr-epoll-block]="$FR latency-bench --count $COUNT --idle block --backend epoll"
   [fr-epoll-spin-ts]="$FR latency-bench --count $COUNT --idle spin --backend epoll --timestamps"
 )
-order=(c-busy-poll fr-epoll-spin fr-uring-spin fr-epoll-block fr-epoll-spin-ts)
+order=(c-busy-poll fr-epoll-spin fr-epoll-spin-epollwait fr-uring-spin fr-epoll-block fr-epoll-spin-ts)
 raw=$(mktemp)
 for round in $(seq 1 "$ROUNDS"); do
   for name in "${order[@]}"; do

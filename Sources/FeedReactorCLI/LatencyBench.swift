@@ -25,16 +25,25 @@ struct LatencyBench: ParsableCommand {
     @Option(name: .customLong("pin"), help: "CPU of the ping side.") var pingCPU: Int = 0
     @Option(name: .customLong("echo-pin"), help: "CPU of the echo side.") var echoCPU: Int = 1
     @Flag(help: "Kernel receive timestamps on the echo side.") var timestamps = false
+    @Flag(name: .customLong("no-busy-poll"),
+          help: "Spin through epoll_wait rather than reading the sockets directly (Configuration.busyPollSockets = 0).")
+    var noBusyPoll = false
+
+    var configuration: Reactor.Configuration {
+        var configuration = Reactor.Configuration(backend: backend)
+        if noBusyPoll { configuration.busyPollSockets = 0 }
+        return configuration
+    }
 
     func run() throws {
         let echoSocket = try UDPSocket.bound(to: SocketAddress("127.0.0.1", port: 0))
         if timestamps { try echoSocket.setOption(level: SOL_SOCKET, name: SO_TIMESTAMPNS, value: 1, call: "setsockopt(SO_TIMESTAMPNS)") }
         let echoAddress = try echoSocket.localAddress()
-        let echo = EchoThread(socket: echoSocket, backend: backend, idle: idle.strategy, cpu: echoCPU, timestamps: timestamps)
+        let echo = EchoThread(socket: echoSocket, configuration: configuration, idle: idle.strategy, cpu: echoCPU, timestamps: timestamps)
         try echo.start()
 
         try? Reactor.pinCurrentThread(toCPU: pingCPU)
-        let reactor = try Reactor(backend: backend)
+        let reactor = try Reactor(configuration)
         let socket = try UDPSocket.bound(to: SocketAddress("127.0.0.1", port: 0))
         // Connected, as the C pinger is: each send skips the route lookup an
         // unconnected sendto makes, and only the echo side's answers arrive.
@@ -132,16 +141,16 @@ final class Echo: DatagramHandler {
 /// The echo reactor on its own pinned thread.
 final class EchoThread: @unchecked Sendable {
     let socket: UDPSocket
-    let backend: BackendKind
+    let configuration: Reactor.Configuration
     let idle: IdleStrategy
     let cpu: Int
     let timestamps: Bool
     let thread = ReactorThread()
     var handler: Echo?
 
-    init(socket: UDPSocket, backend: BackendKind, idle: IdleStrategy, cpu: Int, timestamps: Bool) {
+    init(socket: UDPSocket, configuration: Reactor.Configuration, idle: IdleStrategy, cpu: Int, timestamps: Bool) {
         self.socket = socket
-        self.backend = backend
+        self.configuration = configuration
         self.idle = idle
         self.cpu = cpu
         self.timestamps = timestamps
@@ -150,7 +159,7 @@ final class EchoThread: @unchecked Sendable {
     func start() throws {
         try thread.start { [self] thread in
             try? Reactor.pinCurrentThread(toCPU: cpu)
-            let reactor = try Reactor(backend: backend)
+            let reactor = try Reactor(configuration)
             let echo = Echo(timestamps: timestamps)
             handler = echo
             try reactor.register(socket, options: ReceiveOptions(slotCount: 8, controlSize: timestamps ? 64 : 0), handler: echo)

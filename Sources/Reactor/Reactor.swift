@@ -92,7 +92,6 @@ public final class Reactor {
     /// The live registrations, in registration order (busy polling walks these).
     var live: ContiguousArray<Registration> = []
     var stopped = false
-    var idleState = IdleState()
     var closed = false
 
     public init(_ configuration: Configuration = Configuration()) throws(ReactorError) {
@@ -251,6 +250,10 @@ public final class Reactor {
     /// when a cycle found no work.
     public func run(idle: IdleStrategy = .block) throws(ReactorError) {
         stopped = false
+        // A local, not a property: mutating a class's stored property around an
+        // opaque call (the pause, the yield) costs a dynamic exclusivity check
+        // per empty cycle.
+        var idleState = IdleState()
         while !stopped && !remote.stopRequested.load(ordering: .acquiring) {
             // (Re-decided every cycle: handlers register and deregister sockets.)
             let busyPolling = idle == .spin && backend.readsDirectly && live.count <= configuration.busyPollSockets
