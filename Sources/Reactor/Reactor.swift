@@ -258,7 +258,7 @@ public final class Reactor {
             // (Re-decided every cycle: handlers register and deregister sockets.)
             let busyPolling = idle == .spin && backend.readsDirectly && live.count <= configuration.busyPollSockets
             let work = busyPolling
-                ? busyPollCycle()
+                ? try busyPollCycle()
                 : try cycle(waitNanoseconds: idle == .block ? nanosecondsUntilNextTimer : 0)
             // Busy polling needs no pause: its system calls are one.
             if work == 0 && idle != .block && !busyPolling {
@@ -298,7 +298,8 @@ public final class Reactor {
 
     /// A duty cycle without readiness: read each socket, run posted work, fire
     /// timers. Only for backends that can read a socket outside a wait (epoll).
-    func busyPollCycle() -> Int {
+    func busyPollCycle() throws(ReactorError) -> Int {
+        if closed { throw .stopped }
         now = clock.now()
         counters.cycles &+= 1
         counters.busyPollCycles &+= 1

@@ -122,6 +122,20 @@ import TestSupport
         #expect(reactor.registrationCount == 2)
     }
 
+    @Test func closingFromAHandlerEndsTheRun() throws {
+        let reactor = try Reactor(backend: .epoll)
+        let (socket, address) = try loopbackSocket()
+        let handler = CollectingHandler()
+        handler.onReceive = { _, reactor in reactor.close() }
+        try reactor.register(socket, handler: handler)
+        let (sender, _) = try loopbackSocket()
+        defer { sender.close() }
+        try sender.send([1], to: address)
+        // As through epoll_wait: the next cycle finds the reactor closed and throws.
+        #expect(throws: ReactorError.stopped) { try reactor.run(idle: .spin) }
+        #expect(handler.payloads == [[1]])
+    }
+
     @Test func moreSocketsThanTheLimitUseReadiness() throws {
         var configuration = Reactor.Configuration(backend: .epoll)
         configuration.busyPollSockets = 1
