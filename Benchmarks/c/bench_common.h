@@ -106,6 +106,43 @@ static inline int open_receiver(struct in_addr address, uint16_t port, struct in
     return fd;
 }
 
+/* The command line every drain receiver shares with `feedreactor rx-bench`. */
+#define RECEIVER_USAGE \
+    "--address A --port P [--interface ADDR] [--rcvbuf BYTES] [--start-file PATH] [--idle block|spin]"
+
+typedef struct {
+    struct in_addr address, interface;
+    uint16_t port;
+    long long rcvbuf;
+    const char *start_file;   /* NULL: start at once */
+    int spin;                 /* --idle spin */
+} receiver_args_t;
+
+/* Parses RECEIVER_USAGE; exits with a usage message on anything else. */
+static inline receiver_args_t parse_receiver_args(const char *program, int argc, char **argv) {
+    receiver_args_t args = { .interface = { htonl(INADDR_ANY) } };
+    const char *address_text = NULL;
+    long long port = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        const char *value = option_value(program, RECEIVER_USAGE, argc, argv, &i);
+        if (!strcmp(arg, "--address")) address_text = value;
+        else if (!strcmp(arg, "--port")) port = parse_number(program, RECEIVER_USAGE, value);
+        else if (!strcmp(arg, "--interface")) args.interface = parse_ipv4(program, RECEIVER_USAGE, value);
+        else if (!strcmp(arg, "--rcvbuf")) args.rcvbuf = parse_number(program, RECEIVER_USAGE, value);
+        else if (!strcmp(arg, "--start-file")) args.start_file = value;
+        else if (!strcmp(arg, "--idle")) {
+            if (!strcmp(value, "spin")) args.spin = 1;
+            else if (strcmp(value, "block")) usage_error(program, RECEIVER_USAGE, "--idle is block or spin");
+        } else usage_error(program, RECEIVER_USAGE, "unknown option");
+    }
+    if (address_text == NULL || port < 0 || port > 65535)
+        usage_error(program, RECEIVER_USAGE, "--address and --port are required");
+    args.address = parse_ipv4(program, RECEIVER_USAGE, address_text);
+    args.port = (uint16_t)port;
+    return args;
+}
+
 /* Waits (polling every 100 µs, outside any measurement) until `path` exists. */
 static inline void wait_for_file(const char *path) {
     if (path == NULL) return;

@@ -18,32 +18,10 @@
 #define BATCH 64
 #define SLOT 2048
 
-static const char *USAGE =
-    "--address A --port P [--interface ADDR] [--rcvbuf BYTES] [--start-file PATH] [--idle block|spin]";
-
 int main(int argc, char **argv) {
-    const char *program = "rx_epoll";
-    const char *address_text = NULL, *start_file = NULL;
-    struct in_addr interface = { htonl(INADDR_ANY) };
-    long long port = -1, rcvbuf = 0;
-    int spin = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        const char *value = option_value(program, USAGE, argc, argv, &i);
-        if (!strcmp(arg, "--address")) address_text = value;
-        else if (!strcmp(arg, "--port")) port = parse_number(program, USAGE, value);
-        else if (!strcmp(arg, "--interface")) interface = parse_ipv4(program, USAGE, value);
-        else if (!strcmp(arg, "--rcvbuf")) rcvbuf = parse_number(program, USAGE, value);
-        else if (!strcmp(arg, "--start-file")) start_file = value;
-        else if (!strcmp(arg, "--idle")) {
-            if (!strcmp(value, "spin")) spin = 1;
-            else if (strcmp(value, "block")) usage_error(program, USAGE, "--idle is block or spin");
-        } else usage_error(program, USAGE, "unknown option");
-    }
-    if (address_text == NULL || port < 0 || port > 65535) usage_error(program, USAGE, "--address and --port are required");
-    struct in_addr address = parse_ipv4(program, USAGE, address_text);
+    receiver_args_t args = parse_receiver_args("rx_epoll", argc, argv);
 
-    int fd = open_receiver(address, (uint16_t)port, interface, rcvbuf);
+    int fd = open_receiver(args.address, args.port, args.interface, args.rcvbuf);
     int ep = epoll_create1(EPOLL_CLOEXEC);
     if (ep < 0) die("epoll_create1");
     struct epoll_event interest = { .events = EPOLLIN, .data.fd = fd };
@@ -64,12 +42,12 @@ int main(int argc, char **argv) {
 
     fprintf(stderr, "ready\n");
     fflush(stderr);
-    wait_for_file(start_file);
+    wait_for_file(args.start_file);
 
     int done = 0;
     while (!done) {
         struct epoll_event event;
-        int ready = epoll_wait(ep, &event, 1, spin ? 0 : -1);
+        int ready = epoll_wait(ep, &event, 1, args.spin ? 0 : -1);
         if (ready < 0) {
             if (errno == EINTR) continue;
             die("epoll_wait");

@@ -28,9 +28,6 @@
 #define BUFFER_SIZE ((sizeof(struct io_uring_recvmsg_out) + NAME_SPACE + PAYLOAD + 63) & ~(size_t)63)
 #define GROUP 0
 
-static const char *USAGE =
-    "--address A --port P [--interface ADDR] [--rcvbuf BYTES] [--start-file PATH] [--idle block|spin]";
-
 static void fail(const char *what, int error) {
     fprintf(stderr, "rx_uring: %s: %s\n", what, strerror(error));
     exit(1);
@@ -49,26 +46,7 @@ static void arm(struct io_uring *ring, int fd, struct msghdr *msg) {
 }
 
 int main(int argc, char **argv) {
-    const char *program = "rx_uring";
-    const char *address_text = NULL, *start_file = NULL;
-    struct in_addr interface = { htonl(INADDR_ANY) };
-    long long port = -1, rcvbuf = 0;
-    int spin = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        const char *value = option_value(program, USAGE, argc, argv, &i);
-        if (!strcmp(arg, "--address")) address_text = value;
-        else if (!strcmp(arg, "--port")) port = parse_number(program, USAGE, value);
-        else if (!strcmp(arg, "--interface")) interface = parse_ipv4(program, USAGE, value);
-        else if (!strcmp(arg, "--rcvbuf")) rcvbuf = parse_number(program, USAGE, value);
-        else if (!strcmp(arg, "--start-file")) start_file = value;
-        else if (!strcmp(arg, "--idle")) {
-            if (!strcmp(value, "spin")) spin = 1;
-            else if (strcmp(value, "block")) usage_error(program, USAGE, "--idle is block or spin");
-        } else usage_error(program, USAGE, "unknown option");
-    }
-    if (address_text == NULL || port < 0 || port > 65535) usage_error(program, USAGE, "--address and --port are required");
-    struct in_addr address = parse_ipv4(program, USAGE, address_text);
+    receiver_args_t args = parse_receiver_args("rx_uring", argc, argv);
 
     struct io_uring ring;
     struct io_uring_params params;
@@ -91,12 +69,12 @@ int main(int argc, char **argv) {
         io_uring_buf_ring_add(br, buffers + (size_t)i * BUFFER_SIZE, BUFFER_SIZE, (unsigned short)i, mask, i);
     io_uring_buf_ring_advance(br, BUFFERS);
 
-    int fd = open_receiver(address, (uint16_t)port, interface, rcvbuf);
+    int fd = open_receiver(args.address, args.port, args.interface, args.rcvbuf);
     tracker_t tracker;
     tracker_init(&tracker);
     fprintf(stderr, "ready\n");
     fflush(stderr);
-    wait_for_file(start_file);
+    wait_for_file(args.start_file);
 
     struct msghdr msg;
     memset(&msg, 0, sizeof(msg));
@@ -106,7 +84,7 @@ int main(int argc, char **argv) {
     uint64_t exhaustions = 0;
     int done = 0;
     while (!done) {
-        if (spin) {
+        if (args.spin) {
             unsigned kflags = IO_URING_READ_ONCE(*ring.sq.kflags);
             if (io_uring_sq_ready(&ring) || (kflags & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)))
                 io_uring_submit_and_get_events(&ring);
