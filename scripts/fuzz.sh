@@ -35,7 +35,7 @@ for c in Sources/CFeedReactor/*.c; do
     C_OBJECTS+=("$object")
 done
 
-SWIFT_FLAGS=(-O -g -sanitize=fuzzer,address -parse-as-library -I "$OUT/include" -I "$OUT")
+SWIFT_FLAGS=(-O -g -sanitize=fuzzer,address -parse-as-library -package-name feedreactor -I "$OUT/include" -I "$OUT")
 swiftc "${SWIFT_FLAGS[@]}" -module-name Reactor -wmo -emit-module -emit-module-path "$OUT/Reactor.swiftmodule" \
     -c Sources/Reactor/*.swift -o "$OUT/Reactor.o"
 # MoldUDP64's Client imports Multicast: build it too, so the fuzzed module is the real one.

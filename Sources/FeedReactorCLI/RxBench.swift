@@ -76,8 +76,7 @@ final class SequenceCounter: DatagramHandler {
     let seen: UnsafeMutablePointer<UInt64>
 
     init() {
-        seen = .allocate(capacity: Self.windowBits / 64)
-        seen.initialize(repeating: 0, count: Self.windowBits / 64)
+        seen = .allocate(filledWith: 0, count: Self.windowBits / 64)
     }
 
     deinit { seen.deallocate() }

@@ -40,18 +40,13 @@ final class ReorderBuffer {
         self.capacity = capacity
         self.slotBytes = slotBytes
         arena = .allocate(byteCount: capacity * slotBytes, alignment: 16)
-        first = .allocate(capacity: capacity)
-        first.initialize(repeating: 0, count: capacity)
-        messageCount = .allocate(capacity: capacity)
-        messageCount.initialize(repeating: 0, count: capacity)
-        byteCount = .allocate(capacity: capacity)
-        byteCount.initialize(repeating: 0, count: capacity)
-        flags = .allocate(capacity: capacity)
-        flags.initialize(repeating: [], count: capacity)
+        first = .allocate(filledWith: 0, count: capacity)
+        messageCount = .allocate(filledWith: 0, count: capacity)
+        byteCount = .allocate(filledWith: 0, count: capacity)
+        flags = .allocate(filledWith: [], count: capacity)
         var ringSize = 1
         while ringSize < capacity { ringSize <<= 1 }
-        order = .allocate(capacity: ringSize)
-        order.initialize(repeating: -1, count: ringSize)
+        order = .allocate(filledWith: -1, count: ringSize)
         orderMask = ringSize - 1
         freeSlots = .allocate(capacity: capacity)
         for index in 0..<capacity { (freeSlots + index).initialize(to: Int32(capacity - 1 - index)) }

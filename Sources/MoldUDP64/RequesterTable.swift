@@ -60,16 +60,11 @@ final class RequesterTable {
         self.capacity = size
         setMask = size / Self.ways - 1
         self.limit = limit
-        key0 = .allocate(capacity: size)
-        key0.initialize(repeating: 0, count: size)
-        key1 = .allocate(capacity: size)
-        key1.initialize(repeating: 0, count: size)
-        key2 = .allocate(capacity: size)
-        key2.initialize(repeating: 0, count: size)
-        arrival = .allocate(capacity: size)
-        arrival.initialize(repeating: 0, count: size)
-        lastSeen = .allocate(capacity: size)
-        lastSeen.initialize(repeating: 0, count: size)
+        key0 = .allocate(filledWith: 0, count: size)
+        key1 = .allocate(filledWith: 0, count: size)
+        key2 = .allocate(filledWith: 0, count: size)
+        arrival = .allocate(filledWith: 0, count: size)
+        lastSeen = .allocate(filledWith: 0, count: size)
     }
 
     deinit {

@@ -65,10 +65,8 @@ public final class RetransmissionStore {
         self.messageCapacity = size
         self.byteCapacity = byteCapacity
         mask = size - 1
-        starts = .allocate(capacity: size)
-        starts.initialize(repeating: 0, count: size)
-        lengths = .allocate(capacity: size)
-        lengths.initialize(repeating: 0, count: size)
+        starts = .allocate(filledWith: 0, count: size)
+        lengths = .allocate(filledWith: 0, count: size)
         bytes = .allocate(byteCount: byteCapacity, alignment: 16)
         oldest = firstSequenceNumber
         next = firstSequenceNumber

@@ -121,12 +121,9 @@ public final class Session {
         // Each packet adds at most one revelation and `advance` retires those
         // `reorderWindowPackets` packets old, so this many never overflow.
         windowCapacity = configuration.reorderWindowPackets + 1
-        windowEnd = .allocate(capacity: windowCapacity)
-        windowEnd.initialize(repeating: 0, count: windowCapacity)
-        windowTime = .allocate(capacity: windowCapacity)
-        windowTime.initialize(repeating: 0, count: windowCapacity)
-        windowPacket = .allocate(capacity: windowCapacity)
-        windowPacket.initialize(repeating: 0, count: windowCapacity)
+        windowEnd = .allocate(filledWith: 0, count: windowCapacity)
+        windowTime = .allocate(filledWith: 0, count: windowCapacity)
+        windowPacket = .allocate(filledWith: 0, count: windowCapacity)
     }
 
     deinit {

@@ -106,8 +106,7 @@ final class Registration {
         self.descriptor = descriptor
         self.handler = handler
         self.options = options
-        datagrams = .allocate(capacity: max(1, options.slotCount))
-        datagrams.initialize(repeating: fr_datagram(), count: max(1, options.slotCount))
+        datagrams = .allocate(filledWith: fr_datagram(), count: max(1, options.slotCount))
     }
 
     deinit { datagrams.deallocate() }

@@ -68,25 +68,17 @@ public final class TimerWheel {
         while size < slots { size <<= 1 }
         wheelSize = size
         mask = size - 1
-        deadline = .allocate(capacity: capacity)
-        period = .allocate(capacity: capacity)
-        tag = .allocate(capacity: capacity)
-        sequence = .allocate(capacity: capacity)
-        generation = .allocate(capacity: capacity)
-        generation.initialize(repeating: 1, count: capacity)
+        deadline = .allocate(filledWith: 0, count: capacity)
+        period = .allocate(filledWith: 0, count: capacity)
+        tag = .allocate(filledWith: 0, count: capacity)
+        sequence = .allocate(filledWith: 0, count: capacity)
+        generation = .allocate(filledWith: 1, count: capacity)
         next = .allocate(capacity: capacity)
-        prev = .allocate(capacity: capacity)
-        bucketOf = .allocate(capacity: capacity)
-        bucketOf.initialize(repeating: Self.free, count: capacity)
+        prev = .allocate(filledWith: Self.none, count: capacity)
+        bucketOf = .allocate(filledWith: Self.free, count: capacity)
         for i in 0..<capacity { next[i] = i + 1 < capacity ? Int32(i + 1) : Self.none }
-        prev.initialize(repeating: Self.none, count: capacity)
-        deadline.initialize(repeating: 0, count: capacity)
-        period.initialize(repeating: 0, count: capacity)
-        tag.initialize(repeating: 0, count: capacity)
-        sequence.initialize(repeating: 0, count: capacity)
         handlers = ContiguousArray(repeating: nil, count: capacity)
-        heads = .allocate(capacity: size)
-        heads.initialize(repeating: Self.none, count: size)
+        heads = .allocate(filledWith: Self.none, count: size)
         scratch = .allocate(capacity: capacity)
         freeHead = 0
         nextTick = start / tickNanoseconds

@@ -118,8 +118,7 @@ final class URingBackend: Backend {
         minimumBufferSize = max(0, configuration.uringBufferSize)
         // One reap pass takes at most a CQ's worth; the array is sized once.
         completionCapacity = max(64, Int(fr_uring_cq_entries(ring)))
-        completions = .allocate(capacity: completionCapacity)
-        completions.initialize(repeating: fr_uring_completion(), count: completionCapacity)
+        completions = .allocate(filledWith: fr_uring_completion(), count: completionCapacity)
     }
 
     deinit {
