@@ -15,7 +15,7 @@
 #
 # Knobs (environment): ROUNDS COUNT SIZES MODES RCVBUF GROUP_PREFIX PORT_BASE
 # SENDER_CPU RECEIVER_CPU TIMEOUT IDLE=block|spin RT=0|1 SKIP_BUILD=1
-# RECEIVERS="fr-epoll fr-uring c-epoll c-uring nio"
+# RECEIVERS="fr-epoll fr-uring c-epoll c-uring nio" (other names: RECEIVER_<name>, below)
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-5}
@@ -86,6 +86,10 @@ receiver_command() {
         c-epoll)  [[ -x $BIN/rx_epoll ]] && echo "$BIN/rx_epoll" ;;
         c-uring)  [[ $HAVE_C_URING == 1 ]] && echo "$BIN/rx_uring" ;;
         nio)      [[ -x $NIO ]] && echo "$NIO" ;;
+        # Any other name: the command in RECEIVER_<name with - as _>, e.g.
+        # RECEIVERS="c-epoll fr-old" RECEIVER_fr_old="/tmp/old/feedreactor rx-bench".
+        # A name starting fr- is counted as FeedReactor in the ratio table.
+        *)        local variable="RECEIVER_${1//-/_}"; [[ -n ${!variable:-} ]] && echo "${!variable}" ;;
     esac
 }
 
