@@ -420,31 +420,49 @@ fr_uring_sender *fr_uring_sender_create(unsigned count, size_t size) {
 unsigned fr_uring_sender_available(const fr_uring_sender *s) { return s->free_count; }
 size_t fr_uring_sender_buffer_size(const fr_uring_sender *s) { return s->size; }
 
-int fr_uring_sender_send(fr_uring *u, fr_uring_sender *s, int fd, const void *bytes, size_t length,
-                         const void *addr, socklen_t addr_length, uint64_t user_data_base, int zero_copy) {
+int fr_uring_sender_fill(fr_uring_sender *s, const void *bytes, size_t length, const void *addr,
+                         socklen_t addr_length) {
     if (s->free_count == 0) return -ENOBUFS;
     if (length > s->size || addr_length > sizeof(struct sockaddr_storage)) return -EMSGSIZE;
-    struct io_uring_sqe *sqe = get_sqe(u);
-    if (!sqe) return -EBUSY;
     unsigned index = s->free_list[--s->free_count];
-    uint8_t *buffer = s->buffers + (size_t)index * s->size;
-    memcpy(buffer, bytes, length);
+    memcpy(s->buffers + (size_t)index * s->size, bytes, length);
+    s->iovs[index].iov_len = length;
     if (addr && addr_length) {
-        struct msghdr *msg = &s->msgs[index];
         memcpy(&s->names[index], addr, addr_length);
-        msg->msg_name = &s->names[index];
-        msg->msg_namelen = addr_length;
-        s->iovs[index].iov_len = length;
-        if (zero_copy) io_uring_prep_sendmsg_zc(sqe, fd, msg, 0);
-        else io_uring_prep_sendmsg(sqe, fd, msg, 0);
-    } else if (zero_copy) {
-        io_uring_prep_send_zc(sqe, fd, buffer, length, 0, 0);
+        s->msgs[index].msg_name = &s->names[index];
+        s->msgs[index].msg_namelen = addr_length;
     } else {
-        io_uring_prep_send(sqe, fd, buffer, length, 0);
+        s->msgs[index].msg_name = NULL;
+        s->msgs[index].msg_namelen = 0;
     }
-    io_uring_sqe_set_data64(sqe, user_data_base | index);
     return (int)index;
 }
+
+int fr_uring_sender_prepare(fr_uring *u, fr_uring_sender *s, unsigned index, int fd, uint64_t user_data,
+                            int zero_copy, int link) {
+    // No get_sqe(): submitting here would cut a chain the caller is building.
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+    if (!sqe) return -EBUSY;
+    struct msghdr *msg = &s->msgs[index];
+    uint8_t *buffer = s->buffers + (size_t)index * s->size;
+    size_t length = s->iovs[index].iov_len;
+    // MSG_DONTWAIT: a full send buffer completes with -EAGAIN (REQ_F_NOWAIT)
+    // instead of io_uring polling and retrying on its own, which would let
+    // later sends overtake this one.
+    if (msg->msg_name) {
+        if (zero_copy) io_uring_prep_sendmsg_zc(sqe, fd, msg, MSG_DONTWAIT);
+        else io_uring_prep_sendmsg(sqe, fd, msg, MSG_DONTWAIT);
+    } else if (zero_copy) {
+        io_uring_prep_send_zc(sqe, fd, buffer, length, MSG_DONTWAIT, 0);
+    } else {
+        io_uring_prep_send(sqe, fd, buffer, length, MSG_DONTWAIT);
+    }
+    if (link) sqe->flags |= IOSQE_IO_LINK;
+    io_uring_sqe_set_data64(sqe, user_data);
+    return 0;
+}
+
+unsigned fr_uring_sq_space(const fr_uring *u) { return io_uring_sq_space_left(&u->ring); }
 
 void fr_uring_sender_release(fr_uring_sender *s, unsigned index) {
     if (index < s->count && s->free_count < s->count) s->free_list[s->free_count++] = index;
@@ -489,12 +507,15 @@ fr_uring_sender *fr_uring_sender_create(unsigned count, size_t size) { (void)cou
 void fr_uring_sender_destroy(fr_uring_sender *s) { (void)s; }
 unsigned fr_uring_sender_available(const fr_uring_sender *s) { (void)s; return 0; }
 size_t fr_uring_sender_buffer_size(const fr_uring_sender *s) { (void)s; return 0; }
-int fr_uring_sender_send(fr_uring *u, fr_uring_sender *s, int fd, const void *bytes, size_t length,
-                         const void *addr, socklen_t addr_length, uint64_t user_data_base, int zero_copy) {
-    (void)u; (void)s; (void)fd; (void)bytes; (void)length; (void)addr; (void)addr_length; (void)user_data_base;
-    (void)zero_copy;
-    return -ENOSYS;
+int fr_uring_sender_fill(fr_uring_sender *s, const void *bytes, size_t length, const void *addr,
+                         socklen_t addr_length) {
+    (void)s; (void)bytes; (void)length; (void)addr; (void)addr_length; return -ENOSYS;
 }
+int fr_uring_sender_prepare(fr_uring *u, fr_uring_sender *s, unsigned index, int fd, uint64_t user_data,
+                            int zero_copy, int link) {
+    (void)u; (void)s; (void)index; (void)fd; (void)user_data; (void)zero_copy; (void)link; return -ENOSYS;
+}
+unsigned fr_uring_sq_space(const fr_uring *u) { (void)u; return 0; }
 void fr_uring_sender_release(fr_uring_sender *s, unsigned index) { (void)s; (void)index; }
 
 #endif

@@ -242,6 +242,8 @@ final class EpollBackend: Backend {
               length: Int, reactor: Reactor) -> SendResult {
         guard case .datagram(let state)? = entries[Int(registration.token.slot)] else { return .refused(.notRegistered) }
         guard bytes.count <= state.queue.slotSize else { return .refused(.tooLarge(bytes.count)) }
+        // A queue whose EPOLLOUT could not be armed: try it here rather than never.
+        if state.queue.count > 0 && !state.watchingOutput { _ = flushQueue(registration, state, reactor: reactor) }
         // Queued datagrams go first: sending past them would reorder the stream.
         if state.queue.count == 0 {
             do {
@@ -319,6 +321,7 @@ final class EpollBackend: Backend {
                 let n = try queue.flush(on: UDPSocket(registered: registration.descriptor))
                 if n == 0 { return sent }
                 sent += n
+                reactor.counters.queuedSendsFlushed &+= UInt64(n)
             } catch {
                 if error.errno == ENOBUFS { return sent }
                 queue.removeFirst(1)
@@ -326,7 +329,6 @@ final class EpollBackend: Backend {
                 if !registration.isOpen { return sent }
             }
         }
-        reactor.counters.queuedSendsFlushed &+= UInt64(sent)
         if state.watchingOutput {
             _ = try? System.epollControl(epfd, EPOLL_CTL_MOD, registration.descriptor, events: Self.inFlags,
                                          data: registration.token.raw)

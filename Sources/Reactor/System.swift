@@ -110,19 +110,6 @@ enum System {
         if rc < 0 { throw SystemError(call: "\(call)", errno: -rc) }
     }
 
-    /// Copies a datagram into a send buffer of `sender` and queues its SQE.
-    /// Returns the buffer index. Faults: `.uringSQE`.
-    @inline(__always)
-    static func uringSend(_ ring: OpaquePointer, _ sender: OpaquePointer, fd: Int32, bytes: UnsafeRawBufferPointer,
-                          address: UnsafeRawPointer?, length: Int, userData: UInt64,
-                          zeroCopy: Bool) throws(SystemError) -> Int {
-        if let errno = injected(.uringSQE) { throw SystemError(call: "io_uring_get_sqe", errno: errno) }
-        let rc = fr_uring_sender_send(ring, sender, fd, bytes.baseAddress, bytes.count, address, socklen_t(length),
-                                      userData, zeroCopy ? 1 : 0)
-        if rc < 0 { throw SystemError(call: rc == -EBUSY ? "io_uring_get_sqe" : "io_uring sendmsg", errno: -rc) }
-        return Int(rc)
-    }
-
     /// io_uring_submit of what is queued. Faults: `.uringSubmit`.
     static func uringSubmit(_ ring: OpaquePointer) throws(SystemError) {
         if let errno = injected(.uringSubmit) { throw SystemError(call: "io_uring_submit", errno: errno) }

@@ -87,6 +87,10 @@ final class URingBackend: Backend {
     let zeroCopyThreshold: Int
     /// Registrations refused for want of buffers, to tell `writable` (preallocated).
     var writableWaiters: ContiguousArray<Token> = []
+    /// Sockets with sends waiting to be prepared at the next `submit` (preallocated).
+    var sendReady: ContiguousArray<Token> = []
+    /// Per send buffer: goes out zero-copy.
+    let sendZeroCopy: UnsafeMutablePointer<Bool>
     var sendsCompleted = 0
     /// Receivers of deregistered sockets whose multishot receive has not ended yet.
     var retiring: [URingReceiver] = []
@@ -108,6 +112,8 @@ final class URingBackend: Backend {
         case control = 5
         /// A send (the send buffer index in the low bits).
         case send = 6
+        /// A datagram socket's POLLOUT poll after -EAGAIN (token in the low bits).
+        case sendPoll = 7
     }
 
     /// io_uring's per-registration state: one case per registration kind.
@@ -131,6 +137,11 @@ final class URingBackend: Backend {
     @inline(__always)
     static func pollData(_ token: Token) -> UInt64 {
         Operation.poll.rawValue << 56 | UInt64(token.slot & 0xFF_FFFF) << 32 | UInt64(token.generation)
+    }
+
+    @inline(__always)
+    static func sendPollData(_ token: Token) -> UInt64 {
+        Operation.sendPoll.rawValue << 56 | UInt64(token.slot & 0xFF_FFFF) << 32 | UInt64(token.generation)
     }
 
     @inline(__always)
@@ -173,11 +184,14 @@ final class URingBackend: Backend {
         sender = sendBufferCount > 0
             ? fr_uring_sender_create(UInt32(sendBufferCount), max(1, configuration.uringSendBufferSize)) : nil
         sendOwners = .allocate(filledWith: 0, count: max(1, sendBufferCount))
+        sendZeroCopy = .allocate(filledWith: false, count: max(1, sendBufferCount))
         writableWaiters.reserveCapacity(configuration.maxRegistrations)
+        sendReady.reserveCapacity(configuration.maxRegistrations)
         if sendBufferCount > 0 && sender == nil {
             fr_uring_destroy(ring)
             completions.deallocate()
             sendOwners.deallocate()
+            sendZeroCopy.deallocate()
             throw .system(SystemError(call: "malloc(io_uring send buffers)", errno: ENOMEM))
         }
     }
@@ -186,6 +200,7 @@ final class URingBackend: Backend {
         teardown()
         completions.deallocate()
         sendOwners.deallocate()
+        sendZeroCopy.deallocate()
     }
 
     /// Why io_uring_setup failed, and what to do about it.
@@ -354,6 +369,15 @@ final class URingBackend: Backend {
                 needsSweep = true
             }
             retiring.append(receiver)
+            // Held sends never reached the kernel: their buffers come back now
+            // (those in flight come back at their completions).
+            if let sender {
+                while let index = state.retry.pop() ?? state.outgoing.pop() { release(sender, Int(index)) }
+            }
+            if state.blocked {
+                _ = fr_uring_cancel(ring, Self.sendPollData(registration.token), Self.cancelData)
+                _ = fr_uring_submit(ring)
+            }
         case .descriptor(let state)?:
             // The caller may close the descriptor next: end the poll now.
             if state.armed {
@@ -435,6 +459,8 @@ final class URingBackend: Backend {
                     work += polled(completion, reactor: reactor)
                 case .send:
                     sent(completion, reactor: reactor)
+                case .sendPoll:
+                    unblocked(completion, reactor: reactor)
                 case .cancel, .control, nil:
                     break  // a cancel's own result; -ENOENT when the receive had ended already
                 }
@@ -615,6 +641,15 @@ final class URingBackend: Backend {
     }
 
     // MARK: - Sends
+    //
+    // Order: io_uring gives none between independent SQEs, and a send that
+    // met a full socket and was retried by the kernel later would let younger
+    // datagrams overtake it. So each socket has at most one chain of send SQEs
+    // in flight: its datagrams in order, linked (IOSQE_IO_LINK), each with
+    // MSG_DONTWAIT. A full socket fails the first send with -EAGAIN and cancels
+    // the rest of the chain (-ECANCELED), in order; both go back to the
+    // socket's retry queue, a POLLOUT poll waits for room, and then the retry
+    // queue and what was sent meanwhile go out as the next chain.
 
     func send(_ registration: Registration, _ bytes: UnsafeRawBufferPointer, to address: UnsafeRawPointer?,
               length: Int, reactor: Reactor) -> SendResult {
@@ -629,21 +664,27 @@ final class URingBackend: Backend {
               bytes.count <= fr_uring_sender_buffer_size(sender) else {
             return .refused(.tooLarge(bytes.count))
         }
-        guard state.inFlight < state.endpoint.sendOptions.queueCapacity, fr_uring_sender_available(sender) > 0 else {
+        guard state.waiting < state.endpoint.sendOptions.queueCapacity else {
             waitForBuffers(registration, state)
             return .refused(.queueFull)
         }
-        let index: Int
-        do {
-            index = try System.uringSend(ring, sender, fd: registration.descriptor, bytes: bytes, address: address,
-                                         length: length, userData: Self.sendData,
-                                         zeroCopy: bytes.count >= zeroCopyThreshold)
-        } catch {
-            return .refused(.failed(error))
+        let rc = fr_uring_sender_fill(sender, bytes.baseAddress, bytes.count, address, socklen_t(length))
+        guard rc >= 0 else {
+            if rc == -ENOBUFS {
+                waitForBuffers(registration, state)
+                return .refused(.queueFull)
+            }
+            return .refused(.failed(SystemError(call: "io_uring sendmsg", errno: -rc)))
         }
+        let index = Int(rc)
         sendOwners[index] = registration.token.raw
-        state.inFlight += 1
-        return .sent
+        sendZeroCopy[index] = bytes.count >= zeroCopyThreshold
+        _ = state.outgoing.push(UInt32(index))
+        if !state.listed {
+            state.listed = true
+            sendReady.append(registration.token)
+        }
+        return state.blocked ? .queued : .sent
     }
 
     func send(_ registration: Registration, batch: SendBatch, reactor: Reactor) -> SendBatchResult {
@@ -675,27 +716,67 @@ final class URingBackend: Backend {
         }
     }
 
-    /// A send's completion: the buffer goes back (for a zero-copy send, at its
-    /// second, IORING_CQE_F_NOTIF completion), an error goes to the handler.
+    /// A send's completion: done (the buffer goes back; for a zero-copy send at
+    /// its second, IORING_CQE_F_NOTIF completion), -EAGAIN/-ECANCELED (back to
+    /// the retry queue, in order), or an error for the handler.
     func sent(_ completion: fr_uring_completion, reactor: Reactor) {
         guard let sender else { return }
         let index = Int(completion.user_data & 0xFF_FFFF)
         guard index < sendBufferCount else { return }
-        let owner = Token(raw: sendOwners[index])
-        let notification = completion.flags & FR_URING_CQE_F_NOTIF != 0
-        if !notification {
-            if let registration = reactor.registration(for: owner),
-               case .datagram(let state)? = entries[Int(owner.slot)] {
-                state.inFlight -= 1
-                if completion.result < 0 {
-                    reactor.sendFailed(registration, SystemError(call: "io_uring sendmsg", errno: -completion.result))
-                }
-            }
-            // A zero-copy send's buffer is still the kernel's until its notification.
-            if completion.flags & FR_URING_CQE_F_MORE != 0 { return }
+        if completion.flags & FR_URING_CQE_F_NOTIF != 0 {
+            release(sender, index)
+            return
         }
+        let owner = Token(raw: sendOwners[index])
+        let kernelKeepsBuffer = completion.flags & FR_URING_CQE_F_MORE != 0
+        if let registration = reactor.registration(for: owner), case .datagram(let state)? = entries[Int(owner.slot)] {
+            state.inFlight -= 1
+            let result = completion.result
+            if (result == -EAGAIN || result == -ECANCELED) && !kernelKeepsBuffer {
+                // Not sent: first again next time, in chain order.
+                _ = state.retry.push(UInt32(index))
+                if !state.listed {
+                    state.listed = true
+                    sendReady.append(owner)
+                }
+                if result == -EAGAIN && !state.blocked { block(registration, state, reactor: reactor) }
+                return
+            }
+            if result < 0 {
+                reactor.sendFailed(registration, SystemError(call: "io_uring sendmsg", errno: -result))
+            }
+        }
+        // A zero-copy send's buffer is the kernel's until its notification.
+        if !kernelKeepsBuffer { release(sender, index) }
+    }
+
+    @inline(__always)
+    func release(_ sender: OpaquePointer, _ index: Int) {
         fr_uring_sender_release(sender, UInt32(index))
         sendsCompleted += 1
+    }
+
+    /// The socket's send buffer is full: hold its sends until POLLOUT.
+    func block(_ registration: Registration, _ state: URingDatagram, reactor: Reactor) {
+        state.blocked = true
+        do {
+            try System.uringPrepare("io_uring_get_sqe") {
+                fr_uring_poll_add(ring, registration.descriptor, FR_READY_WRITABLE, Self.sendPollData(registration.token))
+            }
+        } catch {
+            // No poll: retry at the next submit instead (a spin at worst, never a stall).
+            state.blocked = false
+        }
+    }
+
+    /// POLLOUT after -EAGAIN: the held sends go out with this cycle's submit.
+    func unblocked(_ completion: fr_uring_completion, reactor: Reactor) {
+        let token = Self.token(fromData: completion.user_data)
+        guard reactor.registration(for: token) != nil, case .datagram(let state)? = entries[Int(token.slot)] else {
+            reactor.counters.staleEvents &+= 1
+            return
+        }
+        state.blocked = false
     }
 
     /// Buffers came back: tell the sockets that were refused for want of them.
@@ -711,6 +792,10 @@ final class URingBackend: Backend {
             index += 1
             guard let registration = reactor.registration(for: token),
                   case .datagram(let state)? = entries[Int(token.slot)] else { continue }
+            if state.waiting >= state.endpoint.sendOptions.queueCapacity {
+                writableWaiters.append(token)   // still full: keep waiting
+                continue
+            }
             state.wantsWritable = false
             reactor.sendsDrained(registration, state.endpoint)
             work += 1
@@ -719,9 +804,51 @@ final class URingBackend: Backend {
         return work
     }
 
+    /// Prepares one chain of a socket's held sends: retries first, then new ones.
+    func prepareChain(_ registration: Registration, _ state: URingDatagram, _ sender: OpaquePointer) {
+        let n = min(state.retry.count + state.outgoing.count, Int(fr_uring_sq_space(ring)))
+        var k = 0
+        while k < n {
+            let fromRetry = !state.retry.isEmpty
+            guard let index = fromRetry ? state.retry.pop() : state.outgoing.pop() else { return }
+            do {
+                try System.uringPrepare("io_uring_get_sqe") {
+                    fr_uring_sender_prepare(ring, sender, index, registration.descriptor, Self.sendData | UInt64(index),
+                                            sendZeroCopy[Int(index)] ? 1 : 0, k < n - 1 ? 1 : 0)
+                }
+            } catch {
+                // Keep it first in line for the next submit. (The SQE before it,
+                // linked, simply ends the chain.)
+                _ = fromRetry ? state.retry.pushFront(index) : state.outgoing.pushFront(index)
+                return
+            }
+            state.inFlight += 1
+            k += 1
+        }
+    }
+
     /// Submits the SQEs prepared during the cycle (sends, re-arms) now.
     func submit(reactor: Reactor) {
         guard !torndown else { return }
+        if !sendReady.isEmpty, let sender {
+            var kept = 0
+            for position in sendReady.indices {
+                let token = sendReady[position]
+                guard reactor.registration(for: token) != nil,
+                      case .datagram(let state)? = entries[Int(token.slot)] else { continue }
+                // One chain in flight per socket, none while the socket is full.
+                if !state.blocked && state.inFlight == 0 {
+                    prepareChain(reactor.registration(for: token)!, state, sender)
+                }
+                if state.retry.isEmpty && state.outgoing.isEmpty {
+                    state.listed = false
+                } else {
+                    sendReady[kept] = token
+                    kept += 1
+                }
+            }
+            sendReady.removeLast(sendReady.count - kept)
+        }
         // EBUSY/EAGAIN: the kernel is short of room; the next wait submits them.
         _ = try? System.uringSubmit(ring)
     }
@@ -786,19 +913,33 @@ final class URingReceiver {
     }
 }
 
-/// io_uring's state of one datagram socket: its receiver, its sends in flight.
+/// io_uring's state of one datagram socket: its receiver, its sends.
 final class URingDatagram {
     let endpoint: DatagramEndpoint
     let receiver: URingReceiver
-    /// Sends whose completion has not arrived (at most `SendOptions.queueCapacity`).
+    /// Filled send buffers waiting for the next chain, in order.
+    let outgoing: IndexQueue
+    /// Sends of the last chain that did not go out (-EAGAIN, -ECANCELED): before `outgoing`.
+    let retry: IndexQueue
+    /// Send SQEs prepared whose completion has not arrived (one chain).
     var inFlight = 0
+    /// The socket said -EAGAIN: sends are held until its POLLOUT poll completes.
+    var blocked = false
+    /// In `URingBackend.sendReady`.
+    var listed = false
     /// A send was refused since the last `writable`.
     var wantsWritable = false
 
     init(endpoint: DatagramEndpoint, receiver: URingReceiver) {
         self.endpoint = endpoint
         self.receiver = receiver
+        outgoing = IndexQueue(capacity: endpoint.sendOptions.queueCapacity)
+        retry = IndexQueue(capacity: endpoint.sendOptions.queueCapacity)
     }
+
+    /// Send buffers this socket holds: waiting, retrying or in flight (at most
+    /// `SendOptions.queueCapacity`).
+    var waiting: Int { outgoing.count + retry.count + inFlight }
 }
 
 /// io_uring's state of one plain descriptor.

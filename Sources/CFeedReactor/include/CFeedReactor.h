@@ -295,12 +295,18 @@ fr_uring_sender *fr_uring_sender_create(unsigned count, size_t size);
 void fr_uring_sender_destroy(fr_uring_sender *s);
 unsigned fr_uring_sender_available(const fr_uring_sender *s);
 size_t fr_uring_sender_buffer_size(const fr_uring_sender *s);
-/// Copies a datagram into a free buffer and queues its SQE: IORING_OP_SENDMSG
-/// to addr (IORING_OP_SEND when addr is NULL: a connected socket), their _ZC
-/// forms when zero_copy. user_data = user_data_base | buffer index. Returns the
-/// buffer index, -ENOBUFS when no buffer is free, -EBUSY when no SQE could be had.
-int fr_uring_sender_send(fr_uring *u, fr_uring_sender *s, int fd, const void *bytes, size_t length,
-                         const void *addr, socklen_t addr_length, uint64_t user_data_base, int zero_copy);
+/// Copies a datagram (and its destination; addr NULL: the connected peer) into a
+/// free buffer. Returns the buffer index, -ENOBUFS when none is free, -EMSGSIZE.
+int fr_uring_sender_fill(fr_uring_sender *s, const void *bytes, size_t length, const void *addr,
+                         socklen_t addr_length);
+/// Queues the SQE of a filled buffer: IORING_OP_SENDMSG to its address
+/// (IORING_OP_SEND without one: a connected socket), their _ZC forms when
+/// zero_copy, always MSG_DONTWAIT (a full socket completes with -EAGAIN);
+/// IOSQE_IO_LINK when link (the next SQE waits for this one). 0 or -EBUSY (SQ full).
+int fr_uring_sender_prepare(fr_uring *u, fr_uring_sender *s, unsigned index, int fd, uint64_t user_data,
+                            int zero_copy, int link);
+/// Free SQ entries.
+unsigned fr_uring_sq_space(const fr_uring *u);
 /// Returns a buffer to the pool (at its send's final completion).
 void fr_uring_sender_release(fr_uring_sender *s, unsigned index);
 
