@@ -52,6 +52,8 @@
 ///    `reactor.socketFailed(_:_:)`, drained send queues to
 ///    `reactor.sendsDrained(_:)`. Returns the number of datagrams delivered
 ///    plus callbacks run (the duty cycle's work count). Allocates nothing.
+///    `pendingSends(_:)` says how many of a socket's datagrams are taken but
+///    not yet handed over (epoll: queued; io_uring: held or in flight).
 /// 10. `submit()` — the end of the duty cycle: hand the kernel what handlers
 ///    and timers prepared during it (io_uring SQEs), so nothing waits for the
 ///    next wait. epoll has nothing to do.
@@ -76,6 +78,7 @@ protocol Backend: AnyObject {
               length: Int, reactor: Reactor) -> SendResult
     func send(_ registration: Registration, batch: SendBatch, reactor: Reactor) -> SendBatchResult
     func submit(reactor: Reactor)
+    func pendingSends(_ registration: Registration) -> Int
     func addWakeup(descriptor: Int32) throws(ReactorError)
     func wait(timeoutNanoseconds: Int64) throws(ReactorError) -> Int
     func dispatch(into reactor: Reactor) -> Int

@@ -167,6 +167,11 @@ final class EpollBackend: Backend {
     /// Nothing waits: every send was a system call already.
     func submit(reactor: Reactor) {}
 
+    func pendingSends(_ registration: Registration) -> Int {
+        guard case .datagram(let state)? = entries[Int(registration.token.slot)] else { return 0 }
+        return state.queue.count
+    }
+
     /// recvmmsg needs no readiness: a socket can be read at any time.
     var readsDirectly: Bool { true }
 

@@ -58,6 +58,13 @@ extension Reactor {
         if !closed { backend.submit(reactor: self) }
     }
 
+    /// Datagrams of `token` taken by `send` but not yet handed to the kernel
+    /// (epoll: queued) or not yet completed (io_uring). 0 for a stale token.
+    public func pendingSends(for token: Token) -> Int {
+        guard let registration = registration(for: token) else { return 0 }
+        return backend.pendingSends(registration)
+    }
+
     @inline(__always)
     func count(_ result: SendResult) -> SendResult {
         switch result {

@@ -827,6 +827,11 @@ final class URingBackend: Backend {
         }
     }
 
+    func pendingSends(_ registration: Registration) -> Int {
+        guard case .datagram(let state)? = entries[Int(registration.token.slot)] else { return 0 }
+        return state.waiting
+    }
+
     /// Submits the SQEs prepared during the cycle (sends, re-arms) now.
     func submit(reactor: Reactor) {
         guard !torndown else { return }
