@@ -1,10 +1,12 @@
-// swift build -c release --product PublishThroughput && taskset -c 1 .build/release/PublishThroughput [--runs 5] [--messages 10000000] [--udp]
+// swift build -c release --product PublishThroughput && taskset -c 1 .build/release/PublishThroughput [--runs 5] [--messages 10000000] [--udp [--backend epoll|uring]]
 //
 // Publisher hot path throughput: append 40-byte messages (numbered, packed into
 // 1400-byte MoldUDP64 packets, kept in the retransmission store). Without --udp
 // packets go to a sink that drops them (packing alone); with --udp each packet is
-// sent with sendto to a loopback socket nobody reads (the kernel drops what does
-// not fit its buffer). Prints messages/second per run and the median.
+// sent through a reactor (epoll: sendto; io_uring: SQEs; --backend) to a
+// loopback socket nobody reads (the kernel drops what does not fit its buffer);
+// the loop runs a reactor poll every 1024 messages, as a duty cycle would.
+// Prints messages/second and packets/second per run and the medians.
 import CFeedReactor
 import MoldUDP64
 import Reactor
@@ -23,9 +25,11 @@ func argument(_ name: String, default value: Int) -> Int {
 let runs = argument("--runs", default: 5)
 let messages = argument("--messages", default: 10_000_000)
 let useUDP = CommandLine.arguments.contains("--udp")
+let backend: BackendKind = CommandLine.arguments.firstIndex(of: "--backend")
+    .flatMap { $0 + 1 < CommandLine.arguments.count ? BackendKind(rawValue: CommandLine.arguments[$0 + 1]) : nil } ?? .epoll
+var packetRates: [Double] = []
 let session = try SessionID(validating: "PUBBENCH01")
 let target = try UDPSocket.bound(to: SocketAddress("127.0.0.1", port: 0))
-let sender = try UDPSocket.bound(to: SocketAddress("127.0.0.1", port: 0))
 let message = [UInt8](repeating: 0x5A, count: 40)
 var rates: [Double] = []
 
@@ -34,15 +38,26 @@ for run in 1...runs {
     var configuration = Publisher.Configuration(session: session)
     configuration.flushDelay = 1_000_000_000   // packets close on size, not on time
     configuration.heartbeatInterval = 0
-    let sink: any PacketSink = useUDP ? UDPPacketSink(socket: sender, destination: try target.localAddress()) : DiscardingSink()
+    let reactor = try Reactor(backend: backend)
+    let sink: any PacketSink = useUDP
+        ? try UDPPacketSink(reactor: reactor, socket: UDPSocket.bound(to: SocketAddress("127.0.0.1", port: 0)),
+                            destination: try target.localAddress(), options: SendOptions(queueCapacity: 256))
+        : DiscardingSink()
     let publisher = Publisher(configuration, sink: sink, store: store)
     let start = fr_monotonic_ns()
     try message.withUnsafeBytes { bytes in
-        for _ in 0..<messages { try publisher.append(bytes, now: 1) }
+        for i in 0..<messages {
+            try publisher.append(bytes, now: 1)
+            if i & 1023 == 1023 { try reactor.poll() }
+        }
     }
     publisher.flush(now: 1)
+    try reactor.poll()
     let seconds = Double(fr_monotonic_ns() - start) / 1e9
     rates.append(Double(messages) / seconds)
-    print("run \(run): \(Int(rates.last!)) messages/s (\(publisher.counters.dataPackets) packets)")
+    packetRates.append(Double(publisher.counters.dataPackets) / seconds)
+    print("run \(run): \(Int(rates.last!)) messages/s \(Int(packetRates.last!)) packets/s "
+          + "(\(publisher.counters.dataPackets) packets, \(publisher.counters.sendFailures) send failures)")
 }
-print("median: \(Int(rates.sorted()[rates.count / 2])) messages/s (\(messages) messages of 40 bytes per run, \(useUDP ? "sendto loopback" : "packing only"))")
+print("median: \(Int(rates.sorted()[rates.count / 2])) messages/s \(Int(packetRates.sorted()[packetRates.count / 2])) packets/s "
+      + "(\(messages) messages of 40 bytes per run, \(useUDP ? "\(backend) loopback" : "packing only"))")

@@ -310,7 +310,10 @@ final class FeedThread: @unchecked Sendable {
                 try sender.socket.setSendBuffer(bytes: 4 << 20)
                 return sender
             }
-            let sinks = senders.map { UDPPacketSink(socket: $0.socket, destination: $0.destination) }
+            // Registered with the reactor (which closes the sockets): sends go through its backend.
+            let sinks = try senders.map { (sender) throws(ReactorError) -> UDPPacketSink in
+                try UDPPacketSink(reactor: reactor, socket: sender.socket, destination: sender.destination)
+            }
             let sink: any PacketSink
             if ab {
                 let fanout = FanoutSink(sinks: sinks, loss: loss, seed: seed)
@@ -332,7 +335,6 @@ final class FeedThread: @unchecked Sendable {
             try feed.start(on: reactor)
             thread.ready()
             try reactor.run(idle: .block)
-            senders.forEach { $0.close() }
         }
     }
 

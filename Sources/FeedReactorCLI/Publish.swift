@@ -51,7 +51,10 @@ struct Publish: ParsableCommand {
         configuration.heartbeatInterval = UInt64(heartbeatMilliseconds * 1e6)
         configuration.flushDelay = UInt64(flushMicroseconds * 1e3)
         configuration.loss = LossSimulation(dropFraction: drop, seed: seed)
-        let publisher = Publisher(configuration, sink: UDPPacketSink(socket: sender.socket, destination: sender.destination), store: store)
+        // Sends go through the reactor's backend (queued when the socket is full).
+        let sink = try UDPPacketSink(reactor: reactor, socket: sender.socket, destination: sender.destination,
+                                     options: SendOptions(queueCapacity: 256))
+        let publisher = Publisher(configuration, sink: sink, store: store)
 
         var server: RetransmissionServer?
         if let retransmitPort {

@@ -211,12 +211,14 @@ public final class Client: RequestSink, TimerHandler {
         let request = Request(session: session, sequenceNumber: firstSequence, messageCount: count)
         let length = request.encode(into: requestBuffer)
         observer?.requestSent(firstSequence: firstSequence, count: count, now: reactor?.now ?? 0)
-        do {
-            let result = try requestSocket.send(UnsafeRawBufferPointer(rebasing: requestBuffer[0..<length]),
-                                                to: configuration.servers[serverIndex])
-            if case .wouldBlock = result { requestSendFailures &+= 1 }
-        } catch {
-            // The request times out and is retried (or fails over).
+        // Through the reactor the request socket is registered with. A refused
+        // request times out and is retried (or fails over).
+        guard let reactor, let requestToken else {
+            requestSendFailures &+= 1
+            return
+        }
+        let bytes = UnsafeRawBufferPointer(rebasing: requestBuffer[0..<length])
+        if case .refused = reactor.send(requestToken, bytes, to: configuration.servers[serverIndex]) {
             requestSendFailures &+= 1
         }
     }

@@ -16,19 +16,47 @@ public protocol PacketSink: AnyObject {
 
 /// Sends packets to one destination (a multicast group or a unicast address)
 /// on a socket configured by the caller (multicast TTL, interface, loopback).
-public final class UDPPacketSink: PacketSink {
+///
+/// Made with a reactor, the sink registers the socket and sends through the
+/// reactor's backend (epoll: sendmsg, queued on EAGAIN; io_uring: SQEs), so a
+/// full send buffer queues packets instead of losing them until the bounded
+/// queue is full. Made with a socket alone, it calls sendto itself.
+public final class UDPPacketSink: PacketSink, DatagramHandler {
     public let socket: UDPSocket
     public let destination: SocketAddress
-    /// The errno of the last failed send (0: none, EAGAIN: send buffer full).
+    /// The errno of the last failed send (0: none, EAGAIN: send buffer or queue full).
     public var lastErrno: Int32 { lastFailure }
     var lastFailure: Int32 = 0
+    /// The reactor the socket is registered with, and its token (reactor path).
+    unowned(unsafe) let reactor: Reactor?
+    public private(set) var token: Token?
 
     public init(socket: UDPSocket, destination: SocketAddress) {
         self.socket = socket
         self.destination = destination
+        reactor = nil
+    }
+
+    /// Registers `socket` with `reactor` (which then owns it) and sends through
+    /// it. The reactor must outlive the sink.
+    public init(reactor: Reactor, socket: UDPSocket, destination: SocketAddress,
+                options: SendOptions = SendOptions()) throws(ReactorError) {
+        self.socket = socket
+        self.destination = destination
+        self.reactor = reactor
+        token = try reactor.register(socket, options: ReceiveOptions(slotCount: 1, slotSize: 64), send: options,
+                                     handler: self)
     }
 
     public func send(_ packet: UnsafeRawBufferPointer) -> Bool {
+        if let reactor, let token {
+            switch reactor.send(token, packet, to: destination) {
+            case .sent, .queued: return true
+            case .refused(let reason):
+                if case .failed(let error) = reason { lastFailure = error.errno } else { lastFailure = EAGAIN }
+                return false
+            }
+        }
         do {
             switch try socket.send(packet, to: destination) {
             case .processed: return true
@@ -41,6 +69,14 @@ public final class UDPPacketSink: PacketSink {
             lastFailure = error.errno
             return false
         }
+    }
+
+    /// (The sending socket receives nothing a publisher wants.)
+    public func receive(_ batch: DatagramBatch, reactor: Reactor) {}
+
+    /// A queued packet failed later (io_uring completion, epoll queue flush).
+    public func failed(_ error: any Error, token: Token, reactor: Reactor) {
+        if case .system(let system)? = error as? ReactorError { lastFailure = system.errno }
     }
 }
 

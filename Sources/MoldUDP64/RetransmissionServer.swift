@@ -109,11 +109,9 @@ public final class RetransmissionServer: DatagramHandler {
             let source = datagram.sourceAddress
             guard let answer = answer(to: datagram.bytes, from: source, now: now),
                   let address = source.baseAddress else { continue }
-            do {
-                if case .wouldBlock = try socket.send(answer, toRaw: address, length: source.count) {
-                    tally.sendFailures &+= 1
-                }
-            } catch {
+            // Through the reactor that delivered the request (queued when the
+            // socket is full; refused, and counted, when the queue is too).
+            if case .refused = reactor.send(batch.token, answer, toRaw: address, length: source.count) {
                 tally.sendFailures &+= 1
             }
         }
