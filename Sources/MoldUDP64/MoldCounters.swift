@@ -37,6 +37,18 @@ public final class MoldCounters {
     public var bufferDrops: UInt64 = 0
     /// Requests not sent when due because the rate limit had no room.
     public var rateLimited: UInt64 = 0
+    /// Answer packets accepted from configured servers for the current session.
+    public var answers: UInt64 = 0
+    /// The most messages one request brought back (any server; per server:
+    /// `Rerequester.statistics(server:)`).
+    public var answerMessagesHighWater: UInt64 = 0
+    /// Time during which requests were outstanding (ns, summed between polls).
+    public var recoveryNanoseconds: UInt64 = 0
+    /// Missing ranges given up on (each named once to the sink and consumer).
+    public var rangesGivenUp: UInt64 = 0
+
+    /// Recovered messages per request sent (0 when nothing was requested).
+    public var recoveredPerRequest: Double { requests > 0 ? Double(recovered) / Double(requests) : 0 }
 
     public init() {}
 
@@ -46,6 +58,8 @@ public final class MoldCounters {
             + "requests=\(requests) timeouts=\(timeouts) malformed=\(malformed) "
             + "foreign_session=\(foreignSession) unknown_source=\(unknownSource) "
             + "buffer_high_water=\(bufferHighWater) unrecoverable=\(unrecoverable) "
-            + "buffer_drops=\(bufferDrops) rate_limited=\(rateLimited)"
+            + "buffer_drops=\(bufferDrops) rate_limited=\(rateLimited) answers=\(answers) "
+            + "recovered_per_request=\(formatTenths(recoveredPerRequest)) largest_answer=\(answerMessagesHighWater) "
+            + "recovery_ms=\(recoveryNanoseconds / 1_000_000) ranges_given_up=\(rangesGivenUp)"
     }
 }

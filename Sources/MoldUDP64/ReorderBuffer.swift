@@ -1,16 +1,20 @@
 /// Bounded, preallocated storage for message runs that arrived ahead of the
-/// next expected sequence number, kept sorted by sequence number.
+/// next expected sequence number, ordered by sequence number.
 ///
-/// - All memory is allocated in `init`: `capacity` slots of `slotBytes` bytes,
-///   plus per-slot metadata and an ordering ring. Storing, popping and evicting
-///   allocate nothing.
+/// - All memory is allocated in `init`: `capacity` slots of `slotBytes` bytes
+///   plus per-slot metadata (`metadataBytesPerSlot`). Storing, finding,
+///   popping and evicting allocate nothing.
 /// - A slot holds one contiguous run of messages in wire framing (u16 big-endian
 ///   length + data), or a "lost" marker (a run given up on, no bytes).
 /// - Entries never overlap: the `Session` stores only the parts of a packet no
-///   entry covers yet.
-/// - The ordering ring is indexed logically (0 = lowest sequence number); the
-///   common cases (append the newest live packet, pop the oldest) are O(1); an
-///   insertion in the middle (a retransmission) shifts the entries after it.
+///   entry covers yet. So they are ordered by first sequence number and by end
+///   alike, and "the entry after this one" is the first ending after its end.
+/// - The order is a treap (a binary search tree keyed by first sequence number,
+///   heap-ordered by a random priority drawn at insert; Seidel and Aragon,
+///   "Randomized search trees", 1996) kept in index arrays: insert, remove and
+///   search are O(log n) expected whatever the arrival order, so a
+///   retransmission landing between a million buffered runs costs about 20
+///   steps, not a million shifts.
 final class ReorderBuffer {
     struct Flags: OptionSet {
         let rawValue: UInt8
@@ -20,34 +24,44 @@ final class ReorderBuffer {
         static let lost = Flags(rawValue: 2)
     }
 
+    /// Metadata bytes each slot costs besides its `slotBytes`: first (8),
+    /// message count (8), byte count (4), flags (1), left and right links (8),
+    /// priority (4), free list entry (4).
+    static let metadataBytesPerSlot = 37
+    static let none: Int32 = -1
+
     let slotBytes: Int
     let capacity: Int
     let arena: UnsafeMutableRawPointer
     let first: UnsafeMutablePointer<UInt64>
     let messageCount: UnsafeMutablePointer<UInt64>
-    let byteCount: UnsafeMutablePointer<Int>
+    let byteCount: UnsafeMutablePointer<Int32>
     let flags: UnsafeMutablePointer<Flags>
-    /// Slot numbers in sequence order, as a ring of `orderMask + 1` entries.
-    let order: UnsafeMutablePointer<Int32>
-    let orderMask: Int
-    var head = 0
+    let left: UnsafeMutablePointer<Int32>
+    let right: UnsafeMutablePointer<Int32>
+    let priority: UnsafeMutablePointer<UInt32>
+    var root: Int32 = ReorderBuffer.none
     private(set) var count = 0
     let freeSlots: UnsafeMutablePointer<Int32>
     var freeCount: Int
+    var random = SplitMix64(seed: 0x5EED_0F_7EA9)
+
+    /// Bytes this buffer allocated (slots and metadata).
+    var allocatedBytes: Int { capacity * (slotBytes + Self.metadataBytesPerSlot) }
 
     init(capacity: Int, slotBytes: Int) {
-        precondition(capacity > 0 && capacity < Int(Int32.max) && slotBytes >= 3)
+        precondition(capacity > 0 && capacity < Int(Int32.max) && slotBytes >= 3 && slotBytes <= Int(Int32.max))
         self.capacity = capacity
         self.slotBytes = slotBytes
+        // Untouched arena pages cost no memory until a slot is first written.
         arena = .allocate(byteCount: capacity * slotBytes, alignment: 16)
         first = .allocate(filledWith: 0, count: capacity)
         messageCount = .allocate(filledWith: 0, count: capacity)
         byteCount = .allocate(filledWith: 0, count: capacity)
         flags = .allocate(filledWith: [], count: capacity)
-        var ringSize = 1
-        while ringSize < capacity { ringSize <<= 1 }
-        order = .allocate(filledWith: -1, count: ringSize)
-        orderMask = ringSize - 1
+        left = .allocate(filledWith: Self.none, count: capacity)
+        right = .allocate(filledWith: Self.none, count: capacity)
+        priority = .allocate(filledWith: 0, count: capacity)
         freeSlots = .allocate(capacity: capacity)
         for index in 0..<capacity { (freeSlots + index).initialize(to: Int32(capacity - 1 - index)) }
         freeCount = capacity
@@ -59,37 +73,62 @@ final class ReorderBuffer {
         messageCount.deallocate()
         byteCount.deallocate()
         flags.deallocate()
-        order.deallocate()
+        left.deallocate()
+        right.deallocate()
+        priority.deallocate()
         freeSlots.deallocate()
     }
 
     var isFull: Bool { freeCount == 0 }
 
-    /// The slot at logical position `index` (0 = lowest sequence number).
-    @inline(__always) func slot(at index: Int) -> Int { Int(order[(head + index) & orderMask]) }
-    @inline(__always) func start(at index: Int) -> UInt64 { first[slot(at: index)] }
-    @inline(__always) func end(at index: Int) -> UInt64 {
-        let slot = slot(at: index)
-        return first[slot] &+ messageCount[slot]
+    @inline(__always) func start(of slot: Int) -> UInt64 { first[slot] }
+    @inline(__always) func end(of slot: Int) -> UInt64 { first[slot] &+ messageCount[slot] }
+
+    // MARK: - Search
+
+    /// The entry with the lowest sequence numbers, if any.
+    var lowest: Int? {
+        var node = root
+        guard node != Self.none else { return nil }
+        while left[Int(node)] != Self.none { node = left[Int(node)] }
+        return Int(node)
     }
 
-    /// The position of the first entry that ends after `sequence` (entries are
-    /// disjoint and sorted, so their ends are sorted too): binary search.
-    func firstIndex(endingAfter sequence: UInt64) -> Int {
-        var low = 0
-        var high = count
-        while low < high {
-            let middle = (low + high) >> 1
-            if end(at: middle) <= sequence { low = middle + 1 } else { high = middle }
-        }
-        return low
+    /// The entry with the highest sequence numbers, if any.
+    var highest: Int? {
+        var node = root
+        guard node != Self.none else { return nil }
+        while right[Int(node)] != Self.none { node = right[Int(node)] }
+        return Int(node)
     }
+
+    /// The first entry that ends after `sequence` (it holds `sequence` when it
+    /// starts at or before it), or nil.
+    func firstEntry(endingAfter sequence: UInt64) -> Int? {
+        var node = root
+        var found = Self.none
+        while node != Self.none {
+            if end(of: Int(node)) > sequence {
+                found = node
+                node = left[Int(node)]
+            } else {
+                node = right[Int(node)]
+            }
+        }
+        return found == Self.none ? nil : Int(found)
+    }
+
+    /// The entry after `slot` in sequence order.
+    @inline(__always)
+    func entry(after slot: Int) -> Int? { firstEntry(endingAfter: end(of: slot)) }
 
     /// True when an entry holds (or marks lost) `sequence`.
     func covers(_ sequence: UInt64) -> Bool {
-        let index = firstIndex(endingAfter: sequence)
-        return index < count && start(at: index) <= sequence
+        guard let slot = firstEntry(endingAfter: sequence) else { return false }
+        return first[slot] <= sequence
     }
+
+    // MARK: - Slots
 
     /// Takes a free slot, or nil when all are in use.
     func allocate() -> Int? {
@@ -109,46 +148,102 @@ final class ReorderBuffer {
 
     /// The messages a (non-lost) slot holds.
     func blocks(of slot: Int) -> MessageBlocks {
-        MessageBlocks(blocks: UnsafeRawBufferPointer(start: storage(of: slot), count: byteCount[slot]),
+        MessageBlocks(blocks: UnsafeRawBufferPointer(start: storage(of: slot), count: Int(byteCount[slot])),
                       firstSequence: first[slot], count: Int(messageCount[slot]))
     }
 
-    /// Links a filled slot in at logical position `index`, shifting the entries
-    /// at and after it up by one.
-    func insert(_ slot: Int, at index: Int) {
-        precondition(index >= 0 && index <= count && count < capacity)
-        if index == 0 && count > 0 {
-            // Prepending is as cheap as appending in a ring.
-            head = (head - 1) & orderMask
-        } else {
-            var position = count
-            while position > index {
-                order[(head + position) & orderMask] = order[(head + position - 1) & orderMask]
-                position -= 1
-            }
-        }
-        order[(head + index) & orderMask] = Int32(slot)
+    // MARK: - Linking
+
+    /// Links a filled slot (its `first` set, overlapping no entry) into the order.
+    func insert(_ slot: Int) {
+        precondition(count < capacity)
+        left[slot] = Self.none
+        right[slot] = Self.none
+        priority[slot] = UInt32(truncatingIfNeeded: random.next() >> 32)
+        root = insert(Int32(slot), into: root)
         count += 1
     }
 
-    /// Unlinks and frees the lowest entry.
-    func removeFirst() {
-        precondition(count > 0)
-        release(slot(at: 0))
-        head = (head + 1) & orderMask
+    /// Unlinks `slot` and frees it.
+    func remove(_ slot: Int) {
+        root = remove(key: first[slot], from: root)
+        release(slot)
         count -= 1
     }
 
+    /// Unlinks and frees the lowest entry.
+    func removeLowest() {
+        guard let slot = lowest else { return }
+        remove(slot)
+    }
+
     /// Unlinks and frees the highest entry.
-    func removeLast() {
-        precondition(count > 0)
-        release(slot(at: count - 1))
-        count -= 1
+    func removeHighest() {
+        guard let slot = highest else { return }
+        remove(slot)
     }
 
     /// Drops every entry.
     func removeAll() {
-        while count > 0 { removeLast() }
-        head = 0
+        root = Self.none
+        count = 0
+        freeCount = capacity
+        for index in 0..<capacity { freeSlots[index] = Int32(capacity - 1 - index) }
+    }
+
+    // Recursion depth is the treap's depth: O(log n) expected (about 2.99 log2 n
+    // at most with high probability), so a million entries recurse ~60 deep.
+    func insert(_ node: Int32, into tree: Int32) -> Int32 {
+        guard tree != Self.none else { return node }
+        let t = Int(tree)
+        if first[Int(node)] < first[t] {
+            let child = insert(node, into: left[t])
+            left[t] = child
+            if priority[Int(child)] > priority[t] { return rotateRight(tree) }
+        } else {
+            let child = insert(node, into: right[t])
+            right[t] = child
+            if priority[Int(child)] > priority[t] { return rotateLeft(tree) }
+        }
+        return tree
+    }
+
+    func remove(key: UInt64, from tree: Int32) -> Int32 {
+        guard tree != Self.none else { return tree }
+        let t = Int(tree)
+        if key < first[t] {
+            left[t] = remove(key: key, from: left[t])
+        } else if key > first[t] {
+            right[t] = remove(key: key, from: right[t])
+        } else {
+            return merge(left[t], right[t])
+        }
+        return tree
+    }
+
+    /// Joins two treaps whose keys are all lower in `low` than in `high`.
+    func merge(_ low: Int32, _ high: Int32) -> Int32 {
+        if low == Self.none { return high }
+        if high == Self.none { return low }
+        if priority[Int(low)] > priority[Int(high)] {
+            right[Int(low)] = merge(right[Int(low)], high)
+            return low
+        }
+        left[Int(high)] = merge(low, left[Int(high)])
+        return high
+    }
+
+    func rotateRight(_ tree: Int32) -> Int32 {
+        let pivot = left[Int(tree)]
+        left[Int(tree)] = right[Int(pivot)]
+        right[Int(pivot)] = tree
+        return pivot
+    }
+
+    func rotateLeft(_ tree: Int32) -> Int32 {
+        let pivot = right[Int(tree)]
+        right[Int(tree)] = left[Int(pivot)]
+        left[Int(pivot)] = tree
+        return pivot
     }
 }

@@ -1,34 +1,12 @@
+import Reactor
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// A generic cell rate limit (GCRA, a token bucket kept as one timestamp):
-/// `rate` events per second on average, bursts of up to `burst` at once.
-public struct RateLimit: Sendable, Equatable {
-    /// Nanoseconds of credit one event costs.
-    public let interval: UInt64
-    /// How far ahead of `now` the bucket's theoretical arrival time may run.
-    public let tolerance: UInt64
-
-    /// - Parameters:
-    ///   - rate: events per second (at least 1).
-    ///   - burst: events allowed back to back (at least 1).
-    public init(rate: UInt64, burst: UInt64) {
-        precondition(rate >= 1 && burst >= 1, "a rate limit needs rate >= 1 and burst >= 1")
-        interval = max(1, 1_000_000_000 / rate)
-        tolerance = interval * (burst - 1)
-    }
-
-    /// Takes one event's credit from the bucket `arrival` at `now`; false (and
-    /// nothing taken) when the bucket is empty.
-    @inline(__always)
-    public func admit(_ arrival: inout UInt64, now: UInt64) -> Bool {
-        let start = max(arrival, now)
-        guard start - now <= tolerance else { return false }
-        arrival = start + interval
-        return true
-    }
-}
+/// The rate limit the retransmission side is configured with: the one GCRA
+/// implementation, `Reactor.RateLimiter` (this name is kept for source
+/// compatibility).
+public typealias RateLimit = RateLimiter
 
 /// A fixed-size table of recent requesters (address and port), each with its
 /// own rate-limit bucket, for `RetransmissionServer`.
@@ -40,7 +18,7 @@ public struct RateLimit: Sendable, Equatable {
 final class RequesterTable {
     static let ways = 4
     let setMask: Int
-    let limit: RateLimit
+    let limit: RateLimiter
     // Key per entry: family | port << 16 | IPv4 address or IPv6 scope << 32, then
     // the IPv6 address halves. Family 0 marks a free entry.
     let key0: UnsafeMutablePointer<UInt64>
@@ -54,7 +32,7 @@ final class RequesterTable {
 
     /// - Parameter capacity: the most requesters tracked (rounded up to a
     ///   power of two, at least 4).
-    init(capacity: Int, limit: RateLimit) {
+    init(capacity: Int, limit: RateLimiter) {
         var size = Self.ways
         while size < capacity { size <<= 1 }
         self.capacity = size

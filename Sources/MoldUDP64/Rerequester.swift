@@ -21,25 +21,39 @@ public enum RerequesterError: Error, Equatable, Sendable, CustomStringConvertibl
 /// Turns a `Session`'s declared gaps into MoldUDP64 re-requests, with no I/O
 /// and no clock of its own: `poll(now:session:)` decides, a `RequestSink` sends.
 ///
-/// - Requests only missing ranges, at most `maxMessagesPerRequest` messages
-///   each, and never a range that is already in flight.
+/// - Requests only missing ranges (never what is delivered or buffered), and
+///   never a range that is already in flight.
+/// - Adapts to what each server answers. MoldUDP64 1.00 lets a server return
+///   fewer messages than asked, and busy exchange servers cap answers (a dozen
+///   messages, in packets of a few). Once a server's answers come back short,
+///   its cap is learned (the most it answered one request) and large gaps are
+///   cut into pieces of that size, up to `maxInFlight` of them outstanding
+///   within the rate limit, so recovery runs in parallel instead of one
+///   partial answer per round trip. Every `probeInterval`-th request to a
+///   capped server asks for twice the cap, so a cap that grows is noticed;
+///   `capDecreaseAfter` short answers in a row lower it.
+/// - An answer with fewer messages than asked keeps the request alive: once it
+///   has brought the server's cap, or `continuationDelay` after its last
+///   packet, the rest is asked for again at once (no timeout is waited out).
 /// - A request not answered within its timeout is retried (the timeout doubles
-///   each attempt, up to `maxRequestTimeout`) on the next server; after
-///   `maxAttempts` sends, once the live feed has moved past the range, the
-///   still-missing messages are given up: the sink hears `unrecoverable` and
-///   the session reports them lost in order. A range still ahead of the live
-///   feed keeps being retried at the capped backoff.
+///   each attempt since the last progress, up to `maxRequestTimeout`) on
+///   another server when there is one.
+/// - A range is given up only with evidence that no server can send it:
+///   servers answered other requests but none of this range for
+///   `giveUpAfter` (default 10 s), and the live feed has moved past it; or
+///   every server has been silent for `silenceDeadline` while requests were
+///   outstanding, and then everything missing behind the live feed is given up
+///   at once, each range named once to the sink. A range still ahead of the
+///   live feed (a forged far-future sequence number) is never given up: it is
+///   retried at the capped backoff.
 /// - Requests go to the server with the fewest unanswered requests (ties
 ///   round-robin); one that misses `failoverAfterTimeouts` answers in a row is
-///   skipped for `serverProbeInterval`, then tried again; a retry goes to
-///   another server than the one that timed out.
+///   skipped for `serverProbeInterval`, then tried again.
 /// - All sends share one rate limit (`requestsPerSecond`, bursts of
-///   `requestBurst`), so a forged far-future sequence number cannot make the
-///   client flood its servers.
+///   `requestBurst`; `Reactor.RateLimiter`), so a forged far-future sequence
+///   number cannot make the client flood its servers.
 /// - Answers count only from configured server addresses and for the current
 ///   session (`receiveAnswer`); anything else is counted and dropped.
-/// - An answer with fewer messages than asked (allowed by the spec) keeps the
-///   request alive; the rest is asked for again after `continuationDelay`.
 ///
 /// ```swift
 /// let rerequester = try Rerequester(configuration: .init(servers: [server]), counters: counters)
@@ -59,8 +73,12 @@ public final class Rerequester {
         public var requestTimeout: UInt64
         /// Cap on the doubled timeout of later attempts.
         public var maxRequestTimeout: UInt64
-        /// Sends of one range before giving up on it.
-        public var maxAttempts: Int
+        /// How long servers may answer other requests but never a range before
+        /// it is given up (once the live feed is past it).
+        public var giveUpAfter: UInt64
+        /// How long every server may be silent, with requests outstanding,
+        /// before everything missing behind the live feed is given up at once.
+        public var silenceDeadline: UInt64
         /// Consecutive unanswered requests after which a server is skipped.
         public var failoverAfterTimeouts: Int
         /// How long a failed server is skipped before it is tried again.
@@ -69,26 +87,51 @@ public final class Rerequester {
         public var requestsPerSecond: UInt64
         /// Requests that may go out back to back.
         public var requestBurst: UInt64
-        /// After a partial answer, how long to wait for more before asking again.
+        /// After a partial answer, how long to wait for more of its packets
+        /// before asking again for the rest.
         public var continuationDelay: UInt64
+        /// Every this many requests to a server with a learned cap, one asks
+        /// for twice the cap (0: never probe).
+        public var probeInterval: Int
+        /// Short answers in a row (at or below the cap) that lower a learned cap.
+        public var capDecreaseAfter: Int
 
-        public init(servers: [SocketAddress], maxMessagesPerRequest: Int = 1024, maxInFlight: Int = 32,
+        public init(servers: [SocketAddress], maxMessagesPerRequest: Int = 1024, maxInFlight: Int = 64,
                     requestTimeout: UInt64 = 20_000_000, maxRequestTimeout: UInt64 = 500_000_000,
-                    maxAttempts: Int = 6, failoverAfterTimeouts: Int = 2,
+                    giveUpAfter: UInt64 = 10_000_000_000, silenceDeadline: UInt64 = 5_000_000_000,
+                    failoverAfterTimeouts: Int = 2,
                     serverProbeInterval: UInt64 = 1_000_000_000, requestsPerSecond: UInt64 = 5_000,
-                    requestBurst: UInt64 = 64, continuationDelay: UInt64 = 1_000_000) {
+                    requestBurst: UInt64 = 64, continuationDelay: UInt64 = 1_000_000,
+                    probeInterval: Int = 64, capDecreaseAfter: Int = 8) {
             self.servers = servers
             self.maxMessagesPerRequest = maxMessagesPerRequest
             self.maxInFlight = maxInFlight
             self.requestTimeout = requestTimeout
             self.maxRequestTimeout = maxRequestTimeout
-            self.maxAttempts = maxAttempts
+            self.giveUpAfter = giveUpAfter
+            self.silenceDeadline = silenceDeadline
             self.failoverAfterTimeouts = failoverAfterTimeouts
             self.serverProbeInterval = serverProbeInterval
             self.requestsPerSecond = requestsPerSecond
             self.requestBurst = requestBurst
             self.continuationDelay = continuationDelay
+            self.probeInterval = probeInterval
+            self.capDecreaseAfter = capDecreaseAfter
         }
+    }
+
+    /// What one server's answers looked like (for `listen`'s summary and the demo).
+    public struct ServerStatistics: Sendable, Equatable {
+        /// Requests whose answer (one or more packets) was seen complete.
+        public var answeredRequests: UInt64 = 0
+        /// Messages those answers carried for the ranges asked.
+        public var answeredMessages: UInt64 = 0
+        /// The most messages one request brought back.
+        public var largestAnswer: UInt64 = 0
+        /// The learned cap on messages per answer (0: none seen, answers were whole).
+        public var answerCap: UInt64 = 0
+        /// Short answers seen (fewer messages than asked).
+        public var shortAnswers: UInt64 = 0
     }
 
     /// One outstanding request.
@@ -105,6 +148,11 @@ public final class Rerequester {
         /// An answer made progress since the last send: the deadline is a
         /// continuation wait, not a timeout.
         var answered = false
+        /// Messages asked for by the last send, and received for them since.
+        var asked: UInt64 = 0
+        var received: UInt64 = 0
+        /// First send, or the last progress: the give-up clock.
+        var since: UInt64 = 0
     }
 
     public let configuration: Configuration
@@ -117,30 +165,63 @@ public final class Rerequester {
     var consecutiveTimeouts: [Int]
     var skippedUntil: [UInt64]
     var nextServer = 0
-    /// Generic cell rate algorithm: the theoretical arrival time of the next
-    /// request; a send is allowed while it is at most `burst` intervals ahead.
+    /// Per server: answer statistics, requests sent (for the probe schedule),
+    /// and the current run of short answers.
+    var statistics: [ServerStatistics]
+    var requestsSent: [UInt64]
+    var shortStreak: [Int]
+    var shortStreakMax: [UInt64]
+    /// The last time any configured server answered.
+    var lastAnswer: UInt64 = 0
+    /// The first request sent since the last answer (0: none outstanding).
+    var waitingSince: UInt64 = 0
+    /// The previous poll, for `counters.recoveryNanoseconds`.
+    var lastPoll: UInt64 = 0
+    let limiter: RateLimiter
+    /// The request rate limit's theoretical arrival time (GCRA state).
     var theoreticalArrival: UInt64 = 0
-    let emissionInterval: UInt64
-    let burstTolerance: UInt64
 
     public init(configuration: Configuration, counters: MoldCounters = MoldCounters()) throws(RerequesterError) {
         guard (1...0xFFFE).contains(configuration.maxMessagesPerRequest) else {
             throw .invalidMessagesPerRequest(configuration.maxMessagesPerRequest)
         }
         guard configuration.maxInFlight >= 1 else { throw .invalidSetting("maxInFlight must be at least 1") }
-        guard configuration.maxAttempts >= 1 else { throw .invalidSetting("maxAttempts must be at least 1") }
         guard configuration.requestTimeout > 0 else { throw .invalidSetting("requestTimeout must be above 0 ns") }
         guard configuration.requestsPerSecond >= 1 && configuration.requestsPerSecond <= 1_000_000_000 else {
             throw .invalidSetting("requestsPerSecond must be 1...1e9")
         }
         guard configuration.failoverAfterTimeouts >= 1 else { throw .invalidSetting("failoverAfterTimeouts must be at least 1") }
+        guard configuration.silenceDeadline > 0 && configuration.giveUpAfter > 0 else {
+            throw .invalidSetting("giveUpAfter and silenceDeadline must be above 0 ns")
+        }
+        guard configuration.probeInterval >= 0 && configuration.capDecreaseAfter >= 1 else {
+            throw .invalidSetting("probeInterval must be 0 or more and capDecreaseAfter at least 1")
+        }
         self.configuration = configuration
         self.counters = counters
         inFlight = Array(repeating: InFlight(), count: configuration.maxInFlight)
-        consecutiveTimeouts = Array(repeating: 0, count: configuration.servers.count)
-        skippedUntil = Array(repeating: 0, count: configuration.servers.count)
-        emissionInterval = 1_000_000_000 / configuration.requestsPerSecond
-        burstTolerance = emissionInterval * max(1, configuration.requestBurst) - emissionInterval
+        let servers = configuration.servers.count
+        consecutiveTimeouts = Array(repeating: 0, count: servers)
+        skippedUntil = Array(repeating: 0, count: servers)
+        statistics = Array(repeating: ServerStatistics(), count: servers)
+        requestsSent = Array(repeating: 0, count: servers)
+        shortStreak = Array(repeating: 0, count: servers)
+        shortStreakMax = Array(repeating: 0, count: servers)
+        limiter = RateLimiter(rate: configuration.requestsPerSecond, burst: max(1, configuration.requestBurst))
+    }
+
+    /// What server `index`'s answers looked like so far.
+    public func statistics(server index: Int) -> ServerStatistics { statistics[index] }
+
+    /// `key=value` pairs per server: answers, messages per answer, the largest
+    /// and the learned cap (for `listen`'s summary).
+    public var serverSummary: String {
+        statistics.indices.map { index in
+            let stats = statistics[index]
+            let mean = stats.answeredRequests > 0 ? Double(stats.answeredMessages) / Double(stats.answeredRequests) : 0
+            return "server\(index)_answers=\(stats.answeredRequests) server\(index)_messages_per_answer=\(formatTenths(mean)) "
+                + "server\(index)_largest_answer=\(stats.largestAnswer) server\(index)_answer_cap=\(stats.answerCap)"
+        }.joined(separator: " ")
     }
 
     // MARK: - Answers
@@ -185,21 +266,37 @@ public final class Rerequester {
         // Any answer shows the server is alive.
         consecutiveTimeouts[server] = 0
         skippedUntil[server] = 0
+        lastAnswer = now
+        waitingSince = 0
+        counters.answers &+= 1
         session.receive(packet, now: now, retransmission: true)
         guard packet.kind == .data else { return }
         let answerStart = packet.sequenceNumber
         let answerEnd = packet.nextSequenceNumber
         for index in inFlight.indices where inFlight[index].active {
-            guard inFlight[index].start < answerEnd && answerStart < inFlight[index].end else { continue }
-            guard let remaining = session.firstMissing(atOrAfter: inFlight[index].start, below: inFlight[index].end) else {
+            let entry = inFlight[index]
+            guard entry.start < answerEnd && answerStart < entry.end else { continue }
+            inFlight[index].received &+= min(entry.end, answerEnd) - max(entry.start, answerStart)
+            guard let remaining = session.firstMissing(atOrAfter: entry.start, below: entry.end) else {
+                noteAnswer(index)
                 complete(index)
                 continue
             }
-            if remaining.lowerBound > inFlight[index].start {
-                // Progress: a partial answer. Wait briefly for more, then ask for the rest.
+            if remaining.lowerBound > entry.start {
+                // Progress: a partial answer.
                 inFlight[index].start = remaining.lowerBound
                 inFlight[index].attempts = 0
-                inFlight[index].answered = true
+                inFlight[index].since = now
+            }
+            inFlight[index].answered = true
+            let cap = statistics[inFlight[index].server].answerCap
+            if cap > 0 && inFlight[index].received >= min(inFlight[index].asked, cap) {
+                // The answer brought all the server gives per request: ask
+                // for the rest now rather than wait for packets that will not come.
+                noteAnswer(index)
+                inFlight[index].due = true
+            } else {
+                // More packets of the same answer may follow: wait briefly.
                 inFlight[index].due = false
                 inFlight[index].deadline = now &+ configuration.continuationDelay
             }
@@ -212,13 +309,18 @@ public final class Rerequester {
     /// requests newly declared gaps, within the rate limit. Call it from a timer
     /// (every millisecond or at `nextDeadline`) and after receiving packets.
     public func poll(now: UInt64, session: Session) {
+        if inFlightCount > 0 && now > lastPoll && lastPoll > 0 { counters.recoveryNanoseconds &+= now - lastPoll }
+        lastPoll = now
         session.advance(now: now)
         guard let id = session.current else { return }
+        if waitingSince > 0 && now &- waitingSince >= configuration.silenceDeadline {
+            giveUpEverything(session: session)
+        }
         sweep(now: now, session: session)
         var limited = false
         // Retries first: they are older than any new gap.
         for index in inFlight.indices where inFlight[index].active && inFlight[index].due {
-            guard takeToken(now: now) else { limited = true; break }
+            guard limiter.admit(&theoreticalArrival, now: now) else { limited = true; break }
             send(index, session: id, now: now)
         }
         if !limited { limited = !requestNewGaps(now: now, session: session, id: id) }
@@ -230,8 +332,11 @@ public final class Rerequester {
         var earliest = session.nextWindowDeadline
         for entry in inFlight where entry.active {
             // A due entry waits for the rate limit: the next token's time.
-            let nextToken = theoreticalArrival > burstTolerance ? theoreticalArrival - burstTolerance : 0
-            let when = entry.due ? nextToken : entry.deadline
+            let when = entry.due ? limiter.nextAdmission(theoreticalArrival) : entry.deadline
+            earliest = min(earliest ?? when, when)
+        }
+        if waitingSince > 0 {
+            let when = waitingSince &+ configuration.silenceDeadline
             earliest = min(earliest ?? when, when)
         }
         return earliest
@@ -241,6 +346,7 @@ public final class Rerequester {
     public func reset() {
         for index in inFlight.indices { inFlight[index] = InFlight() }
         inFlightCount = 0
+        waitingSince = 0
     }
 
     // MARK: - Internals
@@ -259,6 +365,7 @@ public final class Rerequester {
             if inFlight[index].answered {
                 // The continuation wait after a partial answer ran out: ask again
                 // for the rest from the same server, without blaming it.
+                noteAnswer(index)
                 inFlight[index].due = true
                 continue
             }
@@ -268,11 +375,14 @@ public final class Rerequester {
             if consecutiveTimeouts[server] >= configuration.failoverAfterTimeouts {
                 skippedUntil[server] = now &+ configuration.serverProbeInterval
             }
-            // Give up only when the live feed has moved past the range: a range
-            // ahead of it (revealed by a forged or corrupt sequence number, or a
-            // server that cannot serve what was not sent yet) keeps being asked
-            // for at the capped backoff instead, and live data can still fill it.
-            if inFlight[index].attempts >= configuration.maxAttempts && session.latestLiveEnd >= inFlight[index].end {
+            // Give up only with evidence: servers answered since this range was
+            // first asked for (they are alive) but never it, for giveUpAfter, and
+            // the live feed has moved past it. A range ahead of the feed
+            // (revealed by a forged or corrupt sequence number, or not sent yet)
+            // keeps being asked for at the capped backoff instead.
+            let entry = inFlight[index]
+            if now &- entry.since >= configuration.giveUpAfter && lastAnswer > entry.since
+                && session.latestLiveEnd >= entry.end {
                 giveUp(index, session: session)
             } else {
                 inFlight[index].server = pickServer(now: now, avoiding: server)
@@ -286,9 +396,10 @@ public final class Rerequester {
     func requestNewGaps(now: UInt64, session: Session, id: SessionID) -> Bool {
         // Nothing declared beyond what was delivered: the common case, one compare.
         guard session.declaredEnd > session.nextExpected else { return true }
+        guard inFlightCount < inFlight.count || configuration.servers.isEmpty else { return true }
         var cursor = session.nextExpected
         while let gap = session.firstGap(atOrAfter: cursor) {
-            var start = gap.lowerBound
+            let start = gap.lowerBound
             var end = gap.upperBound
             // Skip what is in flight; stop before the next in-flight range.
             var overlapped = false
@@ -309,18 +420,29 @@ public final class Rerequester {
                 cursor = end
                 continue
             }
-            end = min(end, start &+ UInt64(configuration.maxMessagesPerRequest))
             guard inFlightCount < inFlight.count else { return true }
-            guard takeToken(now: now) else { return false }
+            guard limiter.admit(&theoreticalArrival, now: now) else { return false }
+            let server = pickServer(now: now, avoiding: nil)
+            end = min(end, start &+ askSize(server: server))
             let index = inFlight.firstIndex { !$0.active }!
-            inFlight[index] = InFlight(active: true, start: start, end: end,
-                                       server: pickServer(now: now, avoiding: nil))
+            inFlight[index] = InFlight(active: true, start: start, end: end, server: server, since: now)
             inFlightCount += 1
             send(index, session: id, now: now)
-            start = end
             cursor = end
         }
         return true
+    }
+
+    /// How many messages to ask server `server` for in one request: its learned
+    /// cap (twice that on a probe), or the configured maximum while it has
+    /// answered everything asked.
+    func askSize(server: Int) -> UInt64 {
+        let maximum = UInt64(configuration.maxMessagesPerRequest)
+        let cap = statistics[server].answerCap
+        guard cap > 0 && cap < maximum else { return maximum }
+        let probe = configuration.probeInterval > 0
+            && requestsSent[server] % UInt64(configuration.probeInterval) == UInt64(configuration.probeInterval) - 1
+        return probe ? min(maximum, 2 * cap) : cap
     }
 
     func send(_ index: Int, session id: SessionID, now: UInt64) {
@@ -330,26 +452,101 @@ public final class Rerequester {
         let timeout = (backoff >> UInt64(shift)) == configuration.requestTimeout
             ? min(backoff, max(configuration.maxRequestTimeout, configuration.requestTimeout))
             : configuration.maxRequestTimeout
+        let server = inFlight[index].server
+        // Ask for no more than the server answers per request; what lies
+        // beyond is requested as a piece of its own by `requestNewGaps`.
+        inFlight[index].end = min(inFlight[index].end, inFlight[index].start &+ askSize(server: server))
         inFlight[index].deadline = now &+ timeout
         inFlight[index].attempts = attempts + 1
         inFlight[index].due = false
         inFlight[index].answered = false
+        inFlight[index].asked = inFlight[index].end - inFlight[index].start
+        inFlight[index].received = 0
+        requestsSent[server] &+= 1
         counters.requests &+= 1
-        sink?.sendRequest(serverIndex: inFlight[index].server, session: id,
+        if waitingSince == 0 { waitingSince = now }
+        sink?.sendRequest(serverIndex: server, session: id,
                           firstSequence: inFlight[index].start,
-                          count: UInt16(inFlight[index].end - inFlight[index].start))
+                          count: UInt16(inFlight[index].asked))
+    }
+
+    /// Learns from the answer to entry `index`'s last request, once it is
+    /// complete (all it asked for, the server's cap, or the continuation wait
+    /// ran out). Called at most once per send.
+    func noteAnswer(_ index: Int) {
+        let entry = inFlight[index]
+        guard entry.asked > 0 else { return }
+        inFlight[index].asked = 0
+        let server = entry.server
+        let received = entry.received
+        guard received > 0 else { return }
+        statistics[server].answeredRequests &+= 1
+        statistics[server].answeredMessages &+= received
+        statistics[server].largestAnswer = max(statistics[server].largestAnswer, received)
+        counters.answerMessagesHighWater = max(counters.answerMessagesHighWater, received)
+        let cap = statistics[server].answerCap
+        if received < entry.asked {
+            statistics[server].shortAnswers &+= 1
+            if cap == 0 || received > cap {
+                // The first short answer, or one larger than the cap: the cap
+                // is at least what this answer carried.
+                statistics[server].answerCap = received
+                shortStreak[server] = 0
+                shortStreakMax[server] = 0
+                return
+            }
+            // Short of the cap: a lost packet of the answer, or a cap that
+            // shrank. Only a run of them lowers the cap.
+            shortStreak[server] += 1
+            shortStreakMax[server] = max(shortStreakMax[server], received)
+            if shortStreak[server] >= configuration.capDecreaseAfter {
+                statistics[server].answerCap = shortStreakMax[server]
+                shortStreak[server] = 0
+                shortStreakMax[server] = 0
+            }
+        } else {
+            // A whole answer: a probe answered in full raises the cap.
+            if cap > 0 && received > cap { statistics[server].answerCap = received }
+            shortStreak[server] = 0
+            shortStreakMax[server] = 0
+        }
     }
 
     func giveUp(_ index: Int, session: Session) {
         let start = inFlight[index].start
         let end = inFlight[index].end
         complete(index)
-        var cursor = start
-        while let missing = session.firstMissing(atOrAfter: cursor, below: end) {
+        giveUpMissing(start..<end, session: session)
+    }
+
+    /// Every server has been silent past the deadline: everything missing
+    /// behind the live feed is given up at once (servers that come back are
+    /// asked for what is missing after it).
+    func giveUpEverything(session: Session) {
+        waitingSince = 0
+        let limit = min(session.declaredEnd, session.latestLiveEnd)
+        for index in inFlight.indices where inFlight[index].active && inFlight[index].end <= limit {
+            complete(index)
+        }
+        guard limit > session.nextExpected else { return }
+        giveUpMissing(session.nextExpected..<limit, session: session)
+        // Entries that straddled the limit now start past what was given up.
+        for index in inFlight.indices where inFlight[index].active {
+            inFlight[index].start = max(inFlight[index].start, limit)
+            if inFlight[index].start >= inFlight[index].end { complete(index) }
+        }
+    }
+
+    /// Names each missing range in `range` to the sink once, then has the
+    /// session report them lost in order.
+    func giveUpMissing(_ range: Range<UInt64>, session: Session) {
+        var cursor = range.lowerBound
+        while let missing = session.firstMissing(atOrAfter: cursor, below: range.upperBound) {
             sink?.unrecoverable(firstSequence: missing.lowerBound, count: missing.upperBound - missing.lowerBound)
+            counters.rangesGivenUp &+= 1
             cursor = missing.upperBound
         }
-        session.markUnrecoverable(start..<end)
+        session.markUnrecoverable(range)
     }
 
     func complete(_ index: Int) {
@@ -385,12 +582,10 @@ public final class Rerequester {
         for candidate in 1..<max(1, count) where skippedUntil[candidate] < skippedUntil[earliest] { earliest = candidate }
         return earliest
     }
+}
 
-    /// One token from the rate limit, if available (GCRA).
-    func takeToken(now: UInt64) -> Bool {
-        let arrival = max(theoreticalArrival, now)
-        guard arrival - now <= burstTolerance else { return false }
-        theoreticalArrival = arrival &+ emissionInterval
-        return true
-    }
+/// `value` with one decimal, without Foundation.
+func formatTenths(_ value: Double) -> String {
+    let tenths = Int((value * 10).rounded())
+    return "\(tenths / 10).\(tenths % 10)"
 }

@@ -30,10 +30,10 @@ public final class RetransmissionServer: DatagramHandler {
         /// seen one of a hash set is forgotten.
         public var requesterCapacity: Int = 1024
         /// Each requester's limit. Default: 500 requests/s, bursts of 100.
-        public var perRequesterLimit = RateLimit(rate: 500, burst: 100)
+        public var perRequesterLimit = RateLimiter(rate: 500, burst: 100)
         /// The limit over all requesters (bounds the answer traffic even under
         /// spoofed-source floods). Default: 20,000 requests/s, bursts of 2,000.
-        public var totalLimit = RateLimit(rate: 20_000, burst: 2_000)
+        public var totalLimit = RateLimiter(rate: 20_000, burst: 2_000)
 
         public init(session: SessionID) { self.session = session }
     }

@@ -10,10 +10,11 @@
 /// - A missing range is declared a gap only after the reorder window: once
 ///   `reorderWindowPackets` further packets arrived, or `reorderWindow`
 ///   nanoseconds passed, since the packet (or heartbeat) that revealed it.
-/// - Out-of-order data waits in a preallocated `ReorderBuffer`; when it is full
-///   the furthest-ahead data is dropped (and requested again later): the next
-///   expected message is always delivered straight from its packet, so
-///   progress never depends on buffer space.
+/// - Out-of-order data waits in a preallocated `ReorderBuffer` sized in bytes
+///   (`bufferBytes`, default 64 MiB), searched and updated in O(log n); when it
+///   is full the furthest-ahead data is dropped (and requested again later):
+///   the next expected message is always delivered straight from its packet,
+///   so progress never depends on buffer space.
 /// - Packets that overlap what was delivered or buffered (partial or repeated
 ///   retransmissions, A/B copies) contribute only their new messages.
 ///
@@ -34,26 +35,35 @@ public final class Session {
         /// Packets that may arrive after the one revealing a missing range before
         /// it is declared a gap (0: declare at once). At most 4096.
         public var reorderWindowPackets: Int
-        /// Out-of-order packets (runs of messages) the buffer can hold.
-        public var maxBufferedPackets: Int
+        /// Bytes of out-of-order storage, slots and their metadata together
+        /// (all allocated at init; the buffer never grows). Default 64 MiB:
+        /// about 43,000 packets of 1,500 bytes, or several seconds of a busy
+        /// feed while a big gap is recovered.
+        public var bufferBytes: Int
         /// Bytes per buffer slot: the largest run of message blocks one slot
-        /// holds (a longer packet spreads over several slots). Total buffer
-        /// memory is `maxBufferedPackets * slotBytes`.
+        /// holds (a longer packet spreads over several slots; a single message
+        /// larger than a slot is not buffered but requested again in order).
         public var slotBytes: Int
 
         public init(pinnedSession: SessionID? = nil, startSequence: UInt64 = 1,
                     reorderWindow: UInt64 = 2_000_000, reorderWindowPackets: Int = 3,
-                    maxBufferedPackets: Int = 4096, slotBytes: Int = 1500) {
+                    maxBufferedPackets: Int? = nil, bufferBytes: Int = 64 << 20, slotBytes: Int = 1500) {
             self.pinnedSession = pinnedSession
             self.startSequence = startSequence
             self.reorderWindow = reorderWindow
             self.reorderWindowPackets = reorderWindowPackets
-            self.maxBufferedPackets = maxBufferedPackets
             self.slotBytes = slotBytes
+            self.bufferBytes = bufferBytes
+            if let maxBufferedPackets { self.maxBufferedPackets = maxBufferedPackets }
         }
 
-        /// Total bytes of out-of-order storage.
-        public var bufferBytes: Int { maxBufferedPackets * slotBytes }
+        /// Out-of-order packets (runs of messages) the buffer holds: slots of
+        /// `slotBytes` plus their metadata that fit `bufferBytes`. Setting it
+        /// sets `bufferBytes`.
+        public var maxBufferedPackets: Int {
+            get { bufferBytes / (slotBytes + ReorderBuffer.metadataBytesPerSlot) }
+            set { bufferBytes = newValue * (slotBytes + ReorderBuffer.metadataBytesPerSlot) }
+        }
     }
 
     /// What `receive` did with a packet.
@@ -109,7 +119,8 @@ public final class Session {
         precondition(configuration.startSequence >= 1, "MoldUDP64 sequence numbers start at 1")
         precondition(configuration.reorderWindowPackets >= 0 && configuration.reorderWindowPackets <= 4096,
                      "reorderWindowPackets must be 0...4096")
-        precondition(configuration.maxBufferedPackets >= 1, "maxBufferedPackets must be at least 1")
+        precondition(configuration.maxBufferedPackets >= 1,
+                     "bufferBytes must hold at least one slot of slotBytes + \(ReorderBuffer.metadataBytesPerSlot) bytes")
         precondition(configuration.slotBytes >= 3, "slotBytes must hold at least one framed byte")
         self.configuration = configuration
         self.counters = counters
@@ -134,6 +145,8 @@ public final class Session {
 
     /// Packets (runs) held in the reorder buffer now.
     public var bufferedPackets: Int { buffer.count }
+    /// Bytes the reorder buffer allocated at init (at most `bufferBytes`).
+    public var bufferAllocatedBytes: Int { buffer.allocatedBytes }
 
     // MARK: - Input
 
@@ -215,13 +228,13 @@ public final class Session {
     /// or nil. A range is missing when it is neither delivered nor buffered.
     public func firstMissing(atOrAfter sequence: UInt64, below limit: UInt64) -> Range<UInt64>? {
         var cursor = max(sequence, nextExpected)
-        var index = buffer.firstIndex(endingAfter: cursor)
-        while index < buffer.count && buffer.start(at: index) <= cursor {
-            cursor = buffer.end(at: index)
-            index += 1
+        var entry = buffer.firstEntry(endingAfter: cursor)
+        while let slot = entry, buffer.first[slot] <= cursor {
+            cursor = buffer.end(of: slot)
+            entry = buffer.entry(after: slot)
         }
         guard cursor < limit else { return nil }
-        let end = index < buffer.count ? min(limit, buffer.start(at: index)) : limit
+        let end = entry.map { min(limit, buffer.first[$0]) } ?? limit
         return cursor..<end
     }
 
@@ -240,13 +253,12 @@ public final class Session {
         var kept = true
         var cursor = range.lowerBound
         while let missing = firstMissing(atOrAfter: cursor, below: range.upperBound) {
-            var index = buffer.firstIndex(endingAfter: missing.lowerBound)
-            guard let slot = obtainSlot(for: missing.lowerBound, insertingAt: &index) else { kept = false; break }
+            guard let slot = obtainSlot(for: missing.lowerBound) else { kept = false; break }
             buffer.first[slot] = missing.lowerBound
             buffer.messageCount[slot] = missing.upperBound - missing.lowerBound
             buffer.byteCount[slot] = 0
             buffer.flags[slot] = .lost
-            buffer.insert(slot, at: index)
+            buffer.insert(slot)
             counters.unrecoverable &+= missing.upperBound - missing.lowerBound
             cursor = missing.upperBound
         }
@@ -301,19 +313,19 @@ public final class Session {
         let end = packet.nextSequenceNumber
         var messages = packet.messages.makeIterator()
         var cursor = packet.sequenceNumber
-        var index = buffer.firstIndex(endingAfter: cursor)
         while cursor < end {
-            if index < buffer.count && buffer.start(at: index) <= cursor {
+            // Found afresh each piece: an eviction below may free the entry found before.
+            let next = buffer.firstEntry(endingAfter: cursor)
+            if let slot = next, buffer.first[slot] <= cursor {
                 // Already buffered: skip those messages.
-                let covered = min(buffer.end(at: index), end)
+                let covered = min(buffer.end(of: slot), end)
                 counters.duplicates &+= covered - cursor
                 while cursor < covered { _ = messages.next(); cursor += 1 }
-                index += 1
                 continue
             }
-            let pieceEnd = index < buffer.count ? min(end, buffer.start(at: index)) : end
+            let pieceEnd = next.map { min(end, buffer.first[$0]) } ?? end
             while cursor < pieceEnd {
-                guard let slot = obtainSlot(for: cursor, insertingAt: &index) else {
+                guard let slot = obtainSlot(for: cursor) else {
                     counters.bufferDrops &+= end - cursor
                     noteHighWater()
                     return
@@ -348,26 +360,24 @@ public final class Session {
                 }
                 buffer.first[slot] = slotStart
                 buffer.messageCount[slot] = stored
-                buffer.byteCount[slot] = used
+                buffer.byteCount[slot] = Int32(used)
                 buffer.flags[slot] = recovered ? .recovered : []
-                buffer.insert(slot, at: index)
-                index += 1
+                buffer.insert(slot)
             }
         }
         noteHighWater()
     }
 
-    /// A free slot for a run starting at `sequence` that would be inserted at
-    /// `index`; when the buffer is full, evicts the furthest-ahead entry if it
-    /// lies beyond `sequence` (nearer data is worth more: it unblocks delivery
-    /// sooner). Nil when the new run is itself the furthest ahead.
-    func obtainSlot(for sequence: UInt64, insertingAt index: inout Int) -> Int? {
+    /// A free slot for a run starting at `sequence`; when the buffer is full,
+    /// evicts the furthest-ahead entry if it lies beyond `sequence`: the data
+    /// right after the oldest gap unblocks delivery first, while the furthest
+    /// data is the last needed (and the live feed or a later request brings
+    /// it again). Nil when the new run is itself the furthest ahead.
+    func obtainSlot(for sequence: UInt64) -> Int? {
         if let slot = buffer.allocate() { return slot }
-        guard buffer.count > 0, buffer.start(at: buffer.count - 1) > sequence else { return nil }
-        let last = buffer.slot(at: buffer.count - 1)
+        guard let last = buffer.highest, buffer.first[last] > sequence else { return nil }
         if !buffer.flags[last].contains(.lost) { counters.bufferDrops &+= buffer.messageCount[last] }
-        buffer.removeLast()
-        index = min(index, buffer.count)
+        buffer.remove(last)
         return buffer.allocate()
     }
 
@@ -387,8 +397,7 @@ public final class Session {
 
     /// Delivers buffered runs that have become next in order.
     func drain(_ consumer: (any MessageConsumer)?) {
-        while buffer.count > 0 {
-            let slot = buffer.slot(at: 0)
+        while let slot = buffer.lowest {
             let first = buffer.first[slot]
             guard first <= nextExpected else { break }
             let end = first &+ buffer.messageCount[slot]
@@ -404,7 +413,7 @@ public final class Session {
             } else if !flags.contains(.lost) {
                 counters.duplicates &+= end - first
             }
-            buffer.removeFirst()
+            buffer.remove(slot)
         }
     }
 

@@ -65,7 +65,6 @@ import TestSupport
         configuration.session.reorderWindow = 1_000_000
         configuration.receiveBufferBytes = 16 << 20
         configuration.rerequest.requestTimeout = 5_000_000
-        configuration.rerequest.maxAttempts = 50
         configuration.rerequest.requestsPerSecond = 100_000
         configuration.rerequest.requestBurst = 256
         return try Client(configuration, reactor: reactor, consumer: consumer)

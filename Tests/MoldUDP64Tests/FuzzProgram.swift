@@ -65,7 +65,7 @@ func runMoldFuzzProgram(_ input: UnsafeRawBufferPointer) -> MoldCounters {
                                                maxBufferedPackets: 8, slotBytes: 64), counters: counters)
     let rerequester = try! Rerequester(configuration: .init(servers: [fuzzServer], maxMessagesPerRequest: 7,
                                                             maxInFlight: 4, requestTimeout: 500_000,
-                                                            maxAttempts: 2, requestsPerSecond: 100_000,
+                                                            giveUpAfter: 1_000_000, silenceDeadline: 2_000_000, requestsPerSecond: 100_000,
                                                             requestBurst: 4), counters: counters)
     let checker = FuzzChecker()
     session.consumer = checker

@@ -1,4 +1,7 @@
 import Reactor
+#if canImport(Glibc)
+import Glibc
+#endif
 import TestSupport
 @testable import MoldUDP64
 
@@ -19,6 +22,11 @@ final class MoldRig: MessageConsumer, RequestSink {
     var answerMaxMessages = 64
     /// What the re-request servers hold, when it differs from the live feed.
     var serverStore: MoldFeed?
+    /// Models of stingy exchange servers, one per server, replacing the
+    /// plain answers (and the answer links) when set.
+    var stingy: [StingyServer]?
+    /// Per sequence number (index seq - 1): arrived on the live feed.
+    private(set) var liveReceived: [Bool] = []
     /// One past the last message published live so far (servers answer only those).
     private(set) var publishedEnd: UInt64 = 1
     var now: UInt64 = 1_000_000_000
@@ -62,7 +70,12 @@ final class MoldRig: MessageConsumer, RequestSink {
         expectedNext = sequence + 1
         delivered.append(sequence)
         let index = Int(sequence) - 1
-        if index >= feed.messages.count || !feed.messages[index].elementsEqual(message) { wrongBytes += 1 }
+        // memcmp, not elementsEqual: a debug build's generic compare dominated
+        // long-session tests.
+        if index >= feed.messages.count || feed.messages[index].count != message.count
+            || feed.messages[index].withUnsafeBytes({ memcmp($0.baseAddress!, message.baseAddress!, message.count) }) != 0 {
+            wrongBytes += 1
+        }
     }
 
     func lost(firstSequence: UInt64, count: UInt64) {
@@ -99,6 +112,32 @@ final class MoldRig: MessageConsumer, RequestSink {
 
     func receiveLive(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { _ = try? session.receive($0, now: now) }
+        let count = Int(UInt16(bytes[18]) << 8 | UInt16(bytes[19]))
+        let first = Int(truncatingIfNeeded: bytes[10..<18].reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
+        // Only the feed's own numbers (a forged far-future one is not tracked).
+        guard count > 0 && count < 0xFFFF && first >= 1 && first - 1 + count <= feed.messages.count else { return }
+        if liveReceived.count < first - 1 + count { liveReceived += Array(repeating: false, count: first - 1 + count - liveReceived.count) }
+        for index in (first - 1)..<(first - 1 + count) { liveReceived[index] = true }
+    }
+
+    /// Runs of messages that never arrived live, below `end`.
+    func liveMissingRuns(below end: UInt64) -> [Range<UInt64>] {
+        var runs: [Range<UInt64>] = []
+        var runStart: UInt64?
+        for sequence in 1..<end {
+            let index = Int(sequence) - 1
+            let arrived = index < liveReceived.count && liveReceived[index]
+            if !arrived && runStart == nil { runStart = sequence }
+            if arrived, let start = runStart { runs.append(start..<sequence); runStart = nil }
+        }
+        if let start = runStart { runs.append(start..<end) }
+        return runs
+    }
+
+    /// The fewest requests an answer cap of `cap` messages allows for what
+    /// never arrived live: one per `cap` messages of each missing run.
+    func minimumRequests(cap: Int, below end: UInt64) -> Int {
+        liveMissingRuns(below: end).reduce(0) { $0 + (Int($1.upperBound - $1.lowerBound) + cap - 1) / cap }
     }
 
     /// Sends `packets` on the downstream link one per `interval`, then a
@@ -129,6 +168,14 @@ final class MoldRig: MessageConsumer, RequestSink {
             }
             for datagram in downstream.receive(upTo: now) { receiveLive(datagram) }
             for server in servers.indices {
+                if let model = stingy?[server] {
+                    model.publishedEnd = publishedEnd
+                    for request in requestLinks[server].receive(upTo: now) where serverAlive[server] {
+                        model.receive(request: request, now: now)
+                    }
+                    for answer in model.answers(upTo: now) { self.answer(answer, from: servers[server]) }
+                    continue
+                }
                 for request in requestLinks[server].receive(upTo: now) where serverAlive[server] {
                     if let answer = (serverStore ?? feed).answer(request: request, maxMessages: answerMaxMessages,
                                                                            publishedEnd: publishedEnd) {
@@ -142,6 +189,7 @@ final class MoldRig: MessageConsumer, RequestSink {
             var next = nextHeartbeat
             if nextPacket < packets.count { next = min(next, start + UInt64(nextPacket) * interval) }
             for link in [downstream] + requestLinks + answerLinks { if let arrival = link.nextArrival { next = min(next, arrival) } }
+            for model in stingy ?? [] { if let arrival = model.nextArrival { next = min(next, arrival) } }
             if let deadline = rerequester.nextDeadline(session: session) { next = min(next, deadline) }
             now = max(now + 1_000, min(next, now + 10_000_000))
         }

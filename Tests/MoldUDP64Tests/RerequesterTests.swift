@@ -67,10 +67,10 @@ final class RequestRecorder: RequestSink {
         #expect(rerequester.inFlightCount == 4)
     }
 
-    @Test func timeoutRetriesOnTheOtherServerWithBackoffThenGivesUp() throws {
+    @Test func timeoutRetriesOnTheOtherServerWithBackoffThenGivesUpWhenEveryServerIsSilent() throws {
         let (session, rerequester) = try make {
             $0.requestTimeout = 10_000_000
-            $0.maxAttempts = 3
+            $0.silenceDeadline = 60_000_000
             $0.failoverAfterTimeouts = 100
         }
         live(session, 1, 1)
@@ -99,7 +99,7 @@ final class RequestRecorder: RequestSink {
         let (session, rerequester) = try make {
             $0.requestTimeout = 1_000_000
             $0.maxRequestTimeout = 4_000_000
-            $0.maxAttempts = 2
+            $0.silenceDeadline = 10_000_000
         }
         live(session, 1, 1)
         // A forged (or corrupt) packet far ahead; the real feed is at 2.
@@ -125,8 +125,8 @@ final class RequestRecorder: RequestSink {
         #expect(sink.unrecoverable.allSatisfy { $0.upperBound <= 1_501 })
     }
 
-    @Test func answerCompletesAndPartialAnswerContinues() throws {
-        let (session, rerequester) = try make { $0.continuationDelay = 1_000_000 }
+    @Test func answerCompletesAndPartialAnswerContinuesInPiecesOfTheLearnedCap() throws {
+        let (session, rerequester) = try make { $0.continuationDelay = 1_000_000; $0.servers = [servers[0]] }
         live(session, 1, 1)
         live(session, 21, 1)        // 2...20 missing
         rerequester.poll(now: 0, session: session)
@@ -135,13 +135,69 @@ final class RequestRecorder: RequestSink {
         #expect(session.nextExpected == 7)
         rerequester.poll(now: 1_099_999, session: session)
         #expect(sink.sent.count == 1)
+        // The continuation wait ends: the server gives 5 per request, so the
+        // rest (7...20) is asked for in pieces of 5, all at once.
         rerequester.poll(now: 1_100_000, session: session)
-        #expect(sink.sent.count == 2 && sink.sent[1].first == 7 && sink.sent[1].count == 14)
+        #expect(sink.sent.map(\.first) == [2, 7, 12, 17])
+        #expect(sink.sent.map(\.count) == [19, 5, 5, 4])
+        #expect(rerequester.statistics(server: sink.sent[0].server).answerCap == 5)
         #expect(session.counters.timeouts == 0)
-        answer(rerequester, session, 7, 14, at: 1_200_000)
+        answer(rerequester, session, 12, 5, at: 1_200_000)
+        answer(rerequester, session, 7, 5, at: 1_200_000)
+        answer(rerequester, session, 17, 4, at: 1_200_000)
         #expect(session.nextExpected == 22)
         #expect(rerequester.inFlightCount == 0)
         #expect(session.counters.recovered == 19)
+    }
+
+    @Test func answerThatBringsTheCapIsContinuedAtOnce() throws {
+        let (session, rerequester) = try make {
+            $0.continuationDelay = 1_000_000
+            $0.maxMessagesPerRequest = 8
+            $0.servers = [servers[0]]
+        }
+        live(session, 1, 1)
+        live(session, 31, 1)        // 2...30 missing: pieces of 8
+        rerequester.poll(now: 0, session: session)
+        #expect(sink.sent.map(\.count) == [8, 8, 8, 5])
+        // Learn a cap of 4 from the first answer (after its continuation wait).
+        answer(rerequester, session, 2, 4, at: 100_000)
+        rerequester.poll(now: 1_100_000, session: session)
+        let before = sink.sent.count
+        #expect(sink.sent.last?.first == 6 && sink.sent.last?.count == 4)
+        // The next answer carries the cap (4 of 8 asked): its rest goes out
+        // on the next poll, with no continuation wait.
+        answer(rerequester, session, 10, 4, at: 1_200_000)
+        rerequester.poll(now: 1_200_000, session: session)
+        #expect(sink.sent.count == before + 1)
+        #expect(sink.sent.last?.first == 14 && sink.sent.last?.count == 4)
+    }
+
+    @Test func rangeAnsweredNeverWhileOthersAreIsGivenUpAfterTheConfiguredTime() throws {
+        let (session, rerequester) = try make {
+            $0.requestTimeout = 1_000_000
+            $0.maxRequestTimeout = 10_000_000
+            $0.giveUpAfter = 200_000_000
+        }
+        live(session, 1, 1)
+        live(session, 5, 1)         // 2...4 missing, never answered
+        var now: UInt64 = 0
+        var next: UInt64 = 6
+        var gaveUpAt: UInt64?
+        for _ in 0..<300 {
+            // Meanwhile other gaps come and are answered at once.
+            live(session, next + 1, 1, at: now)
+            rerequester.poll(now: now, session: session)
+            for request in sink.sent where request.first == next {
+                answer(rerequester, session, request.first, Int(request.count), server: request.server, at: now)
+            }
+            if gaveUpAt == nil && !sink.unrecoverable.isEmpty { gaveUpAt = now }
+            next += 2
+            now += 1_000_000
+        }
+        #expect(sink.unrecoverable == [2..<5])
+        #expect(gaveUpAt.map { $0 >= 200_000_000 && $0 <= 220_000_000 } == true, "gave up at \(String(describing: gaveUpAt))")
+        #expect(session.counters.unrecoverable == 3)
     }
 
     @Test func answersFromUnknownSourcesOrMalformedAreCountedAndDropped() throws {
@@ -205,7 +261,6 @@ final class RequestRecorder: RequestSink {
     @Test func deadServerIsSkippedAndProbedLater() throws {
         let (session, rerequester) = try make {
             $0.requestTimeout = 1_000_000
-            $0.maxAttempts = 20
             $0.failoverAfterTimeouts = 2
             $0.serverProbeInterval = 50_000_000
         }
