@@ -267,6 +267,7 @@ public final class Rerequester {
             consecutiveTimeouts[server] += 1
             if consecutiveTimeouts[server] >= configuration.failoverAfterTimeouts {
                 skippedUntil[server] = now &+ configuration.serverProbeInterval
+                sink?.serverSkipped(serverIndex: server, timeouts: consecutiveTimeouts[server], until: skippedUntil[server])
             }
             // Give up only when the live feed has moved past the range: a range
             // ahead of it (revealed by a forged or corrupt sequence number, or a
