@@ -15,11 +15,19 @@ let package = Package(
         .library(name: "Reactor", targets: ["Reactor"]),
         .library(name: "Multicast", targets: ["Multicast"]),
         .library(name: "MoldUDP64", targets: ["MoldUDP64"]),
+        .library(name: "FeedReactorMetrics", targets: ["FeedReactorMetrics"]),
+        .library(name: "FeedReactorServices", targets: ["FeedReactorServices"]),
         .executable(name: "feedreactor", targets: ["FeedReactorCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        // The Swift server ecosystem (issue 16): diagnostics, metrics, lifecycle, docs.
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .target(
@@ -27,9 +35,20 @@ let package = Package(
             cSettings: haveLiburing ? [.define("FR_HAVE_LIBURING", to: "1")] : [],
             linkerSettings: haveLiburing ? [.linkedLibrary("uring")] : []
         ),
-        .target(name: "Reactor", dependencies: ["CFeedReactor"]),
+        .target(name: "Reactor", dependencies: ["CFeedReactor", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Multicast", dependencies: ["Reactor", "CFeedReactor"]),
-        .target(name: "MoldUDP64", dependencies: ["Reactor", "Multicast"]),
+        .target(name: "MoldUDP64", dependencies: ["Reactor", "Multicast", .product(name: "Logging", package: "swift-log")]),
+        .target(
+            name: "FeedReactorMetrics",
+            dependencies: ["Reactor", "Multicast", "MoldUDP64", .product(name: "CoreMetrics", package: "swift-metrics")]
+        ),
+        .target(
+            name: "FeedReactorServices",
+            dependencies: [
+                "Reactor", "MoldUDP64", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "FeedReactorCLI",
             dependencies: [
@@ -47,11 +66,30 @@ let package = Package(
         .executableTarget(name: "PublishThroughput", dependencies: ["MoldUDP64", "Reactor", "CFeedReactor"], path: "Examples/PublishThroughput"),
         .executableTarget(name: "MoldThroughput", dependencies: ["MoldUDP64"], path: "Examples/MoldThroughput"),
         .executableTarget(name: "FeedHandler", dependencies: ["MoldUDP64", "Multicast", "Reactor"], path: "Examples/FeedHandler"),
+        .executableTarget(
+            name: "PrometheusExport",
+            dependencies: [
+                "FeedReactorMetrics", "MoldUDP64", "Multicast", "Reactor",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            path: "Examples/PrometheusExport"
+        ),
+        .executableTarget(name: "TinyFeedHandler", dependencies: ["MoldUDP64", "Multicast", "Reactor"], path: "Examples/TinyFeedHandler"),
         .executableTarget(name: "MiniPublisher", dependencies: ["MoldUDP64", "Multicast", "Reactor"], path: "Examples/MiniPublisher"),
         .target(name: "TestSupport", dependencies: ["Reactor"], path: "Tests/TestSupport"),
         .testTarget(name: "ReactorTests", dependencies: ["Reactor", "TestSupport", "CFeedReactor"]),
         .testTarget(name: "MulticastTests", dependencies: ["Multicast", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["MoldUDP64", "Reactor", "TestSupport"]),
         .testTarget(name: "MoldUDP64Tests", dependencies: ["MoldUDP64", "Multicast", "TestSupport"]),
+        .testTarget(
+            name: "EcosystemTests",
+            dependencies: [
+                "Reactor", "Multicast", "MoldUDP64", "FeedReactorMetrics", "FeedReactorServices", "TestSupport",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
     ]
 )

@@ -1,4 +1,4 @@
-// swift run -c release MulticastTail --group 239.1.1.1 --port 41000
+// swift run -c release MulticastTail --group 239.1.1.1 --port 41000 --interface lo
 //
 // Joins one or more multicast groups on one port and prints, every second, the
 // datagrams and bytes per second of each group (told apart by the pktinfo

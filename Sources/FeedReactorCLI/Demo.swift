@@ -17,14 +17,14 @@ struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the main job: a lossy MoldUDP64 feed, recovered, on loopback.")
 
-    @Option(help: "Messages to publish.") var messages: UInt64 = 1_000_000
-    @Option(help: "Messages per second.") var rate: Double = 100_000
-    @Option(help: "Fraction of packets lost on the wire (each line, with --ab).") var loss: Double = 0.02
+    @Option(parsing: .unconditional, help: "Messages to publish.", transform: wholeNumber("--messages", 1...UInt64.max)) var messages: UInt64 = 1_000_000
+    @Option(parsing: .unconditional, help: "Messages per second.", transform: decimal("--rate", 1...1e9)) var rate: Double = 100_000
+    @Option(parsing: .unconditional, help: "Fraction of packets lost on the wire (each line, with --ab), below 1.", transform: decimal("--loss", 0...0.999)) var loss: Double = 0.02
     @Option(help: "Payload size range MIN:MAX bytes (at least 8: the publish time).") var size: String = "16:64"
     @Option(help: "auto, epoll or uring.") var backend: BackendKind = .auto
-    @Option(help: "block, spin or backoff for the client.") var idle: IdleOption = IdleOption(argument: "block")!
+    @Option(help: IdleOption.help) var idle: IdleOption = IdleOption(argument: "block")!
     @Flag(help: "Two lines (A/B) with independent loss; the first copy wins.") var ab = false
-    @Option(help: "Seed for payloads and loss.") var seed: UInt64 = 7
+    @Option(parsing: .unconditional, help: "Seed for payloads and loss.", transform: wholeNumber("--seed")) var seed: UInt64 = 7
     @Option(help: "Multicast group of line A (line B is the next address).") var group: String = "239.255.42.1"
     @Flag(help: "No live progress line.") var quiet = false
 

@@ -20,7 +20,7 @@ struct LatencyBench: ParsableCommand {
     @Option(help: "Round trips measured.") var count: Int = 100_000
     @Option(help: "Round trips before measuring.") var warmup: Int = 10_000
     @Option(help: "Datagram bytes.") var size: Int = 64
-    @Option(help: "spin or block (both sides).") var idle: IdleOption = IdleOption(argument: "spin")!
+    @Option(help: IdleOption.help) var idle: IdleOption = IdleOption(argument: "spin")!
     @Option(help: "auto, epoll or uring.") var backend: BackendKind = .epoll
     @Option(name: .customLong("pin"), help: "CPU of the ping side.") var pingCPU: Int = 0
     @Option(name: .customLong("echo-pin"), help: "CPU of the echo side.") var echoCPU: Int = 1

@@ -8,32 +8,38 @@ import Reactor
 struct Listen: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Receive a MoldUDP64 feed, recover gaps, deliver in order.",
+        // ArgumentParser's generated usage shows every option as optional; two are not.
+        usage: """
+        feedreactor listen --group <group> --port <port> --rerequest <host:port> [--rerequest <host:port> ...]
+                           (--count <n> | --until-end-of-session | --timeout <seconds>) [<options>]
+        """,
         discussion: """
         With --print each delivered message is one stdout line `<seq> <hex payload>`, in \
         sequence order. The last stderr line is a `key=value` summary. Exit 0 when the \
         requested count or the end of session was reached with nothing missing; otherwise \
-        non-zero, naming the missing ranges.
+        non-zero, naming the missing ranges. With --timeout alone, listening that long \
+        is the job: exit 0 when nothing is missing.
         """)
 
     @Option(help: "Multicast group of line A.") var group: String
-    @Option(help: "UDP port of line A.") var port: UInt16
+    @Option(parsing: .unconditional, help: "UDP port of line A.", transform: portNumber("--port")) var port: UInt16
     @Option(name: .customLong("group-b"), help: "Multicast group of line B (A/B arbitration).") var groupB: String?
-    @Option(name: .customLong("port-b"), help: "UDP port of line B (default: --port).") var portB: UInt16?
+    @Option(name: .customLong("port-b"), parsing: .unconditional, help: "UDP port of line B (default: --port).", transform: portNumber("--port-b")) var portB: UInt16?
     @Option(help: "Interface to join on: an address, index or name.") var interface: String?
     @Option(help: "Source address for a source-specific (SSM) group.") var source: String?
-    @Option(help: "Re-request server HOST:PORT (repeat for failover).") var rerequest: [String] = []
+    @Option(help: ArgumentHelp("Re-request server HOST:PORT, HOST an address or a name (repeat for failover).", valueName: "host:port"), transform: hostPort("--rerequest")) var rerequest: [String] = []
     @Option(help: "Accept only this session id.") var session: String?
-    @Option(name: .customLong("from-seq"), help: "First sequence number to deliver.") var fromSeq: UInt64 = 1
+    @Option(name: .customLong("from-seq"), parsing: .unconditional, help: "First sequence number to deliver.", transform: wholeNumber("--from-seq", 1...UInt64.max)) var fromSeq: UInt64 = 1
     @Option(help: "auto, epoll or uring.") var backend: BackendKind = .auto
-    @Option(help: "block, spin or backoff.") var idle: IdleOption = IdleOption(argument: "block")!
-    @Option(help: "Stop after this many messages.") var count: UInt64?
+    @Option(help: IdleOption.help) var idle: IdleOption = IdleOption(argument: "block")!
+    @Option(parsing: .unconditional, help: "Stop after this many messages.", transform: wholeNumber("--count", 1...UInt64.max)) var count: UInt64?
     @Flag(name: .customLong("until-end-of-session"), help: "Stop at the end of session.") var untilEndOfSession = false
-    @Option(help: "Give up after this many seconds.") var timeout: Double?
-    @Option(name: .customLong("reorder-ms"), help: "Reorder window in milliseconds.") var reorderMilliseconds: Double = 2
+    @Option(parsing: .unconditional, help: "Give up after this many seconds (alone: listen this long).", transform: decimal("--timeout", 0.001...31_536_000, unit: " s")) var timeout: Double?
+    @Option(name: .customLong("reorder-ms"), parsing: .unconditional, help: "Reorder window in milliseconds.", transform: decimal("--reorder-ms", 0...60_000, unit: " ms")) var reorderMilliseconds: Double = 2
     @Flag(help: "Print each message as `<seq> <hex>` on stdout.") var print = false
 
     func validate() throws {
-        if rerequest.isEmpty { throw ValidationError("give at least one --rerequest HOST:PORT") }
+        if rerequest.isEmpty { throw ValidationError("listen needs --rerequest HOST:PORT, the retransmission server that answers for gaps (e.g. --rerequest 127.0.0.1:41001); repeat it for failover") }
         if count == nil && !untilEndOfSession && timeout == nil {
             throw ValidationError("say when to stop: --count N, --until-end-of-session or --timeout SECONDS")
         }
@@ -52,7 +58,7 @@ struct Listen: ParsableCommand {
         if let groupB {
             lines.append(try Subscription(group: groupB, port: portB ?? port, source: source, interface: joinInterface))
         }
-        let servers = try rerequest.map { (text) throws(ReactorError) -> SocketAddress in try SocketAddress(parsing: text) }
+        let servers = try rerequest.map { (text) throws(ReactorError) -> SocketAddress in try SocketAddress(resolving: text) }
         var configuration = Client.Configuration(lines: lines, servers: servers)
         configuration.session.pinnedSession = session.flatMap(SessionID.init)
         configuration.session.startSequence = fromSeq
@@ -68,7 +74,9 @@ struct Listen: ParsableCommand {
         consumer.flush()
 
         let missing = consumer.lostRanges + client.missingRanges()
-        let reached = consumer.reachedTarget || (untilEndOfSession && client.session.isFinished)
+        // With --timeout as the only stop condition, reaching it is the job done.
+        let timeoutOnly = count == nil && !untilEndOfSession
+        let reached = consumer.reachedTarget || (untilEndOfSession && client.session.isFinished) || (timeoutOnly && stopper.fired)
         var summary = client.counters.summary
         for (index, line) in client.lineCounters.enumerated() {
             let name = index == 0 ? "a" : "b"

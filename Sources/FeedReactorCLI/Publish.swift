@@ -16,19 +16,19 @@ struct Publish: ParsableCommand {
         """)
 
     @Option(help: "Multicast group.") var group: String
-    @Option(help: "UDP port.") var port: UInt16
-    @Option(help: "Interface to send on: an address, index or name.") var interface: String?
+    @Option(parsing: .unconditional, help: "UDP port.", transform: portNumber("--port")) var port: UInt16
+    @Option(help: "Interface to send on: an address (the retransmission server binds to it too), index or name.") var interface: String?
     @Option(help: "Session id (up to 10 ASCII characters).") var session: String
-    @Option(help: "Messages to publish.") var messages: UInt64
-    @Option(help: "Messages per second (0: as fast as possible).") var rate: Double = 10_000
+    @Option(parsing: .unconditional, help: "Messages to publish.", transform: wholeNumber("--messages")) var messages: UInt64
+    @Option(parsing: .unconditional, help: "Messages per second (0: as fast as possible).", transform: decimal("--rate", 0...1e9)) var rate: Double = 10_000
     @Option(help: "Payload size range MIN:MAX bytes.") var size: String = "16:64"
-    @Option(name: .customLong("retransmit-port"), help: "Port of the retransmission server (none when omitted).")
+    @Option(name: .customLong("retransmit-port"), parsing: .unconditional, help: "Port of the retransmission server (none when omitted; 0: the kernel picks one, printed).", transform: portNumber("--retransmit-port", allowZero: true))
     var retransmitPort: UInt16?
-    @Option(help: "Fraction of data packets to drop on the wire (kept for retransmission).") var drop: Double = 0
-    @Option(help: "Seed for payloads and simulated loss.") var seed: UInt64 = 1
-    @Option(name: .customLong("heartbeat-ms"), help: "Heartbeat interval when idle.") var heartbeatMilliseconds: Double = 1000
-    @Option(help: "Seconds to keep answering re-requests after the end of session.") var linger: Double = 2
-    @Option(name: .customLong("flush-us"), help: "Longest a message waits for more to share its packet.")
+    @Option(parsing: .unconditional, help: "Fraction of data packets to drop on the wire (kept for retransmission).", transform: decimal("--drop", 0...1)) var drop: Double = 0
+    @Option(parsing: .unconditional, help: "Seed for payloads and simulated loss.", transform: wholeNumber("--seed")) var seed: UInt64 = 1
+    @Option(name: .customLong("heartbeat-ms"), parsing: .unconditional, help: "Heartbeat interval when idle.", transform: decimal("--heartbeat-ms", 1...3_600_000, unit: " ms")) var heartbeatMilliseconds: Double = 1000
+    @Option(parsing: .unconditional, help: "Seconds to keep answering re-requests (and repeating the end of session) after the last message; a listener started late still finishes within it.", transform: decimal("--linger", 0...86_400, unit: " s")) var linger: Double = 10
+    @Option(name: .customLong("flush-us"), parsing: .unconditional, help: "Longest a message waits for more to share its packet.", transform: decimal("--flush-us", 0...1_000_000, unit: " us"))
     var flushMicroseconds: Double = 100
     @Option(help: "auto, epoll or uring.") var backend: BackendKind = .auto
 
@@ -58,7 +58,12 @@ struct Publish: ParsableCommand {
 
         var server: RetransmissionServer?
         if let retransmitPort {
-            let socket = try UDPSocket.bound(to: .any(port: retransmitPort))
+            // No SO_REUSEADDR: on UDP it would let this server share a busy port with
+            // another socket and silently lose part of the requests.
+            let serverAddress = try retransmissionAddress(interface: sendInterface, port: retransmitPort)
+            let socket = try UDPSocket(ipv6: serverAddress.isIPv6)
+            try socket.bind(to: serverAddress)
+            note("publish: retransmission server on \(try socket.localAddress())")
             let answering = RetransmissionServer(socket: socket, store: store, configuration: .init(session: sessionID))
             try reactor.register(socket, handler: answering)
             server = answering
@@ -81,3 +86,14 @@ struct Publish: ParsableCommand {
         note(summary)
     }
 }
+
+/// Where the retransmission server listens: on the `--interface` address when one
+/// was given as an address (a loopback feed stays on loopback), on every address
+/// otherwise (a name or index says where multicast goes, not which address answers).
+func retransmissionAddress(interface: MulticastInterface?, port: UInt16) throws -> SocketAddress {
+    if case .address(let address, _)? = interface, !address.isIPv6 {
+        return try SocketAddress(address.description, port: port)
+    }
+    return .any(port: port)
+}
+

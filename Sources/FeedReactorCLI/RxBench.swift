@@ -17,15 +17,17 @@ struct RxBench: ParsableCommand {
         """)
 
     @Option(help: "Address to bind (unicast) or group to join (multicast).") var address: String
-    @Option(help: "UDP port.") var port: UInt16
-    @Option(help: "Local interface address for a multicast join.") var interface: String?
+    @Option(parsing: .unconditional, help: "UDP port (0: the kernel picks one).", transform: portNumber("--port", allowZero: true)) var port: UInt16
+    @Option(help: "Interface for a multicast join: an address, index or name.") var interface: String?
     @Option(help: "auto, epoll or uring.") var backend: BackendKind = .epoll
-    @Option(help: "block or spin.") var idle: IdleOption = IdleOption(argument: "block")!
-    @Option(help: "Receive buffer bytes (SO_RCVBUFFORCE as root).") var rcvbuf: Int?
+    @Option(help: IdleOption.help) var idle: IdleOption = IdleOption(argument: "block")!
+    @Option(parsing: .unconditional, help: "Receive buffer bytes (SO_RCVBUFFORCE as root).", transform: wholeNumber("--rcvbuf", 1...Int(Int32.max))) var rcvbuf: Int?
     @Option(name: .customLong("start-file"), help: "Bind, print ready, then read nothing until this file exists.")
     var startFile: String?
-    @Option(help: "Datagrams per recvmmsg batch.") var batch: Int = 64
-    @Option(help: "Pin the receiving thread to this CPU.") var cpu: Int?
+    @Option(parsing: .unconditional, help: "Datagrams per recvmmsg batch.", transform: wholeNumber("--batch", 1...1024)) var batch: Int = 64
+    @Option(parsing: .unconditional, help: "Give up after this many seconds without the end marker (exit 2).",
+            transform: decimal("--timeout", 0.001...31_536_000, unit: " s")) var timeout: Double?
+    @Option(parsing: .unconditional, help: "Pin the receiving thread to this CPU.", transform: wholeNumber("--cpu", 0...4095)) var cpu: Int?
 
     func run() throws {
         if let cpu { _ = fr_pin_to_cpu(Int32(cpu)) }
@@ -42,11 +44,17 @@ struct RxBench: ParsableCommand {
             note("ready")
         }
         try reactor.register(socket, options: ReceiveOptions(slotCount: batch, slotSize: 2048, sourceAddresses: false), handler: counter)
+        let stopper = Stopper()
+        if let timeout { try reactor.schedule(after: Nanoseconds.seconds(timeout), handler: stopper) }
         try reactor.run(idle: idle.strategy)
         print(counter.summary())
         let c = reactor.counters
         note("backend=\(reactor.backendKind) cycles=\(c.cycles) batches=\(c.batches) "
              + "buffer_exhaustions=\(c.bufferExhaustions) rearms=\(c.receiveRearms)")
+        if stopper.fired {
+            note("rx-bench: timed out after \(timeout ?? 0) s without the end marker (sequence 2^64-1); is the sender running?")
+            throw ExitCode(2)
+        }
     }
 
     func openSocket() throws -> UDPSocket {

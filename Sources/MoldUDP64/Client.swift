@@ -1,3 +1,4 @@
+import Logging
 import Multicast
 import Reactor
 
@@ -37,6 +38,8 @@ public final class Client: RequestSink, TimerHandler {
         public var pollInterval: UInt64
         /// recvmmsg batch and slot size for every socket.
         public var receive: ReceiveOptions
+        /// Diagnostics: setup, failovers, give-ups. Never used per packet.
+        public var logger: Logger
 
         public init(lines: [Subscription], servers: [SocketAddress]) {
             self.lines = lines
@@ -47,6 +50,7 @@ public final class Client: RequestSink, TimerHandler {
             timestamps = false
             pollInterval = 1_000_000
             receive = ReceiveOptions(slotCount: 64, slotSize: 2048)
+            logger = Logger(label: "feedreactor.moldudp64.client")
         }
     }
 
@@ -147,6 +151,10 @@ public final class Client: RequestSink, TimerHandler {
             lineTokens.append(try receiver.register(with: reactor, options: configuration.receive, handler: handler))
         }
         timer = try reactor.schedule(after: configuration.pollInterval, period: configuration.pollInterval, handler: self)
+        configuration.logger.info("MoldUDP64 client started", metadata: [
+            "lines": "\(configuration.lines.map(\.description))", "servers": "\(configuration.servers.map(\.description))",
+            "backend": "\(reactor.backendKind)",
+        ])
     }
 
     /// Leaves the lines, closes the sockets and stops the timer.
@@ -223,7 +231,17 @@ public final class Client: RequestSink, TimerHandler {
         }
     }
 
-    public func unrecoverable(firstSequence: UInt64, count: UInt64) {}
+    public func unrecoverable(firstSequence: UInt64, count: UInt64) {
+        configuration.logger.warning("gave up recovering messages after every retry; reported to the consumer as lost",
+                                     metadata: ["first": "\(firstSequence)", "count": "\(count)"])
+    }
+
+    public func serverSkipped(serverIndex: Int, timeouts: Int, until: UInt64) {
+        configuration.logger.notice("re-request server not answering; failing over to the others", metadata: [
+            "server": "\(configuration.servers[serverIndex])", "timeouts": "\(timeouts)",
+            "probeAgainInMs": "\((until &- (reactor?.now ?? until)) / 1_000_000)",
+        ])
+    }
 
     // MARK: - TimerHandler
 

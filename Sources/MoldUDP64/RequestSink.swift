@@ -17,8 +17,12 @@ public protocol RequestSink: AnyObject {
     /// `count` messages from `firstSequence` could not be recovered after every
     /// retry. The session reports them to its consumer as lost, in order.
     func unrecoverable(firstSequence: UInt64, count: UInt64)
+    /// Server `serverIndex` missed `timeouts` answers in a row: it is skipped (requests
+    /// fail over to the others) until `until` nanoseconds, then probed again.
+    func serverSkipped(serverIndex: Int, timeouts: Int, until: UInt64)
 }
 
 extension RequestSink {
     public func unrecoverable(firstSequence: UInt64, count: UInt64) {}
+    public func serverSkipped(serverIndex: Int, timeouts: Int, until: UInt64) {}
 }

@@ -374,6 +374,7 @@ public final class Rerequester {
             consecutiveTimeouts[server] += 1
             if consecutiveTimeouts[server] >= configuration.failoverAfterTimeouts {
                 skippedUntil[server] = now &+ configuration.serverProbeInterval
+                sink?.serverSkipped(serverIndex: server, timeouts: consecutiveTimeouts[server], until: skippedUntil[server])
             }
             // Give up only with evidence: servers answered since this range was
             // first asked for (they are alive) but never it, for giveUpAfter, and

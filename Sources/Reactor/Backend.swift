@@ -144,7 +144,7 @@ enum BackendFactory {
             } catch {
                 if !fallbackReported {
                     fallbackReported = true
-                    configuration.log("feedreactor: \(error.description); using epoll")
+                    configuration.logger.notice("io_uring backend not used, falling back to epoll", metadata: ["reason": "\(error.description)"])
                 }
                 return try EpollBackend(maxEvents: configuration.maxEventsPerWait, maxRegistrations: configuration.maxRegistrations)
             }

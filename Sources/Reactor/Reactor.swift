@@ -1,4 +1,5 @@
 import CFeedReactor
+import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -55,8 +56,10 @@ public final class Reactor {
         public var busyPollSockets: Int = 4
         /// The clock; MonotonicClock unless a test supplies another.
         public var clock: (any ReactorClock)? = nil
-        /// Where one-off notices go (the `.auto` fallback); stderr by default.
-        public var log: @Sendable (String) -> Void = { fr_log_line($0) }
+        /// Diagnostics: setup, the `.auto` fallback, limits hit. Never used per
+        /// datagram or per timer. Without `LoggingSystem.bootstrap` swift-log writes
+        /// to stderr; give a logger with `logLevel = .critical` to silence it.
+        public var logger = Logger(label: "feedreactor.reactor")
 
         public init(backend: BackendKind = .epoll) { self.backend = backend }
     }
@@ -123,6 +126,7 @@ public final class Reactor {
                             capacity: configuration.timerCapacity, start: now)
         backend = try BackendFactory.make(configuration)
         backendKind = backend.kind
+        configuration.logger.debug("reactor ready", metadata: ["backend": "\(backend.kind)"])
         registrations = ContiguousArray(repeating: nil, count: configuration.maxRegistrations)
         generations = ContiguousArray(repeating: 1, count: configuration.maxRegistrations)
         freeSlots = (0..<UInt32(configuration.maxRegistrations)).reversed()
@@ -200,6 +204,8 @@ public final class Reactor {
              closesDescriptor: Bool) throws(ReactorError) -> Registration {
         if closed { throw .stopped }
         guard let slot = freeSlots.popLast() else {
+            configuration.logger.warning("registration refused: capacity exhausted",
+                                         metadata: ["maxRegistrations": "\(configuration.maxRegistrations)"])
             throw .registrationCapacityExhausted(capacity: configuration.maxRegistrations)
         }
         let token = Token(slot: slot, generation: generations[Int(slot)])
