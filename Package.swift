@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "MoldUDP64", targets: ["MoldUDP64"]),
         .library(name: "FeedReactorMetrics", targets: ["FeedReactorMetrics"]),
         .library(name: "FeedReactorServices", targets: ["FeedReactorServices"]),
+        .library(name: "SoupBinTCP", targets: ["SoupBinTCP"]),
         .executable(name: "feedreactor", targets: ["FeedReactorCLI"]),
     ],
     dependencies: [
@@ -49,6 +50,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(name: "SoupBinTCP", dependencies: ["Reactor", "MoldUDP64"]),
         .executableTarget(
             name: "FeedReactorCLI",
             dependencies: [
@@ -91,5 +93,6 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        .testTarget(name: "SoupBinTCPTests", dependencies: ["SoupBinTCP", "MoldUDP64", "TestSupport"]),
     ]
 )

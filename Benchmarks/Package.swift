@@ -59,6 +59,7 @@ let suites: [(name: String, products: [String])] = [
     ("ReactorBenchmarks", ["Reactor"]),
     ("MulticastBenchmarks", ["Reactor", "Multicast"]),
     ("MoldUDP64Benchmarks", ["Reactor", "Multicast", "MoldUDP64"]),
+    ("SoupBinTCPBenchmarks", ["Reactor", "MoldUDP64", "SoupBinTCP"]),
 ]
 
 for suite in suites {

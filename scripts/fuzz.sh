@@ -4,9 +4,13 @@
 #
 #   scripts/fuzz.sh [SECONDS] [extra libFuzzer flags...]    # default 600 s
 #   scripts/fuzz.sh 0 crash-abc123                           # replay one input
+#   FUZZ_TARGET=soup scripts/fuzz.sh 120                     # another target
+#
+# Targets (FUZZ_TARGET): mold (default; Fuzz/MoldFuzz.swift), soup
+# (Fuzz/SoupFuzz.swift: SoupBinTCP framing, server and client connections).
 #
 # Build products go to .build-fuzz/ (git-ignored); the corpus to
-# .build-fuzz/corpus; crashing inputs land as .build-fuzz/crash-*. Keep each
+# .build-fuzz/corpus-TARGET; crashing inputs land as .build-fuzz/TARGET-crash-*. Keep each
 # one as an inline-bytes test in Tests/MoldUDP64Tests/FuzzRegressionTests.swift.
 # SwiftPM is not used: the Reactor and MoldUDP64 sources are compiled as two
 # modules straight with swiftc, with a module map for the C shim.
@@ -43,12 +47,24 @@ swiftc "${SWIFT_FLAGS[@]}" -module-name Multicast -wmo -emit-module -emit-module
     -c Sources/Multicast/*.swift -o "$OUT/Multicast.o"
 swiftc "${SWIFT_FLAGS[@]}" -module-name MoldUDP64 -wmo -emit-module -emit-module-path "$OUT/MoldUDP64.swiftmodule" \
     -c Sources/MoldUDP64/*.swift -o "$OUT/MoldUDP64.o"
-swiftc "${SWIFT_FLAGS[@]}" -module-name MoldFuzz Fuzz/MoldFuzz.swift Tests/MoldUDP64Tests/FuzzProgram.swift \
-    "$OUT/Reactor.o" "$OUT/Multicast.o" "$OUT/MoldUDP64.o" "${C_OBJECTS[@]}" "${LIBS[@]}" \
-    -o "$OUT/mold-fuzz" 2> >(grep -v "Cannot export local symbol" >&2)
+TARGET=${FUZZ_TARGET:-mold}
+MODULE_OBJECTS=("$OUT/Reactor.o" "$OUT/Multicast.o" "$OUT/MoldUDP64.o")
+case "$TARGET" in
+    mold) TARGET_SOURCES=(Fuzz/MoldFuzz.swift Tests/MoldUDP64Tests/FuzzProgram.swift) ;;
+    soup)
+        swiftc "${SWIFT_FLAGS[@]}" -module-name SoupBinTCP -wmo -emit-module -emit-module-path "$OUT/SoupBinTCP.swiftmodule" \
+            -c Sources/SoupBinTCP/*.swift -o "$OUT/SoupBinTCP.o"
+        MODULE_OBJECTS+=("$OUT/SoupBinTCP.o")
+        TARGET_SOURCES=(Fuzz/SoupFuzz.swift Tests/SoupBinTCPTests/SoupFuzzProgram.swift) ;;
+    *) echo "unknown FUZZ_TARGET '$TARGET' (mold, soup)" >&2; exit 2 ;;
+esac
+mkdir -p "$OUT/corpus-$TARGET"
+swiftc "${SWIFT_FLAGS[@]}" -module-name "Fuzz_$TARGET" "${TARGET_SOURCES[@]}" \
+    "${MODULE_OBJECTS[@]}" "${C_OBJECTS[@]}" "${LIBS[@]}" \
+    -o "$OUT/$TARGET-fuzz" 2> >(grep -v "Cannot export local symbol" >&2)
 
 if [[ "$SECONDS_TO_RUN" == 0 ]]; then
-    exec "$OUT/mold-fuzz" "$@"
+    exec "$OUT/$TARGET-fuzz" "$@"
 fi
-exec "$OUT/mold-fuzz" -max_total_time="$SECONDS_TO_RUN" -max_len=2048 -print_final_stats=1 \
-    -artifact_prefix="$OUT/" "$@" "$OUT/corpus"
+exec "$OUT/$TARGET-fuzz" -max_total_time="$SECONDS_TO_RUN" -max_len=2048 -print_final_stats=1 \
+    -artifact_prefix="$OUT/$TARGET-" "$@" "$OUT/corpus-$TARGET"
