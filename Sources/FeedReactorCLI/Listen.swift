@@ -15,8 +15,8 @@ struct Listen: ParsableCommand {
         non-zero, naming the missing ranges.
         """)
 
-    @Option(help: "Multicast group of line A.") var group: String
-    @Option(help: "UDP port of line A.") var port: UInt16
+    @Option(help: "Multicast group of line A.") var group: String?
+    @Option(help: "UDP port of line A.") var port: UInt16?
     @Option(name: .customLong("group-b"), help: "Multicast group of line B (A/B arbitration).") var groupB: String?
     @Option(name: .customLong("port-b"), help: "UDP port of line B (default: --port).") var portB: UInt16?
     @Option(help: "Interface to join on: an address, index or name.") var interface: String?
@@ -31,10 +31,12 @@ struct Listen: ParsableCommand {
     @Option(help: "Give up after this many seconds.") var timeout: Double?
     @Option(name: .customLong("reorder-ms"), help: "Reorder window in milliseconds.") var reorderMilliseconds: Double = 2
     @Flag(help: "Print each message as `<seq> <hex>` on stdout.") var print = false
+    @Option(help: "Read this pcap/pcapng capture instead of the network (see ListenPcap.swift).") var pcap: String?
 
     func validate() throws {
-        if rerequest.isEmpty { throw ValidationError("give at least one --rerequest HOST:PORT") }
-        if count == nil && !untilEndOfSession && timeout == nil {
+        if pcap == nil && (group == nil || port == nil) { throw ValidationError("give --group G --port P, or --pcap FILE") }
+        if rerequest.isEmpty && pcap == nil { throw ValidationError("give at least one --rerequest HOST:PORT") }
+        if count == nil && !untilEndOfSession && timeout == nil && pcap == nil {
             throw ValidationError("say when to stop: --count N, --until-end-of-session or --timeout SECONDS")
         }
         if let session, SessionID(session) == nil {
@@ -44,6 +46,8 @@ struct Listen: ParsableCommand {
     }
 
     func run() throws {
+        if let pcap { return try runPcap(pcap) }
+        guard let group, let port else { throw ValidationError("give --group G --port P, or --pcap FILE") }
         let reactor = try Reactor(backend: backend)
         let joinInterface = try interface.map { (text) throws(MulticastError) -> MulticastInterface in
             try MulticastInterface(parsing: text)
