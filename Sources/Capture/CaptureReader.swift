@@ -134,6 +134,7 @@ public struct CaptureReader {
             let blockOffset = offset
             offset += length
             switch blockType {
+            case Self.sectionHeaderType: break // handled above
             case 1: try readInterface(block, at: blockOffset)
             case 6: // Enhanced Packet Block (§4.3)
                 guard length >= 32 else { throw .malformed(offset: blockOffset, reason: "enhanced packet block shorter than 32 bytes") }

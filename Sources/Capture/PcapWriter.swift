@@ -70,10 +70,8 @@ public final class PcapWriter {
         currentPath = path
         capacity = bufferBytes
         buffer = .allocate(byteCount: bufferBytes, alignment: 8)
-        do { try openFile(path) } catch {
-            buffer.deallocate()
-            throw error
-        }
+        // Every stored property is set: if this throws, deinit frees the buffer.
+        try openFile(path)
     }
 
     deinit {
