@@ -172,6 +172,13 @@ final class InterruptWatch: TimerHandler {
     func start(on reactor: Reactor) throws {
         signal(SIGINT) { _ in InterruptWatch.signalled = 1 }
         signal(SIGTERM) { _ in InterruptWatch.signalled = 1 }
+        // A parent may have left them blocked (a child inherits the mask; test
+        // runners and some supervisors block both): take them back.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        sigprocmask(SIG_UNBLOCK, &set, nil)
         try reactor.schedule(after: 50_000_000, period: 50_000_000, handler: self)
     }
 
