@@ -48,6 +48,7 @@ let package = Package(
         ),
         .executableTarget(name: "PublishThroughput", dependencies: ["MoldUDP64", "Reactor", "CFeedReactor"], path: "Examples/PublishThroughput"),
         .executableTarget(name: "MoldThroughput", dependencies: ["MoldUDP64"], path: "Examples/MoldThroughput"),
+        .executableTarget(name: "MoldCapture", dependencies: ["Capture", "MoldUDP64"], path: "Examples/MoldCapture"),
         .executableTarget(name: "FeedHandler", dependencies: ["MoldUDP64", "Multicast", "Reactor"], path: "Examples/FeedHandler"),
         .executableTarget(name: "MiniPublisher", dependencies: ["MoldUDP64", "Multicast", "Reactor"], path: "Examples/MiniPublisher"),
         .target(name: "TestSupport", dependencies: ["Reactor"], path: "Tests/TestSupport"),

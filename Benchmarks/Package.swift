@@ -59,6 +59,7 @@ let suites: [(name: String, products: [String])] = [
     ("ReactorBenchmarks", ["Reactor"]),
     ("MulticastBenchmarks", ["Reactor", "Multicast"]),
     ("MoldUDP64Benchmarks", ["Reactor", "Multicast", "MoldUDP64"]),
+    ("CaptureBenchmarks", ["Capture"]),
 ]
 
 for suite in suites {

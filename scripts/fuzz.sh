@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Builds the MoldUDP64 libFuzzer target (Fuzz/MoldFuzz.swift) with
-# -sanitize=fuzzer,address and runs it.
+# Builds a libFuzzer target with -sanitize=fuzzer,address and runs it:
+# mold (Fuzz/MoldFuzz.swift, the default) or capture (Fuzz/CaptureFuzz.swift,
+# the pcap/pcapng readers and frame decoder).
 #
-#   scripts/fuzz.sh [SECONDS] [extra libFuzzer flags...]    # default 600 s
+#   scripts/fuzz.sh [mold|capture] [SECONDS] [extra libFuzzer flags...]    # default 600 s
 #   scripts/fuzz.sh 0 crash-abc123                           # replay one input
+#   scripts/fuzz.sh capture 0 .build-fuzz/crash-abc123        # replay one capture input
 #
+# Capture crashes become tests in Tests/CaptureTests/CaptureFuzzRegressionTests.swift.
 # Build products go to .build-fuzz/ (git-ignored); the corpus to
 # .build-fuzz/corpus; crashing inputs land as .build-fuzz/crash-*. Keep each
 # one as an inline-bytes test in Tests/MoldUDP64Tests/FuzzRegressionTests.swift.
@@ -14,6 +17,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 OUT=$ROOT/.build-fuzz
+TARGET=mold
+if [[ ${1:-} == mold || ${1:-} == capture ]]; then TARGET=$1; shift; fi
 SECONDS_TO_RUN=${1:-600}
 shift || true
 mkdir -p "$OUT/include" "$OUT/corpus"
@@ -36,6 +41,24 @@ for c in Sources/CFeedReactor/*.c; do
 done
 
 SWIFT_FLAGS=(-O -g -sanitize=fuzzer,address -parse-as-library -package-name feedreactor -I "$OUT/include" -I "$OUT")
+if [[ $TARGET == capture ]]; then
+    # The capture module has no dependencies: one module, one binary.
+    swiftc "${SWIFT_FLAGS[@]}" -module-name Capture -wmo -emit-module -emit-module-path "$OUT/Capture.swiftmodule" \
+        -c Sources/Capture/*.swift -o "$OUT/Capture.o"
+    swiftc "${SWIFT_FLAGS[@]}" -module-name CaptureFuzz Fuzz/CaptureFuzz.swift Tests/CaptureTests/CaptureFuzzProgram.swift \
+        "$OUT/Capture.o" -o "$OUT/capture-fuzz" 2> >(grep -v "Cannot export local symbol" >&2)
+    CORPUS=$OUT/corpus-capture
+    mkdir -p "$CORPUS"
+    # Seeds (written here, not committed): a classic pcap and a pcapng file,
+    # each with one Ethernet/IPv4/UDP frame.
+    FRAME='\x01\x00\x5e\x01\x01\x01\x02\x00\x00\x00\x00\x02\x08\x00\x45\x00\x00\x20\x00\x01\x20\x00\x40\x11\x00\x00\x0a\x00\x00\x01\xef\x01\x01\x01\x13\x88\xa0\x28\x00\x0c\x00\x00abcd'
+    printf '\xd4\xc3\xb2\xa1\x02\x00\x04\x00\x00\x00\x00\x00\x00\x00\x00\x00\xff\xff\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x2e\x00\x00\x00\x2e\x00\x00\x00'"$FRAME" >"$CORPUS/seed-pcap"
+    printf '\x0a\x0d\x0d\x0a\x1c\x00\x00\x00\x4d\x3c\x2b\x1a\x01\x00\x00\x00\xff\xff\xff\xff\xff\xff\xff\xff\x1c\x00\x00\x00\x01\x00\x00\x00\x1c\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x09\x00\x01\x00\x09\x00\x00\x00\x1c\x00\x00\x00\x06\x00\x00\x00\x50\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x2e\x00\x00\x00\x2e\x00\x00\x00'"$FRAME"'\x00\x00\x50\x00\x00\x00' >"$CORPUS/seed-pcapng"
+    if [[ "$SECONDS_TO_RUN" == 0 ]]; then exec "$OUT/capture-fuzz" "$@"; fi
+    exec "$OUT/capture-fuzz" -max_total_time="$SECONDS_TO_RUN" -max_len=4096 -print_final_stats=1 \
+        -artifact_prefix="$OUT/capture-" "$@" "$CORPUS"
+fi
+
 swiftc "${SWIFT_FLAGS[@]}" -module-name Reactor -wmo -emit-module -emit-module-path "$OUT/Reactor.swiftmodule" \
     -c Sources/Reactor/*.swift -o "$OUT/Reactor.o"
 # MoldUDP64's Client imports Multicast: build it too, so the fuzzed module is the real one.

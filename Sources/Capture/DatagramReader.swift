@@ -17,6 +17,13 @@ public final class DatagramReader {
         reassembler = FragmentReassembler(reassembly)
     }
 
+    /// Starts over at the first record (counters too), without allocating:
+    /// `replay --loop` and benchmarks read a capture round and round.
+    public func rewind() throws(CaptureError) {
+        reader = try CaptureReader(reader.bytes)
+        counters = DecodeCounters()
+    }
+
     /// The next UDP datagram, or nil at the end. Its payload is valid until the
     /// next call (and while the bytes are).
     public func next() throws(CaptureError) -> CapturedDatagram? {
