@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "FeedReactorMetrics", targets: ["FeedReactorMetrics"]),
         .library(name: "FeedReactorServices", targets: ["FeedReactorServices"]),
         .library(name: "SoupBinTCP", targets: ["SoupBinTCP"]),
+        .library(name: "Capture", targets: ["Capture"]),
         .executable(name: "feedreactor", targets: ["FeedReactorCLI"]),
     ],
     dependencies: [
@@ -51,10 +52,11 @@ let package = Package(
             ]
         ),
         .target(name: "SoupBinTCP", dependencies: ["Reactor", "MoldUDP64"]),
+        .target(name: "Capture"),
         .executableTarget(
             name: "FeedReactorCLI",
             dependencies: [
-                "Reactor", "Multicast", "MoldUDP64",
+                "Reactor", "Multicast", "MoldUDP64", "Capture",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
@@ -67,6 +69,7 @@ let package = Package(
         ),
         .executableTarget(name: "PublishThroughput", dependencies: ["MoldUDP64", "Reactor", "CFeedReactor"], path: "Examples/PublishThroughput"),
         .executableTarget(name: "MoldThroughput", dependencies: ["MoldUDP64"], path: "Examples/MoldThroughput"),
+        .executableTarget(name: "MoldCapture", dependencies: ["Capture", "MoldUDP64"], path: "Examples/MoldCapture"),
         .executableTarget(name: "FeedHandler", dependencies: ["MoldUDP64", "Multicast", "Reactor"], path: "Examples/FeedHandler"),
         .executableTarget(
             name: "PrometheusExport",
@@ -94,5 +97,6 @@ let package = Package(
             ]
         ),
         .testTarget(name: "SoupBinTCPTests", dependencies: ["SoupBinTCP", "MoldUDP64", "TestSupport"]),
+        .testTarget(name: "CaptureTests", dependencies: ["Capture", "MoldUDP64", "Reactor", "TestSupport"]),
     ]
 )

@@ -60,6 +60,7 @@ let suites: [(name: String, products: [String])] = [
     ("MulticastBenchmarks", ["Reactor", "Multicast"]),
     ("MoldUDP64Benchmarks", ["Reactor", "Multicast", "MoldUDP64"]),
     ("SoupBinTCPBenchmarks", ["Reactor", "MoldUDP64", "SoupBinTCP"]),
+    ("CaptureBenchmarks", ["Capture"]),
 ]
 
 for suite in suites {

@@ -1,4 +1,4 @@
-// scripts/fuzz.sh [SECONDS] soup   (builds this with -sanitize=fuzzer,address and runs it)
+// scripts/fuzz.sh soup [SECONDS]   (builds this with -sanitize=fuzzer,address and runs it)
 //
 // A libFuzzer target over SoupBinTCP input handling: framing, every packet
 // type's fields, the server connection's login/heartbeat/logout handling and

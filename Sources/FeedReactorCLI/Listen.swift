@@ -12,6 +12,7 @@ struct Listen: ParsableCommand {
         usage: """
         feedreactor listen --group <group> --port <port> --rerequest <host:port> [--rerequest <host:port> ...]
                            (--count <n> | --until-end-of-session | --timeout <seconds>) [<options>]
+        feedreactor listen --pcap <file> [--port <port>] [<options>]
         """,
         discussion: """
         With --print each delivered message is one stdout line `<seq> <hex payload>`, in \
@@ -21,8 +22,8 @@ struct Listen: ParsableCommand {
         is the job: exit 0 when nothing is missing.
         """)
 
-    @Option(help: "Multicast group of line A.") var group: String
-    @Option(parsing: .unconditional, help: "UDP port of line A.", transform: portNumber("--port")) var port: UInt16
+    @Option(help: "Multicast group of line A.") var group: String?
+    @Option(parsing: .unconditional, help: "UDP port of line A (with --pcap: only datagrams to this port).", transform: portNumber("--port")) var port: UInt16?
     @Option(name: .customLong("group-b"), help: "Multicast group of line B (A/B arbitration).") var groupB: String?
     @Option(name: .customLong("port-b"), parsing: .unconditional, help: "UDP port of line B (default: --port).", transform: portNumber("--port-b")) var portB: UInt16?
     @Option(help: "Interface to join on: an address, index or name.") var interface: String?
@@ -37,10 +38,12 @@ struct Listen: ParsableCommand {
     @Option(parsing: .unconditional, help: "Give up after this many seconds (alone: listen this long).", transform: decimal("--timeout", 0.001...31_536_000, unit: " s")) var timeout: Double?
     @Option(name: .customLong("reorder-ms"), parsing: .unconditional, help: "Reorder window in milliseconds.", transform: decimal("--reorder-ms", 0...60_000, unit: " ms")) var reorderMilliseconds: Double = 2
     @Flag(help: "Print each message as `<seq> <hex>` on stdout.") var print = false
+    @Option(help: "Read this pcap/pcapng capture instead of the network (see ListenPcap.swift).") var pcap: String?
 
     func validate() throws {
-        if rerequest.isEmpty { throw ValidationError("listen needs --rerequest HOST:PORT, the retransmission server that answers for gaps (e.g. --rerequest 127.0.0.1:41001); repeat it for failover") }
-        if count == nil && !untilEndOfSession && timeout == nil {
+        if pcap == nil && (group == nil || port == nil) { throw ValidationError("listen needs --group G --port P (the feed's multicast line), or --pcap FILE to read a capture") }
+        if rerequest.isEmpty && pcap == nil { throw ValidationError("listen needs --rerequest HOST:PORT, the retransmission server that answers for gaps (e.g. --rerequest 127.0.0.1:41001); repeat it for failover") }
+        if count == nil && !untilEndOfSession && timeout == nil && pcap == nil {
             throw ValidationError("say when to stop: --count N, --until-end-of-session or --timeout SECONDS")
         }
         if let session, SessionID(session) == nil {
@@ -50,6 +53,8 @@ struct Listen: ParsableCommand {
     }
 
     func run() throws {
+        if let pcap { return try runPcap(pcap) }
+        guard let group, let port else { throw ValidationError("give --group G --port P, or --pcap FILE") }
         let reactor = try Reactor(backend: backend)
         let joinInterface = try interface.map { (text) throws(MulticastError) -> MulticastInterface in
             try MulticastInterface(parsing: text)

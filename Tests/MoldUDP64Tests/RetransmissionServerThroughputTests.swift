@@ -1,6 +1,7 @@
 import Testing
 import Reactor
 import MoldUDP64
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -34,7 +35,7 @@ struct RetransmissionServerThroughputTests {
                     Request(session: testSession, sequenceNumber: UInt64(1 + index % 50_000), messageCount: 100)
                         .encode(into: request)
                     guard server.answer(to: UnsafeRawBufferPointer(request), from: from, now: now) != nil else {
-                        throw CaptureError("request \(index) was not answered")
+                        throw TestFailure("request \(index) was not answered")
                     }
                 }
             }

@@ -2,7 +2,7 @@ import Testing
 import SoupBinTCP
 
 /// Replays inputs through the fuzz program: hand-written edge cases and seeded
-/// random ones (crashing inputs found by scripts/fuzz.sh soup go here too).
+/// random ones (crashing inputs found by `scripts/fuzz.sh soup` go here too).
 @Suite struct SoupFuzzRegressionTests {
     @Test func handWrittenInputs() {
         let inputs: [[UInt8]] = [

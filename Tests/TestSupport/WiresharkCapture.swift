@@ -1,0 +1,142 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A tshark capture on lo, started and stopped by a test.
+public final class WiresharkCapture {
+    public static let tshark: String? = ["/usr/bin/tshark", "/usr/local/bin/tshark"].first {
+        FileManager.default.isExecutableFile(atPath: $0)
+    }
+
+    public let file: URL
+    /// tshark's packet summaries (-P -l: one line per captured frame, flushed).
+    let summaries: URL
+    let log: URL
+    var pid: pid_t = 0
+
+    /// Starts capturing UDP traffic to or from `ports` on lo, and returns once
+    /// tshark writes its capture file (dumpcap opens the interface and sets the
+    /// filter before it creates the file, so nothing sent afterwards is missed).
+    public init(ports: [UInt16], options: [String] = []) throws {
+        let directory = FileManager.default.temporaryDirectory
+        let name = "feedside-\(getpid())-\(ports[0])"
+        file = directory.appendingPathComponent("\(name).\(options.contains("pcap") ? "pcap" : "pcapng")")
+        summaries = directory.appendingPathComponent("\(name).out")
+        log = directory.appendingPathComponent("\(name).log")
+        try? FileManager.default.removeItem(at: file)
+        pid = try Self.spawn(Self.tshark!, options + ["-i", "lo", "-w", file.path, "-P", "-l",
+                                            "-f", ports.map { "udp port \($0)" }.joined(separator: " or ")],
+                             stdout: summaries.path, stderr: log.path)
+        guard Self.poll(seconds: 20, while: { self.isRunning }, until: {
+            ((try? FileManager.default.attributesOfItem(atPath: self.file.path)[.size]) as? Int ?? 0) > 0
+        }) else {
+            stop()
+            throw TestFailure("tshark did not start capturing within 20 s: \(Self.text(log))")
+        }
+    }
+
+    /// False once tshark has exited (it is reaped here, so `stop` will not signal a reused pid).
+    var isRunning: Bool {
+        guard pid > 0 else { return false }
+        if waitpid(pid, nil, WNOHANG) == 0 { return true }
+        pid = 0
+        return false
+    }
+
+    /// posix_spawn with the signal mask cleared: test runners call this from
+    /// worker threads that block SIGINT and SIGTERM, and a child inherits the
+    /// mask (Foundation's Process keeps it), so tshark could not be stopped.
+    public static func spawn(_ path: String, _ arguments: [String], stdout: String, stderr: String) throws -> pid_t {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var unblocked = sigset_t()
+        sigemptyset(&unblocked)
+        posix_spawnattr_setsigmask(&attributes, &unblocked)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        sigaddset(&defaults, SIGINT)
+        sigaddset(&defaults, SIGTERM)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
+        guard rc == 0 else { throw TestFailure("posix_spawn \(path): \(String(cString: strerror(rc)))") }
+        return pid
+    }
+
+    /// Waits until tshark has captured `frames` frames (it prints a summary line
+    /// for each one it has written), then stops it and returns the capture file.
+    public func finish(frames: Int) throws -> URL {
+        let captured = Self.poll(seconds: 10, while: { self.isRunning }, until: {
+            Self.text(self.summaries).split(separator: "\n").count >= frames
+        })
+        stop()
+        guard captured else {
+            throw TestFailure("tshark captured \(Self.text(summaries).split(separator: "\n").count) of \(frames) frames: \(Self.text(log))")
+        }
+        return file
+    }
+
+    public static func text(_ url: URL) -> String { (try? String(contentsOf: url, encoding: .utf8)) ?? "" }
+
+    /// Polls `condition` every 20 ms until it holds (true) or `seconds` pass or
+    /// `alive` turns false (false). Waiting on another process's output files has
+    /// no better signal than looking at them.
+    public static func poll(seconds: Double, while alive: () -> Bool, until condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline && alive() {
+            if condition() { return true }
+            usleep(20_000)
+        }
+        return condition()
+    }
+
+    /// SIGINT makes tshark finish the capture file and exit.
+    public func stop() {
+        guard pid > 0 else { return }
+        kill(pid, SIGINT)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        pid = 0
+    }
+
+    deinit {
+        stop()
+        for url in [file, summaries, log] { try? FileManager.default.removeItem(at: url) }
+    }
+
+    /// Runs `tshark -r` with the ports decoded as MoldUDP64; returns one line per
+    /// frame matching `filter`, with `fields` separated by tabs.
+    public static func dissect(_ file: URL, ports: [UInt16], filter: String, fields: [String]) throws -> [String] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tshark!)
+        process.arguments = ["-r", file.path]
+            + ports.flatMap { ["-d", "udp.port==\($0),moldudp64"] }
+            + ["-Y", filter, "-T", "fields"] + fields.flatMap { ["-e", $0] }
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw TestFailure("tshark -r \(file.path) failed with status \(process.terminationStatus)")
+        }
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+    }
+}
+
+/// A test rig failure (a peer that did not start, a request nobody answered).
+public struct TestFailure: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
