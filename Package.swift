@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "Reactor", targets: ["Reactor"]),
         .library(name: "Multicast", targets: ["Multicast"]),
         .library(name: "MoldUDP64", targets: ["MoldUDP64"]),
+        .library(name: "ReliableUDP", targets: ["ReliableUDP"]),
         .executable(name: "feedreactor", targets: ["FeedReactorCLI"]),
     ],
     dependencies: [
@@ -30,6 +31,7 @@ let package = Package(
         .target(name: "Reactor", dependencies: ["CFeedReactor"]),
         .target(name: "Multicast", dependencies: ["Reactor", "CFeedReactor"]),
         .target(name: "MoldUDP64", dependencies: ["Reactor", "Multicast"]),
+        .target(name: "ReliableUDP", dependencies: ["Reactor"]),
         .executableTarget(
             name: "FeedReactorCLI",
             dependencies: [
@@ -53,5 +55,6 @@ let package = Package(
         .testTarget(name: "MulticastTests", dependencies: ["Multicast", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["MoldUDP64", "Reactor", "TestSupport"]),
         .testTarget(name: "MoldUDP64Tests", dependencies: ["MoldUDP64", "Multicast", "TestSupport"]),
+        .testTarget(name: "ReliableUDPTests", dependencies: ["ReliableUDP", "Reactor", "TestSupport"]),
     ]
 )
