@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "FeedReactorServices", targets: ["FeedReactorServices"]),
         .library(name: "SoupBinTCP", targets: ["SoupBinTCP"]),
         .library(name: "Capture", targets: ["Capture"]),
+        .library(name: "ReliableUDP", targets: ["ReliableUDP"]),
         .executable(name: "feedreactor", targets: ["FeedReactorCLI"]),
     ],
     dependencies: [
@@ -53,6 +54,7 @@ let package = Package(
         ),
         .target(name: "SoupBinTCP", dependencies: ["Reactor", "MoldUDP64"]),
         .target(name: "Capture"),
+        .target(name: "ReliableUDP", dependencies: ["Reactor"]),
         .executableTarget(
             name: "FeedReactorCLI",
             dependencies: [
@@ -98,5 +100,6 @@ let package = Package(
         ),
         .testTarget(name: "SoupBinTCPTests", dependencies: ["SoupBinTCP", "MoldUDP64", "TestSupport"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "MoldUDP64", "Reactor", "TestSupport"]),
+        .testTarget(name: "ReliableUDPTests", dependencies: ["ReliableUDP", "Reactor", "TestSupport"]),
     ]
 )

@@ -1,0 +1,113 @@
+/// Sizes and timings of one connection. Every buffer is allocated once, from
+/// these numbers, when the connection is made.
+///
+/// ```swift
+/// var configuration = Configuration()
+/// configuration.grouping = .init(delay: 200_000)   // coalesce for up to 200 µs
+/// configuration.maxMessageSize = 512
+/// ```
+public struct Configuration: Sendable {
+    /// The largest message accepted by `send`/`write`; larger ones are refused
+    /// with `SendError.messageTooLarge` naming this limit.
+    public var maxMessageSize = 1024
+    /// Largest datagram sent (path MTU minus IP/UDP headers). A message must fit
+    /// one datagram with its frame header and, when protected, the tag.
+    public var maxDatagramSize = 1452
+    /// `delivery` messages sent but not yet acknowledged, at most (send buffer
+    /// slots, each `maxMessageSize` bytes). A power of two.
+    public var sendWindow = 1024
+    /// `delivery` messages the receiver buffers out of order (receive slots); the
+    /// limit it advertises to the peer. A power of two.
+    public var receiveWindow = 1024
+    /// `none` and `order` messages queued before they are sent.
+    public var unreliableQueue = 256
+    /// Packets in flight tracked for acknowledgement. A power of two.
+    public var maxPacketsInFlight = 4096
+    /// Coalescing of small messages into one datagram: off (`nil`) sends each
+    /// flush's messages at once; otherwise messages wait up to `delay` ns for a
+    /// full datagram.
+    public var grouping: Grouping? = nil
+    /// An idle connection sends a heartbeat (PING frame) after this long
+    /// without sending anything ack-eliciting (ns).
+    public var heartbeatPeriod: UInt64 = 1_000_000_000
+    /// The peer is declared dead after this long without a valid packet (ns).
+    public var deadPeerTimeout: UInt64 = 10_000_000_000
+    /// The receiver acknowledges at the latest this long after an
+    /// ack-eliciting packet (RFC 9000 §13.2.1 max_ack_delay), ns.
+    public var maxAckDelay: UInt64 = 1_000_000
+    /// Acknowledge at once after this many ack-eliciting packets (RFC 9000
+    /// §13.2.2 recommends 2).
+    public var ackElicitingThreshold = 2
+    /// The RTT assumed before the first sample (RFC 9002 §6.2.2: 333 ms).
+    public var initialRTT: UInt64 = 333_000_000
+    /// Congestion window before any loss, in datagrams (RFC 9002 §7.2: 10).
+    public var initialWindowPackets = 10
+    /// Ranges of received packet numbers kept for ACK frames.
+    public var ackRanges = 32
+
+    public struct Grouping: Sendable {
+        /// Longest a message waits for more to fill its datagram (ns).
+        public var delay: UInt64
+        public init(delay: UInt64) { self.delay = delay }
+    }
+
+    public init() {}
+
+    /// Checks the numbers; the error names the field to fix.
+    public func validate() throws(ConfigurationError) {
+        func powerOfTwo(_ value: Int) -> Bool { value > 0 && value & (value - 1) == 0 }
+        guard maxMessageSize > 0, maxMessageSize <= Int(UInt16.max) else {
+            throw .invalid("maxMessageSize \(maxMessageSize) must be 1...65535")
+        }
+        let needed = WireFormat.headerLength + WireFormat.ackFrameFixed
+            + WireFormat.maxAckRanges * WireFormat.ackRangeLength + 1 + WireFormat.dataFrameOverhead
+            + maxMessageSize + WireFormat.tagLength
+        guard maxDatagramSize >= needed, maxDatagramSize <= 65_507 else {
+            throw .invalid("maxDatagramSize \(maxDatagramSize) must be \(needed)...65507 for maxMessageSize \(maxMessageSize) (header, a full ACK, a PING, a DATA frame and a tag must fit)")
+        }
+        guard powerOfTwo(sendWindow), powerOfTwo(receiveWindow), powerOfTwo(maxPacketsInFlight) else {
+            throw .invalid("sendWindow, receiveWindow and maxPacketsInFlight must be powers of two (got \(sendWindow), \(receiveWindow), \(maxPacketsInFlight))")
+        }
+        guard unreliableQueue > 0, ackRanges > 0, ackRanges <= WireFormat.maxAckRanges + 1 else {
+            throw .invalid("unreliableQueue must be positive and ackRanges 1...\(WireFormat.maxAckRanges + 1)")
+        }
+        guard heartbeatPeriod > 0, deadPeerTimeout > heartbeatPeriod else {
+            throw .invalid("deadPeerTimeout (\(deadPeerTimeout) ns) must be longer than heartbeatPeriod (\(heartbeatPeriod) ns)")
+        }
+    }
+}
+
+public enum ConfigurationError: Error, Equatable, Sendable, CustomStringConvertible {
+    case invalid(String)
+    public var description: String {
+        switch self {
+        case .invalid(let text): "ReliableUDP configuration: \(text)"
+        }
+    }
+}
+
+/// Why `send`, `write` or `sendWritten` refused a message.
+public enum SendError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The message is larger than `Configuration.maxMessageSize`.
+    case messageTooLarge(size: Int, limit: Int)
+    /// The send buffer is full (backpressure): wait for `writable`, or raise
+    /// `Configuration.sendWindow` / `unreliableQueue`.
+    case wouldBlock
+    /// A message set holds more than 65,536 messages of one tier.
+    case setTooLarge
+    /// The connection is closed, or the peer was declared dead.
+    case closed
+
+    public var description: String {
+        switch self {
+        case .messageTooLarge(let size, let limit):
+            "ReliableUDP message of \(size) bytes exceeds maxMessageSize \(limit); raise Configuration.maxMessageSize or split the message"
+        case .wouldBlock:
+            "ReliableUDP send buffer full; wait for writable (or raise Configuration.sendWindow / unreliableQueue)"
+        case .setTooLarge:
+            "ReliableUDP message set holds more than 65,536 messages of one tier; end the set sooner"
+        case .closed:
+            "ReliableUDP connection is closed or the peer is dead; open a new connection"
+        }
+    }
+}
