@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "Reactor", targets: ["Reactor"]),
         .library(name: "Multicast", targets: ["Multicast"]),
         .library(name: "MoldUDP64", targets: ["MoldUDP64"]),
+        .library(name: "UTP", targets: ["UTP"]),
         .executable(name: "feedreactor", targets: ["FeedReactorCLI"]),
     ],
     dependencies: [
@@ -30,10 +31,11 @@ let package = Package(
         .target(name: "Reactor", dependencies: ["CFeedReactor"]),
         .target(name: "Multicast", dependencies: ["Reactor", "CFeedReactor"]),
         .target(name: "MoldUDP64", dependencies: ["Reactor", "Multicast"]),
+        .target(name: "UTP", dependencies: ["Reactor", "CFeedReactor"]),
         .executableTarget(
             name: "FeedReactorCLI",
             dependencies: [
-                "Reactor", "Multicast", "MoldUDP64",
+                "Reactor", "Multicast", "MoldUDP64", "UTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
@@ -53,5 +55,6 @@ let package = Package(
         .testTarget(name: "MulticastTests", dependencies: ["Multicast", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["MoldUDP64", "Reactor", "TestSupport"]),
         .testTarget(name: "MoldUDP64Tests", dependencies: ["MoldUDP64", "Multicast", "TestSupport"]),
+        .testTarget(name: "UTPTests", dependencies: ["UTP", "Reactor", "TestSupport"]),
     ]
 )
