@@ -57,6 +57,7 @@ public final class UTPConnection {
         public var queueingDelaySum: UInt64 = 0
         public var queueingDelaySamples: UInt64 = 0
         public var maximumQueueingDelay: UInt32 = 0
+        public init() {}
         public var meanQueueingDelayMicroseconds: Double {
             queueingDelaySamples == 0 ? 0 : Double(queueingDelaySum) / Double(queueingDelaySamples)
         }
