@@ -422,7 +422,7 @@ public final class UTPConnection {
             var delay = delays.currentDelay
             // The one-way delay cannot exceed the RTT: clamp clock-skew artefacts
             // (libtorrent does the same with its minimum RTT).
-            if rtt.hasSamples { delay = min(delay, UInt32(clamping: rtt.minimum / 1000)) }
+            if rtt.hasSamples { delay = min(delay, UInt32(clamping: rtt.latest / 1000)) }
             statistics.queueingDelaySum &+= UInt64(delay)
             statistics.queueingDelaySamples &+= 1
             statistics.maximumQueueingDelay = max(statistics.maximumQueueingDelay, delay)

@@ -28,13 +28,21 @@ final class StreamApp: UTPConnectionDelegate, UTPListener {
     var source: [UInt8] = []
     var sourceOffset = 0
     var shutdownWhenSent = true
+    /// Write `source` over and over, never ending (window-limited flows).
+    var endless = false
+    /// Count received bytes without keeping them.
+    var discard = false
+    var receivedCount = 0
 
     func accepted(_ connection: UTPConnection) {
         connection.delegate = self
         self.connection = connection
     }
     func connected(_ connection: UTPConnection) { connectedCount += 1 }
-    func received(_ bytes: UnsafeRawBufferPointer, on connection: UTPConnection) { received.append(contentsOf: bytes) }
+    func received(_ bytes: UnsafeRawBufferPointer, on connection: UTPConnection) {
+        receivedCount += bytes.count
+        if !discard { received.append(contentsOf: bytes) }
+    }
     func endOfStream(_ connection: UTPConnection) { endOfStream = true }
     func closed(_ connection: UTPConnection, error: UTPError?) { closedCount += 1; closedError = error }
     func writable(_ connection: UTPConnection) {}
@@ -46,6 +54,7 @@ final class StreamApp: UTPConnectionDelegate, UTPListener {
             let accepted = source[sourceOffset...].withUnsafeBytes { connection.write($0, now: now) }
             if accepted == 0 { break }
             sourceOffset += accepted
+            if endless && sourceOffset == source.count { sourceOffset = 0 }
         }
         if sourceOffset == source.count && shutdownWhenSent { connection.shutdown(now: now) }
     }
