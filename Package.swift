@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "SoupBinTCP", targets: ["SoupBinTCP"]),
         .library(name: "Capture", targets: ["Capture"]),
         .library(name: "ReliableUDP", targets: ["ReliableUDP"]),
+        .library(name: "UTP", targets: ["UTP"]),
         .executable(name: "feedreactor", targets: ["FeedReactorCLI"]),
     ],
     dependencies: [
@@ -59,6 +60,11 @@ let package = Package(
             name: "FeedReactorCLI",
             dependencies: [
                 "Reactor", "Multicast", "MoldUDP64", "Capture",
+        .target(name: "UTP", dependencies: ["Reactor", "CFeedReactor"]),
+        .executableTarget(
+            name: "FeedReactorCLI",
+            dependencies: [
+                "Reactor", "Multicast", "MoldUDP64", "UTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
@@ -101,5 +107,6 @@ let package = Package(
         .testTarget(name: "SoupBinTCPTests", dependencies: ["SoupBinTCP", "MoldUDP64", "TestSupport"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "MoldUDP64", "Reactor", "TestSupport"]),
         .testTarget(name: "ReliableUDPTests", dependencies: ["ReliableUDP", "Reactor", "TestSupport"]),
+        .testTarget(name: "UTPTests", dependencies: ["UTP", "Reactor", "TestSupport"]),
     ]
 )

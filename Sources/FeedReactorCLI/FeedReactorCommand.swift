@@ -7,8 +7,10 @@ struct FeedReactorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "feedreactor",
         abstract: "A single-threaded UDP reactor for market-data feeds: MoldUDP64, multicast, benchmarks.",
-        subcommands: [Demo.self, Listen.self, Publish.self, RxBench.self, TxBench.self, LatencyBench.self, PollCost.self,
-                      Record.self, Replay.self]
+        subcommands: [
+            Demo.self, Listen.self, Publish.self, RxBench.self, TxBench.self, LatencyBench.self, PollCost.self,
+            Record.self, Replay.self, UTPCat.self,
+        ]
     )
 }
 

@@ -1,0 +1,59 @@
+/// LEDBAT congestion control (RFC 6817) as libutp runs it (utp_internal.cpp,
+/// `apply_ccontrol`): the window moves by
+/// `gain · (acked / window) · (target - delay) / target` per acknowledgement, so over
+/// one RTT (acked ≈ window) it grows at most `gain` bytes when the queueing delay
+/// is zero and shrinks when delay exceeds the target. Loss halves it, at most once
+/// per `lossDecayInterval`; an RTO collapses it to the minimum. The window only
+/// grows while the sender fills it (RFC 6817 §2.4.1, "cwnd-limited").
+public struct CongestionControl: Sendable {
+    public private(set) var window: Int
+    public let minimumWindow: Int
+    public let maximumWindow: Int
+    let gainPerRTT: Int
+    let target: Int64
+    let lossDecayInterval: UInt64
+    var lastDecay: UInt64 = 0
+    var hasDecayed = false
+    public private(set) var losses: UInt64 = 0
+
+    public init(configuration: UTPConfiguration, maximumWindow: Int) {
+        minimumWindow = configuration.minimumWindow
+        self.maximumWindow = max(maximumWindow, configuration.minimumWindow)
+        window = min(max(configuration.initialWindow, configuration.minimumWindow), self.maximumWindow)
+        gainPerRTT = configuration.maximumWindowGainPerRTT
+        target = Int64(configuration.targetDelay / 1000)
+        lossDecayInterval = configuration.lossDecayInterval
+    }
+
+    /// `acked` bytes were newly acknowledged while `inFlight` bytes (before the ACK)
+    /// were outstanding; `delay` is the current queueing delay in µs.
+    public mutating func acknowledged(bytes acked: Int, inFlightBefore inFlight: Int, delay: UInt32, packetSize: Int) {
+        guard acked > 0 else { return }
+        let offTarget = target - Int64(delay)
+        // cwnd-limited: only grow when the window, not the application, limits sending.
+        let saturated = inFlight + packetSize > window
+        if offTarget > 0 && !saturated { return }
+        let windowFactor = Double(min(acked, window)) / Double(max(window, acked))
+        let delayFactor = Double(offTarget) / Double(target)
+        let gain = Double(gainPerRTT) * windowFactor * delayFactor
+        let next = Double(window) + gain
+        window = Int(min(Double(maximumWindow), max(Double(minimumWindow), next)))
+    }
+
+    /// A packet was lost (fast retransmit): halve, at most once per decay interval.
+    public mutating func lost(now: UInt64) {
+        losses &+= 1
+        if hasDecayed && now &- lastDecay < lossDecayInterval { return }
+        hasDecayed = true
+        lastDecay = now
+        window = max(minimumWindow, window / 2)
+    }
+
+    /// The retransmission timer expired: start again from the minimum.
+    public mutating func timedOut(now: UInt64) {
+        losses &+= 1
+        hasDecayed = true
+        lastDecay = now
+        window = minimumWindow
+    }
+}

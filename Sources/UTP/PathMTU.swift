@@ -1,0 +1,81 @@
+/// Path MTU discovery for one connection (RFC 4821 "packetization layer PMTUD",
+/// the way libtorrent's uTP does it): data is sent at `current`, a confirmed size;
+/// now and then one DATA packet is padded up to `probeSize`, the middle of
+/// `floor...ceiling`, and sent with DF set (the socket uses IP_MTU_DISCOVER =
+/// IP_PMTUDISC_DO). Acknowledged: the floor rises to it. Lost, timed out, or
+/// refused with EMSGSIZE (the kernel learnt a smaller MTU from ICMP "fragmentation
+/// needed"): the ceiling falls below it. The search ends when the two are within
+/// `resolution` bytes.
+///
+/// The padding is a chain of extensions of an unassigned type, which BEP 29 says
+/// a receiver skips by length; a lost probe is retransmitted without it, so no
+/// data depends on a probe's size.
+public struct PathMTU: Sendable {
+    /// Stop searching when floor and ceiling are this close.
+    public static let resolution = 16
+    /// The extension type used for padding (unassigned; skipped by length).
+    public static let paddingExtension: UInt8 = 0x7F
+
+    public private(set) var current: Int
+    public private(set) var floor: Int
+    public private(set) var ceiling: Int
+    public private(set) var probeSize = 0
+    public private(set) var probeSequence: UInt16?
+    public private(set) var probesSent: UInt64 = 0
+    let enabled: Bool
+
+    public init(floor: Int, ceiling: Int, discovery: Bool) {
+        let top = max(floor, ceiling)
+        self.enabled = discovery
+        self.floor = discovery ? floor : top
+        self.ceiling = top
+        current = discovery ? floor : top
+    }
+
+    /// Whether the search is still open.
+    public var isSearching: Bool { enabled && ceiling - floor >= PathMTU.resolution }
+
+    /// The IP packet size to pad the next DATA packet to, if a probe is due now.
+    mutating func nextProbe() -> Int? {
+        guard isSearching, probeSequence == nil else { return nil }
+        return (floor + ceiling + 1) / 2
+    }
+
+    mutating func probing(sequence: UInt16, size: Int) {
+        probeSequence = sequence
+        probeSize = size
+        probesSent &+= 1
+    }
+
+    mutating func acknowledged(sequence: UInt16) {
+        guard sequence == probeSequence else { return }
+        probeSequence = nil
+        floor = probeSize
+        current = probeSize
+    }
+
+    mutating func lost(sequence: UInt16) {
+        guard sequence == probeSequence else { return }
+        probeSequence = nil
+        ceiling = probeSize - 1
+    }
+
+    /// A retransmission timeout: an outstanding probe counts as too big. Returns true
+    /// when the probe was the only packet outstanding (the timeout then says nothing
+    /// about congestion; libtorrent ignores such a loss too).
+    mutating func timedOut(oldestUnacked: UInt16, newest: UInt16) -> Bool {
+        guard let probe = probeSequence else { return false }
+        lost(sequence: probe)
+        return oldestUnacked == probe && newest == probe
+    }
+
+    /// EMSGSIZE on send: the kernel knows a smaller path MTU (from ICMP). Falls back
+    /// to it (or below the refused size when the kernel did not say).
+    mutating func tooBig(reported: Int, packetSize: Int) {
+        let limit = reported > 0 ? reported : packetSize - 1
+        ceiling = max(min(ceiling, limit), 68)
+        if probeSequence != nil && probeSize > ceiling { probeSequence = nil }
+        floor = min(floor, ceiling)
+        current = min(current, ceiling)
+    }
+}

@@ -1,0 +1,39 @@
+import Reactor
+
+/// What became of one datagram handed to the network.
+public enum UTPSendResult: Sendable {
+    case sent
+    /// The kernel had no room or refused it for a transient reason; the protocol's
+    /// retransmission recovers it.
+    case dropped
+    /// EMSGSIZE: larger than the path MTU the kernel knows (DF is set, IP_MTU_DISCOVER).
+    case tooBig(pathMTU: Int)
+}
+
+/// Where connections put their packets: the socket wiring, or a simulated link in
+/// tests. Called synchronously; `packet` is valid only during the call.
+public protocol UTPOutput: AnyObject {
+    func transmit(_ packet: UnsafeRawBufferPointer, to address: SocketAddress) -> UTPSendResult
+}
+
+/// Events of one connection, on the thread that drives it.
+public protocol UTPConnectionDelegate: AnyObject {
+    /// The SYN was answered (initiator) — the acceptor is connected from the start.
+    func connected(_ connection: UTPConnection)
+    /// In-order bytes. Zero-copy: `bytes` points into the received datagram or the
+    /// reorder buffer and is valid only during this call; copy what you keep.
+    func received(_ bytes: UnsafeRawBufferPointer, on connection: UTPConnection)
+    /// The peer's FIN: every byte before it has been delivered.
+    func endOfStream(_ connection: UTPConnection)
+    /// Send-buffer space became free after `write` accepted less than offered.
+    func writable(_ connection: UTPConnection)
+    /// The connection is gone: `nil` after an orderly close, the reason otherwise.
+    func closed(_ connection: UTPConnection, error: UTPError?)
+}
+
+extension UTPConnectionDelegate {
+    public func connected(_ connection: UTPConnection) {}
+    public func endOfStream(_ connection: UTPConnection) {}
+    public func writable(_ connection: UTPConnection) {}
+    public func closed(_ connection: UTPConnection, error: UTPError?) {}
+}
