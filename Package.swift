@@ -56,15 +56,11 @@ let package = Package(
         .target(name: "SoupBinTCP", dependencies: ["Reactor", "MoldUDP64"]),
         .target(name: "Capture"),
         .target(name: "ReliableUDP", dependencies: ["Reactor"]),
-        .executableTarget(
-            name: "FeedReactorCLI",
-            dependencies: [
-                "Reactor", "Multicast", "MoldUDP64", "Capture",
         .target(name: "UTP", dependencies: ["Reactor", "CFeedReactor"]),
         .executableTarget(
             name: "FeedReactorCLI",
             dependencies: [
-                "Reactor", "Multicast", "MoldUDP64", "UTP",
+                "Reactor", "Multicast", "MoldUDP64", "Capture", "UTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
