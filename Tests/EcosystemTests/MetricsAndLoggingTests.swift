@@ -80,7 +80,7 @@ import TestSupport
             $0.session.reorderWindow = 100_000
             $0.rerequest.requestTimeout = 1_000_000
             $0.rerequest.maxRequestTimeout = 2_000_000
-            $0.rerequest.maxAttempts = 2
+            $0.rerequest.silenceDeadline = 20_000_000   // nobody answers: give up after 20 ms of silence
             $0.rerequest.failoverAfterTimeouts = 1
         }
         rig.packets.remove(at: 1)          // messages 101-200 never arrive, and nobody answers
