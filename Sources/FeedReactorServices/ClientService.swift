@@ -22,6 +22,8 @@ public final class ClientService: Service, @unchecked Sendable {
 
     /// How the client ended.
     public struct Summary: Sendable, Equatable, CustomStringConvertible {
+        /// Datagrams read from the lines.
+        public var datagrams: UInt64
         public var delivered: UInt64
         public var recovered: UInt64
         public var requests: UInt64
@@ -33,7 +35,7 @@ public final class ClientService: Service, @unchecked Sendable {
 
         public var description: String {
             let ranges = missing.map { $0.count == 1 ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound - 1)" }
-            return "delivered=\(delivered) recovered=\(recovered) requests=\(requests) in_flight=\(inFlight) "
+            return "datagrams=\(datagrams) delivered=\(delivered) recovered=\(recovered) requests=\(requests) in_flight=\(inFlight) "
                 + "next=\(nextExpected) missing=\(ranges.isEmpty ? "none" : ranges.joined(separator: ","))"
         }
     }
@@ -57,20 +59,24 @@ public final class ClientService: Service, @unchecked Sendable {
                 makeConsumer: @escaping (Reactor) -> any MessageConsumer,
                 onStart: @escaping (Client) -> Void = { _ in },
                 onSummary: @escaping @Sendable (Summary) -> Void = { _ in }) {
-        final class Holder { var client: Client? }
+        // The session holds its consumer weakly: the holder keeps it alive.
+        final class Holder { var client: Client?; var consumer: (any MessageConsumer)? }
         let holder = Holder()
         let finalSummary = self.finalSummary
         service = ReactorService(name: name, configuration: reactorConfiguration, idle: idle, logger: logger, setUp: { reactor in
-            let client = try Client(configuration, reactor: reactor, consumer: makeConsumer(reactor))
+            let consumer = makeConsumer(reactor)
+            holder.consumer = consumer
+            let client = try Client(configuration, reactor: reactor, consumer: consumer)
             holder.client = client
             onStart(client)
         }, tearDown: { reactor in
             guard let client = holder.client else { return }
-            let summary = Summary(delivered: client.counters.delivered, recovered: client.counters.recovered,
+            let summary = Summary(datagrams: client.lineCounters.reduce(0) { $0 + $1.datagrams }, delivered: client.counters.delivered, recovered: client.counters.recovered,
                                   requests: client.counters.requests, inFlight: client.rerequester.inFlightCount,
                                   missing: client.missingRanges(), nextExpected: client.session.nextExpected)
             client.close()
             holder.client = nil
+            holder.consumer = nil
             finalSummary.mutex.withLock { $0 = summary }
             if summary.inFlight > 0 {
                 logger.warning("client closed with recovery still in flight", metadata: ["summary": "\(summary)"])
