@@ -23,12 +23,7 @@ import TestSupport
         process.standardOutput = output
         try process.run()
         defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) }; process.waitUntilExit() }
-        var text = ""
-        while !text.contains("\n") {
-            let data = output.fileHandleForReading.availableData
-            if data.isEmpty { break }
-            text += String(decoding: data, as: UTF8.self)
-        }
+        var text = output.readFirstLine()
         let port = try #require(text.split(separator: "=").last.flatMap { UInt16($0.prefix { $0.isNumber }) }, "\(text)")
 
         // 1,000 messages in 10 packets, in order, nothing to recover.
