@@ -50,9 +50,15 @@ public final class ClientService: Service, @unchecked Sendable {
     public var summary: Summary? { finalSummary.mutex.withLock { $0 } }
 
     /// - Parameters:
+    ///   - name: the service's name in logs and its thread's name.
+    ///   - configuration: the client's lines, servers and tuning.
+    ///   - reactorConfiguration: the reactor the client runs on (backend, capacities).
+    ///   - idle: how the reactor waits when there is nothing to do.
+    ///   - logger: the service's diagnostics and the final summary.
     ///   - shutdownGrace: nanoseconds that in-flight recovery may take after shutdown is asked for.
     ///   - makeConsumer: builds the consumer on the reactor's thread.
     ///   - onStart: on the reactor's thread once the client is up (its `linePorts` are known).
+    ///   - onSummary: the summary, once, after the client closed.
     public init(name: String = "moldudp64-client", configuration: Client.Configuration,
                 reactorConfiguration: Reactor.Configuration = .init(backend: .auto), idle: IdleStrategy = .block,
                 shutdownGrace: UInt64 = 1_000_000_000, logger: Logger = Logger(label: "feedreactor.service.client"),

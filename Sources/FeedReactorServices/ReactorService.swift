@@ -37,6 +37,10 @@ public final class ReactorService: Service, @unchecked Sendable {
     let state = Mutex(State())
 
     /// - Parameters:
+    ///   - name: the service's name in logs and its thread's name.
+    ///   - configuration: the reactor's backend and capacities.
+    ///   - idle: how the reactor waits when there is nothing to do.
+    ///   - logger: start, stop and failure notices.
     ///   - setUp: on the reactor's thread before the first cycle: register sockets,
     ///     schedule timers. A throw ends `run()` with that error.
     ///   - tearDown: on the reactor's thread after the last cycle, before the
