@@ -84,6 +84,15 @@ let package = Package(
             ],
             path: "Examples/PrometheusExport"
         ),
+        .executableTarget(
+            name: "FeedService",
+            dependencies: [
+                "FeedReactorServices", "MoldUDP64", "Multicast", "Reactor",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Examples/FeedService"
+        ),
         .executableTarget(name: "TinyFeedHandler", dependencies: ["MoldUDP64", "Multicast", "Reactor"], path: "Examples/TinyFeedHandler"),
         .executableTarget(name: "MiniPublisher", dependencies: ["MoldUDP64", "Multicast", "Reactor"], path: "Examples/MiniPublisher"),
         .target(name: "TestSupport", dependencies: ["Reactor"], path: "Tests/TestSupport"),

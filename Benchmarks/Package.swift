@@ -24,6 +24,7 @@ let package = Package(
         // not available here, and MallocInterposer is what counts allocations.
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
         .package(url: "https://github.com/apple/swift-nio", "2.101.0"..<"2.102.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // The SwiftNIO receiver compare.sh measures against (same CLI as rx-bench).
@@ -58,7 +59,7 @@ let package = Package(
 let suites: [(name: String, products: [String])] = [
     ("ReactorBenchmarks", ["Reactor"]),
     ("MulticastBenchmarks", ["Reactor", "Multicast"]),
-    ("MoldUDP64Benchmarks", ["Reactor", "Multicast", "MoldUDP64"]),
+    ("MoldUDP64Benchmarks", ["Reactor", "Multicast", "MoldUDP64", "FeedReactorMetrics"]),
     ("SoupBinTCPBenchmarks", ["Reactor", "MoldUDP64", "SoupBinTCP"]),
     ("CaptureBenchmarks", ["Capture"]),
 ]
@@ -67,7 +68,8 @@ for suite in suites {
     package.targets.append(
         .executableTarget(
             name: suite.name,
-            dependencies: [.product(name: "Benchmark", package: "benchmark"), "BenchmarkSupport"]
+            dependencies: [.product(name: "Benchmark", package: "benchmark"), "BenchmarkSupport",
+                           .product(name: "Logging", package: "swift-log")]
                 + suite.products.map { .product(name: $0, package: feedReactor) },
             path: "Benchmarks/\(suite.name)",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

@@ -58,6 +58,7 @@ public final class MetricsExporter: TimerHandler {
     ///   - factory: the metrics backend. Tests pass their own; a program usually
     ///     passes `MetricsSystem.factory` after `MetricsSystem.bootstrap`.
     ///   - prefix: the first part of every label.
+    ///   - logger: where "limit hit" warnings go.
     public init(factory: any MetricsFactory = MetricsSystem.factory, prefix: String = "feedreactor",
                 logger: Logger = Logger(label: "feedreactor.metrics")) {
         self.factory = factory

@@ -207,6 +207,8 @@ public final class Publisher: TimerHandler {
     var armedDeadline = UInt64.max
 
     /// - Parameters:
+    ///   - configuration: session, packing limits, heartbeat interval, simulated loss.
+    ///   - sink: where finished packets go (a UDP socket, or memory in tests).
     ///   - store: where sent messages are kept for retransmission; its next
     ///     sequence number must be the configuration's first one.
     public init(_ configuration: Configuration, sink: any PacketSink, store: RetransmissionStore? = nil) {

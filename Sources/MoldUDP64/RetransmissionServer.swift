@@ -84,6 +84,8 @@ public final class RetransmissionServer: DatagramHandler {
     /// - Parameters:
     ///   - socket: the socket to register with the reactor for this server
     ///     (answers are sent on it, so they come from the address clients asked).
+    ///   - store: the messages it can answer for.
+    ///   - configuration: the session it serves, answer limits and rate limits.
     public init(socket: UDPSocket, store: RetransmissionStore, configuration: Configuration) {
         precondition(configuration.maxPacketSize >= PacketWriter.headerSize + PacketWriter.blockHeaderSize,
                      "maxPacketSize must be at least 22 bytes")

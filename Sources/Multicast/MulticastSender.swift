@@ -22,6 +22,8 @@ public struct MulticastSender: Sendable {
     public let interfaceIndex: UInt32
 
     /// - Parameters:
+    ///   - group: the multicast group to send to.
+    ///   - port: the group's UDP port.
     ///   - interface: where datagrams leave; nil takes the interface holding
     ///     `source`, or else the kernel's route for the group.
     ///   - source: the local address to send from (bound, port chosen by the

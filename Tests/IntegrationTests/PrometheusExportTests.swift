@@ -51,15 +51,10 @@ import Testing
         let output = Pipe()
         process.standardOutput = output
         try process.run()
-        // SIGKILL: the test runner may leave SIGTERM blocked in the child it spawns.
+        // SIGKILL: a child can inherit SIGTERM ignored from the test runner.
         defer { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
         // The first line names the URL (bounded: the process ends by itself after 20 s).
-        var text = ""
-        while !text.contains("\n") {
-            let data = output.fileHandleForReading.availableData
-            if data.isEmpty { break }
-            text += String(decoding: data, as: UTF8.self)
-        }
+        let text = output.readFirstLine()
         let port = try #require(text.split(separator: ":").last.flatMap { UInt16($0.prefix { $0.isNumber }) }, "\(text)")
 
         var first: Double?

@@ -38,12 +38,16 @@ import TestSupport
             process.arguments = arguments
             process.standardOutput = stdout
             process.standardError = stderr
-            stdout.fileHandleForReading.readabilityHandler = { [unowned self] handle in
+            // weak, not unowned: a handler call already running on a dispatch thread
+            // can outlive the Run that cleared it.
+            stdout.fileHandleForReading.readabilityHandler = { [weak self] handle in
                 let data = handle.availableData
+                guard let self else { return }
                 lock.lock(); out.append(data); lock.unlock()
             }
-            stderr.fileHandleForReading.readabilityHandler = { [unowned self] handle in
+            stderr.fileHandleForReading.readabilityHandler = { [weak self] handle in
                 let data = handle.availableData
+                guard let self else { return }
                 lock.lock(); err.append(data); lock.unlock()
             }
             try process.run()

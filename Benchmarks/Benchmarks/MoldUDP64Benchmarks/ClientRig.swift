@@ -1,4 +1,6 @@
 import BenchmarkSupport
+import FeedReactorMetrics
+import Logging
 import MoldUDP64
 import Multicast
 import Reactor
@@ -19,9 +21,14 @@ final class ClientRig {
     /// Two packets: the live one and, in recovery, the one withheld and answered.
     let packets = PacketRun(count: 2)
     var next: UInt64 = 1
+    /// With `instrumented`: swift-metrics export every 100 us (each timer tick) and
+    /// swift-log loggers on the reactor and the client, to show they add nothing.
+    var exporter: MetricsExporter?
 
-    init(backend: BackendKind) throws {
-        reactor = try Reactor(backend: backend)
+    init(backend: BackendKind, instrumented: Bool = false) throws {
+        var reactorConfiguration = Reactor.Configuration(backend: backend)
+        if instrumented { reactorConfiguration.logger = Logger(label: "bench.reactor") }
+        reactor = try Reactor(reactorConfiguration)
         let loopback = try IPAddress("127.0.0.1")
         let group = try IPAddress("239.255.77.2")
         server = try UDPSocket.bound(to: SocketAddress("127.0.0.1", port: 0))
@@ -35,7 +42,17 @@ final class ClientRig {
         configuration.session.reorderWindowPackets = 0
         configuration.rerequest.requestsPerSecond = 1_000_000_000
         configuration.rerequest.requestBurst = 1_000
+        if instrumented { configuration.logger = Logger(label: "bench.client") }
         client = try Client(configuration, reactor: reactor, consumer: consumer)
+        if instrumented {
+            // swift-metrics' default backend (none bootstrapped): what is measured is the
+            // exporter's snapshot on the reactor; a real backend's own cost is its own.
+            let exporter = MetricsExporter(logger: Logger(label: "bench.metrics"))
+            exporter.watch(reactor, name: "bench")
+            exporter.watch(client, name: "bench")
+            try exporter.start(on: reactor, interval: 100_000)
+            self.exporter = exporter
+        }
         guard let requestPort = client.requestAddress?.port else { fatalError("ClientRig: request socket has no address") }
         answerAddress = try SocketAddress("127.0.0.1", port: requestPort)
         sender = try MulticastSender(group: group, port: client.linePorts[0], interface: .address(loopback), source: loopback)

@@ -18,6 +18,11 @@ let benchmarks: @Sendable () -> Void = {
         registerGate("Client.Receive.\(backend)", timed: true, setup: { try ClientRig(backend: backend) },
                      step: { $0.exchange() })
         registerGate("Client.Recovery.\(backend)", setup: { try ClientRig(backend: backend) }, step: { $0.recover() })
+        // The same with metrics export and loggers on (issue 16): still 0.
+        registerGate("Client.Receive.Instrumented.\(backend)", setup: { try ClientRig(backend: backend, instrumented: true) },
+                     step: { $0.exchange() })
+        registerGate("Client.Recovery.Instrumented.\(backend)", setup: { try ClientRig(backend: backend, instrumented: true) },
+                     step: { $0.recover() })
     }
     registerGate("Publisher.Append", timed: true, setup: { try PublisherRig(udp: false) }, step: { $0.append() })
     registerGate("Publisher.AppendUDP", setup: { try PublisherRig(udp: true) }, step: { $0.append() })

@@ -1,0 +1,33 @@
+/// A socket whose reading is paused: still open, its multicast memberships and its
+/// kernel receive queue intact, but not registered, so the reactor reads nothing
+/// from it. `Reactor.resumeReading(_:)` registers it again with the same options
+/// and handler.
+///
+/// Until the Backend v2 contract (`Interest`, `setInterest`) is merged, pausing is
+/// deregistering with `closeSocket: false` and registering again: the token changes
+/// and receive buffers are allocated again on resume. That is fine at watermark
+/// crossings, not per packet.
+public struct PausedRegistration {
+    public let socket: UDPSocket
+    public let options: ReceiveOptions
+    public let handler: any DatagramHandler
+
+    /// Closes the socket without resuming it.
+    public func close() { socket.close() }
+}
+
+extension Reactor {
+    /// Stops reading `token`'s socket (see `PausedRegistration`). nil for a stale token.
+    public func pauseReading(_ token: Token) -> PausedRegistration? {
+        guard let registration = registration(for: token) else { return nil }
+        let paused = PausedRegistration(socket: UDPSocket(registered: registration.descriptor),
+                                        options: registration.options, handler: registration.handler)
+        deregister(token, closeSocket: false)
+        return paused
+    }
+
+    /// Reads a paused socket again; returns its new token.
+    public func resumeReading(_ paused: PausedRegistration) throws(ReactorError) -> Token {
+        try register(paused.socket, options: paused.options, handler: paused.handler)
+    }
+}
