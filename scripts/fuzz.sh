@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Builds the MoldUDP64 libFuzzer target (Fuzz/MoldFuzz.swift) with
-# -sanitize=fuzzer,address and runs it.
+# Builds a libFuzzer target with -sanitize=fuzzer,address and runs it:
+# `mold` (Fuzz/MoldFuzz.swift, the default) or `utp` (Fuzz/UTPFuzz.swift).
 #
-#   scripts/fuzz.sh [SECONDS] [extra libFuzzer flags...]    # default 600 s
+#   scripts/fuzz.sh [mold|utp] [SECONDS] [extra libFuzzer flags...]   # default 600 s
 #   scripts/fuzz.sh 0 crash-abc123                           # replay one input
+#   scripts/fuzz.sh utp 120                                  # the µTP target, 2 minutes
 #
 # Build products go to .build-fuzz/ (git-ignored); the corpus to
 # .build-fuzz/corpus; crashing inputs land as .build-fuzz/crash-*. Keep each
@@ -14,9 +15,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 OUT=$ROOT/.build-fuzz
+TARGET=mold
+if [[ "${1:-}" == mold || "${1:-}" == utp ]]; then TARGET=$1; shift; fi
 SECONDS_TO_RUN=${1:-600}
 shift || true
-mkdir -p "$OUT/include" "$OUT/corpus"
+mkdir -p "$OUT/include" "$OUT/corpus" "$OUT/corpus-utp"
 
 cat > "$OUT/include/module.modulemap" <<MAP
 module CFeedReactor {
@@ -38,6 +41,16 @@ done
 SWIFT_FLAGS=(-O -g -sanitize=fuzzer,address -parse-as-library -package-name feedreactor -I "$OUT/include" -I "$OUT")
 swiftc "${SWIFT_FLAGS[@]}" -module-name Reactor -wmo -emit-module -emit-module-path "$OUT/Reactor.swiftmodule" \
     -c Sources/Reactor/*.swift -o "$OUT/Reactor.o"
+if [[ "$TARGET" == utp ]]; then
+    swiftc "${SWIFT_FLAGS[@]}" -module-name UTP -wmo -emit-module -emit-module-path "$OUT/UTP.swiftmodule" \
+        -c Sources/UTP/*.swift -o "$OUT/UTP.o"
+    swiftc "${SWIFT_FLAGS[@]}" -module-name UTPFuzz Fuzz/UTPFuzz.swift Tests/UTPTests/UTPFuzzProgram.swift \
+        "$OUT/Reactor.o" "$OUT/UTP.o" "${C_OBJECTS[@]}" "${LIBS[@]}" \
+        -o "$OUT/utp-fuzz" 2> >(grep -v "Cannot export local symbol" >&2)
+    if [[ "$SECONDS_TO_RUN" == 0 ]]; then exec "$OUT/utp-fuzz" "$@"; fi
+    exec "$OUT/utp-fuzz" -max_total_time="$SECONDS_TO_RUN" -max_len=4096 -print_final_stats=1 \
+        -artifact_prefix="$OUT/utp-" "$@" "$OUT/corpus-utp"
+fi
 # MoldUDP64's Client imports Multicast: build it too, so the fuzzed module is the real one.
 swiftc "${SWIFT_FLAGS[@]}" -module-name Multicast -wmo -emit-module -emit-module-path "$OUT/Multicast.swiftmodule" \
     -c Sources/Multicast/*.swift -o "$OUT/Multicast.o"
