@@ -1,43 +1,54 @@
 #!/usr/bin/env bash
-# µTP under real network conditions (root): two network namespaces joined by a veth
-# pair; the sender's egress is a tbf bottleneck, the receiver's input drops a share
-# of UDP with nftables (this kernel has no netem).
+# µTP under real network conditions (root): sender A and receiver B in network
+# namespaces, joined through a router namespace R. R's egress towards B is a tbf
+# bottleneck (a queue of up to 300 ms: a home uplink's buffer); B's input drops a
+# share of UDP with nftables (this kernel has no netem). The bottleneck is in R, not
+# on A's own interface, so TCP Small Queues on the sender cannot hide the queue.
 #
 #   scripts/utp-netns.sh [MIB] [RATE] [LOSS_PERCENT] [COMPETE_SECONDS]
-#   scripts/utp-netns.sh 50 50mbit 2 20        # the README figures
+#   scripts/utp-netns.sh 50 50mbit 2 45        # the README figures (TCP outlasts µTP)
 #
 # 1. a MIB-MiB `feedreactor utp-cat` transfer across the bottleneck, checked with cmp;
 # 2. the same transfer while a bulk TCP flow (python3 sockets) shares the bottleneck
 #    (TCP is not subject to the UDP drop): prints each flow's throughput and the
 #    queueing delay µTP measured. LEDBAT yields: µTP's share falls far below TCP's.
 # Output: `key=value` lines on stdout. FEEDREACTOR=path picks the binary
-# (default .build/release/feedreactor).
+# (default .build/release/feedreactor); TRANSFER_ONLY=1 stops after step 1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MIB=${1:-50}
 RATE=${2:-50mbit}
 LOSS=${3:-2}
-COMPETE=${4:-20}
+COMPETE=${4:-45}
 BIN=$(realpath "${FEEDREACTOR:-.build/release/feedreactor}")
 PY=/usr/bin/python3
 [[ $(id -u) == 0 ]] || { echo "needs root (network namespaces, tc, nft)" >&2; exit 2; }
 command -v nft >/dev/null || { echo "nft missing: apt-get install -y nftables" >&2; exit 2; }
-A=utpa$$; B=utpb$$
+A=utpa$$; R=utpr$$; B=utpb$$
 WORK=$(mktemp -d)
-cleanup() { ip netns del $A 2>/dev/null || true; ip netns del $B 2>/dev/null || true; rm -rf "$WORK"; }
+cleanup() { for ns in $A $R $B; do ip netns del $ns 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT
-ip netns add $A
-ip netns add $B
-ip link add va$$ netns $A type veth peer name vb$$ netns $B
-ip -n $A addr add 10.77.0.1/24 dev va$$
-ip -n $B addr add 10.77.0.2/24 dev vb$$
-for ns in $A $B; do ip -n $ns link set lo up; done
-ip -n $A link set va$$ up
-ip -n $B link set vb$$ up
-# The bottleneck: A -> B at RATE, a queue of up to 300 ms (a home uplink's buffer).
-tc -n $A qdisc add dev va$$ root tbf rate "$RATE" burst 32kb latency 300ms
+for ns in $A $R $B; do ip netns add $ns; ip -n $ns link set lo up; done
+ip link add a$$ netns $A type veth peer name ra$$ netns $R
+ip link add b$$ netns $B type veth peer name rb$$ netns $R
+ip -n $A addr add 10.77.1.1/24 dev a$$
+ip -n $R addr add 10.77.1.254/24 dev ra$$
+ip -n $R addr add 10.77.0.254/24 dev rb$$
+ip -n $B addr add 10.77.0.2/24 dev b$$
+ip -n $A link set a$$ up; ip -n $B link set b$$ up
+ip -n $R link set ra$$ up; ip -n $R link set rb$$ up
+ip -n $A route add default via 10.77.1.254
+ip -n $B route add default via 10.77.0.254
+ip netns exec $R sysctl -qw net.ipv4.ip_forward=1
+# The bottleneck: R -> B at RATE, a queue of up to 300 ms.
+tc -n $R qdisc add dev rb$$ root tbf rate "$RATE" burst 32kb latency 300ms
 ip netns exec $B nft -f - <<NFT
-table inet loss { chain in { type filter hook input priority 0; meta l4proto udp numgen random mod 100 < $LOSS drop; } }
+table inet loss {
+    chain in {
+        type filter hook input priority 0;
+        meta l4proto udp numgen random mod 100 < $LOSS drop
+    }
+}
 NFT
 
 head -c $((MIB * 1024 * 1024)) /dev/urandom > "$WORK/in.bin"
@@ -62,6 +73,7 @@ utp_transfer() {   # $1: tag
 }
 
 utp_transfer alone
+[[ -n "${TRANSFER_ONLY:-}" ]] && exit 0
 
 # A bulk TCP flow on the same bottleneck, for COMPETE seconds.
 cat > "$WORK/tcp.py" <<'PY'
