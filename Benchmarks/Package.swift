@@ -59,6 +59,7 @@ let suites: [(name: String, products: [String])] = [
     ("ReactorBenchmarks", ["Reactor"]),
     ("MulticastBenchmarks", ["Reactor", "Multicast"]),
     ("MoldUDP64Benchmarks", ["Reactor", "Multicast", "MoldUDP64"]),
+    ("UTPBenchmarks", ["Reactor", "UTP"]),
 ]
 
 for suite in suites {
