@@ -62,6 +62,7 @@ let suites: [(name: String, products: [String])] = [
     ("MoldUDP64Benchmarks", ["Reactor", "Multicast", "MoldUDP64", "FeedReactorMetrics"]),
     ("SoupBinTCPBenchmarks", ["Reactor", "MoldUDP64", "SoupBinTCP"]),
     ("CaptureBenchmarks", ["Capture"]),
+    ("UTPBenchmarks", ["Reactor", "UTP"]),
 ]
 
 for suite in suites {

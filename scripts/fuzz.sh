@@ -9,12 +9,14 @@
 #   mold     MoldUDP64 Packet parsing and Session/Rerequester input (Fuzz/MoldFuzz.swift)
 #   soup     SoupBinTCP framing, server and client connections (Fuzz/SoupFuzz.swift)
 #   capture  the pcap/pcapng readers and frame decoder (Fuzz/CaptureFuzz.swift)
+#   utp      µTP (BEP 29) packet parsing and connection input (Fuzz/UTPFuzz.swift)
 #
 # Build products go to .build-fuzz/ (git-ignored); the corpus to
 # .build-fuzz/corpus-TARGET; crashing inputs land as .build-fuzz/TARGET-crash-*.
 # Keep each one as an inline-bytes test in the target's regression tests
 # (Tests/MoldUDP64Tests/FuzzRegressionTests.swift, Tests/SoupBinTCPTests/
-# SoupFuzzRegressionTests.swift, Tests/CaptureTests/CaptureFuzzRegressionTests.swift).
+# SoupFuzzRegressionTests.swift, Tests/CaptureTests/CaptureFuzzRegressionTests.swift,
+# Tests/UTPTests).
 # SwiftPM is not used: the module sources are compiled straight with swiftc,
 # one module at a time, with a module map for the C shim.
 set -euo pipefail
@@ -22,7 +24,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 OUT=$ROOT/.build-fuzz
 TARGET=mold
-case "${1:-}" in mold|soup|capture) TARGET=$1; shift ;; esac
+case "${1:-}" in mold|soup|capture|utp) TARGET=$1; shift ;; esac
 SECONDS_TO_RUN=${1:-600}
 shift || true
 CORPUS=$OUT/corpus-$TARGET
@@ -64,6 +66,10 @@ case "$TARGET" in
     soup)
         c_shim; module Reactor; module Multicast; module MoldUDP64; module SoupBinTCP
         SOURCES=(Fuzz/SoupFuzz.swift Tests/SoupBinTCPTests/SoupFuzzProgram.swift) ;;
+    utp)
+        c_shim; module Reactor; module UTP
+        SOURCES=(Fuzz/UTPFuzz.swift Tests/UTPTests/UTPFuzzProgram.swift)
+        MAX_LEN=4096 ;;
     capture)
         module Capture   # no dependencies
         SOURCES=(Fuzz/CaptureFuzz.swift Tests/CaptureTests/CaptureFuzzProgram.swift)

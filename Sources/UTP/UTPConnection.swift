@@ -681,7 +681,7 @@ public final class UTPConnection {
     /// the new header length. Each extension holds at most 255 bytes.
     func pad(headerLength: Int, payload: Int) -> Int {
         let overhead = isIPv6 ? 48 : 28
-        var missing = slots.isEmpty ? 0 : pathMTU.probeSize - overhead - headerLength - payload
+        var missing = pathMTU.probeSize - overhead - headerLength - payload
         guard missing > 2 else { return headerLength }
         scratch.storeBytes(of: PathMTU.paddingExtension, toByteOffset: 1, as: UInt8.self)
         var offset = headerLength

@@ -8,8 +8,12 @@ final class LinkOutput: UTPOutput {
     var now: UInt64 = 0
     var sent: [[UInt8]] = []
     var record = false
+    /// Refuse datagrams above this many UDP payload bytes with EMSGSIZE, as the kernel
+    /// does (DF set) once it knows a smaller path MTU.
+    var refuseAbove: Int?
     init(link: SimulatedLink) { self.link = link }
     func transmit(_ packet: UnsafeRawBufferPointer, to address: SocketAddress) -> UTPSendResult {
+        if let refuseAbove, packet.count > refuseAbove { return .tooBig(pathMTU: 0) }
         let bytes = Array(packet)
         if record { sent.append(bytes) }
         link.send(bytes, now: now)
