@@ -3,13 +3,14 @@
 /// from it. `Reactor.resumeReading(_:)` registers it again with the same options
 /// and handler.
 ///
-/// Until the Backend v2 contract (`Interest`, `setInterest`) is merged, pausing is
-/// deregistering with `closeSocket: false` and registering again: the token changes
-/// and receive buffers are allocated again on resume. That is fine at watermark
-/// crossings, not per packet.
+/// Datagram registrations are always read (`setInterest` refuses them), so pausing
+/// is deregistering with `closeSocket: false` and registering again: the token
+/// changes and receive buffers are allocated again on resume. That is fine at
+/// watermark crossings, not per packet.
 public struct PausedRegistration {
     public let socket: UDPSocket
     public let options: ReceiveOptions
+    public let sendOptions: SendOptions
     public let handler: any DatagramHandler
 
     /// Closes the socket without resuming it.
@@ -19,15 +20,16 @@ public struct PausedRegistration {
 extension Reactor {
     /// Stops reading `token`'s socket (see `PausedRegistration`). nil for a stale token.
     public func pauseReading(_ token: Token) -> PausedRegistration? {
-        guard let registration = registration(for: token) else { return nil }
+        guard let registration = registration(for: token), let endpoint = registration.datagram else { return nil }
         let paused = PausedRegistration(socket: UDPSocket(registered: registration.descriptor),
-                                        options: registration.options, handler: registration.handler)
+                                        options: endpoint.options, sendOptions: endpoint.sendOptions,
+                                        handler: endpoint.handler)
         deregister(token, closeSocket: false)
         return paused
     }
 
     /// Reads a paused socket again; returns its new token.
     public func resumeReading(_ paused: PausedRegistration) throws(ReactorError) -> Token {
-        try register(paused.socket, options: paused.options, handler: paused.handler)
+        try register(paused.socket, options: paused.options, send: paused.sendOptions, handler: paused.handler)
     }
 }
