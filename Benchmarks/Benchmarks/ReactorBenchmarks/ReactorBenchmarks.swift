@@ -25,6 +25,27 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // Sends through the backend: one datagram, a batch of 32 (direct: the
+    // kernel takes them at once), and a burst of 32 of which 22 wait in the
+    // queue for writable (queued).
+    for backend in socketBackends {
+        registerGate("Send1.\(backend)", timed: true) {
+            try SendRig(backend: backend, queued: false)
+        } step: { rig in
+            rig.sendOne()
+        }
+        registerGate("SendBatch32.\(backend)", timed: true) {
+            try SendRig(backend: backend, queued: false)
+        } step: { rig in
+            rig.sendBatch()
+        }
+        registerGate("SendQueued32.\(backend)") {
+            try SendRig(backend: backend, queued: true)
+        } step: { rig in
+            rig.burst(32)
+        }
+    }
+
     // Busy polling: run(idle: .spin) on epoll reads the socket directly
     // (a single-datagram probe, then batches).
     for batch in [1, 32] {
