@@ -464,6 +464,15 @@ int fr_uring_sender_prepare(fr_uring *u, fr_uring_sender *s, unsigned index, int
 
 unsigned fr_uring_sq_space(const fr_uring *u) { return io_uring_sq_space_left(&u->ring); }
 
+int fr_uring_submit_wait(fr_uring *u, unsigned want, int64_t timeout_ns) {
+    struct __kernel_timespec ts = { .tv_sec = timeout_ns / 1000000000, .tv_nsec = timeout_ns % 1000000000 };
+    struct io_uring_cqe *cqe = NULL;
+    int rc;
+    u->enters++;
+    do { rc = io_uring_submit_and_wait_timeout(&u->ring, &cqe, want, &ts, NULL); } while (rc == -EINTR);
+    return rc == -ETIME ? 0 : rc;
+}
+
 void fr_uring_sender_release(fr_uring_sender *s, unsigned index) {
     if (index < s->count && s->free_count < s->count) s->free_list[s->free_count++] = index;
 }
@@ -516,6 +525,7 @@ int fr_uring_sender_prepare(fr_uring *u, fr_uring_sender *s, unsigned index, int
     (void)u; (void)s; (void)index; (void)fd; (void)user_data; (void)zero_copy; (void)link; return -ENOSYS;
 }
 unsigned fr_uring_sq_space(const fr_uring *u) { (void)u; return 0; }
+int fr_uring_submit_wait(fr_uring *u, unsigned want, int64_t timeout_ns) { (void)u; (void)want; (void)timeout_ns; return -ENOSYS; }
 void fr_uring_sender_release(fr_uring_sender *s, unsigned index) { (void)s; (void)index; }
 
 #endif

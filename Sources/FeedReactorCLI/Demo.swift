@@ -312,7 +312,8 @@ final class FeedThread: @unchecked Sendable {
             }
             // Registered with the reactor (which closes the sockets): sends go through its backend.
             let sinks = try senders.map { (sender) throws(ReactorError) -> UDPPacketSink in
-                try UDPPacketSink(reactor: reactor, socket: sender.socket, destination: sender.destination)
+                try UDPPacketSink(reactor: reactor, socket: sender.socket, destination: sender.destination,
+                                  options: SendOptions(queueCapacity: 256))
             }
             let sink: any PacketSink
             if ab {

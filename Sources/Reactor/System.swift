@@ -110,10 +110,11 @@ enum System {
         if rc < 0 { throw SystemError(call: "\(call)", errno: -rc) }
     }
 
-    /// io_uring_submit of what is queued. Faults: `.uringSubmit`.
-    static func uringSubmit(_ ring: OpaquePointer) throws(SystemError) {
+    /// io_uring_submit of what is queued; with `waitFor` > 0 also waits (at most
+    /// `timeout` ns) for that many completions. Faults: `.uringSubmit`.
+    static func uringSubmit(_ ring: OpaquePointer, waitFor: Int = 0, timeout: Int64 = 1_000_000) throws(SystemError) {
         if let errno = injected(.uringSubmit) { throw SystemError(call: "io_uring_submit", errno: errno) }
-        let rc = fr_uring_submit(ring)
+        let rc = waitFor > 0 ? fr_uring_submit_wait(ring, UInt32(clamping: waitFor), timeout) : fr_uring_submit(ring)
         if rc < 0 { throw SystemError(call: "io_uring_submit", errno: -rc) }
     }
 

@@ -804,13 +804,15 @@ final class URingBackend: Backend {
         return work
     }
 
-    /// Prepares one chain of a socket's held sends: retries first, then new ones.
-    func prepareChain(_ registration: Registration, _ state: URingDatagram, _ sender: OpaquePointer) {
+    /// Prepares one chain of a socket's held sends: retries first, then new
+    /// ones. Returns how many SQEs it prepared.
+    @discardableResult
+    func prepareChain(_ registration: Registration, _ state: URingDatagram, _ sender: OpaquePointer) -> Int {
         let n = min(state.retry.count + state.outgoing.count, Int(fr_uring_sq_space(ring)))
         var k = 0
         while k < n {
             let fromRetry = !state.retry.isEmpty
-            guard let index = fromRetry ? state.retry.pop() : state.outgoing.pop() else { return }
+            guard let index = fromRetry ? state.retry.pop() : state.outgoing.pop() else { return k }
             do {
                 try System.uringPrepare("io_uring_get_sqe") {
                     fr_uring_sender_prepare(ring, sender, index, registration.descriptor, Self.sendData | UInt64(index),
@@ -820,11 +822,12 @@ final class URingBackend: Backend {
                 // Keep it first in line for the next submit. (The SQE before it,
                 // linked, simply ends the chain.)
                 _ = fromRetry ? state.retry.pushFront(index) : state.outgoing.pushFront(index)
-                return
+                return k
             }
             state.inFlight += 1
             k += 1
         }
+        return k
     }
 
     func pendingSends(_ registration: Registration) -> Int {
@@ -835,6 +838,7 @@ final class URingBackend: Backend {
     /// Submits the SQEs prepared during the cycle (sends, re-arms) now.
     func submit(reactor: Reactor) {
         guard !torndown else { return }
+        var prepared = 0
         if !sendReady.isEmpty, let sender {
             var kept = 0
             for position in sendReady.indices {
@@ -843,7 +847,7 @@ final class URingBackend: Backend {
                       case .datagram(let state)? = entries[Int(token.slot)] else { continue }
                 // One chain in flight per socket, none while the socket is full.
                 if !state.blocked && state.inFlight == 0 {
-                    prepareChain(reactor.registration(for: token)!, state, sender)
+                    prepared += prepareChain(reactor.registration(for: token)!, state, sender)
                 }
                 if state.retry.isEmpty && state.outgoing.isEmpty {
                     state.listed = false
@@ -854,8 +858,13 @@ final class URingBackend: Backend {
             }
             sendReady.removeLast(sendReady.count - kept)
         }
-        // EBUSY/EAGAIN: the kernel is short of room; the next wait submits them.
-        _ = try? System.uringSubmit(ring)
+        // Send chains: with DEFER_TASKRUN a linked SQE is issued as task work
+        // when its predecessor completes, one link per plain io_uring_enter;
+        // waiting here for the chains' completions runs them whole in this one
+        // enter. Each send is MSG_DONTWAIT, so none of them waits on the
+        // network (the timeout only bounds a surprise). EBUSY/EAGAIN: the
+        // kernel is short of room; the next wait submits them.
+        _ = try? System.uringSubmit(ring, waitFor: prepared)
     }
 
     /// Frees receivers whose receive has ended (outside any delivery).

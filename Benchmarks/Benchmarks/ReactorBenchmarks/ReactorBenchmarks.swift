@@ -25,6 +25,23 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // Sends through the backend: one datagram and a batch of 32 (direct: the
+    // kernel takes them at once). (A queued-path gate over an AF_UNIX
+    // socketpair, SendRig(queued: true), is not registered yet: its rig did
+    // not drain in its warm-up; see the reactor-core report.)
+    for backend in socketBackends {
+        registerGate("Send1.\(backend)", timed: true) {
+            try SendRig(backend: backend, queued: false)
+        } step: { rig in
+            rig.sendOne()
+        }
+        registerGate("SendBatch32.\(backend)", timed: true) {
+            try SendRig(backend: backend, queued: false)
+        } step: { rig in
+            rig.sendBatch()
+        }
+    }
+
     // Busy polling: run(idle: .spin) on epoll reads the socket directly
     // (a single-datagram probe, then batches).
     for batch in [1, 32] {

@@ -307,6 +307,11 @@ int fr_uring_sender_prepare(fr_uring *u, fr_uring_sender *s, unsigned index, int
                             int zero_copy, int link);
 /// Free SQ entries.
 unsigned fr_uring_sq_space(const fr_uring *u);
+/// Submits and waits until `want` completions are ready or timeout_ns passed
+/// (send chains: with DEFER_TASKRUN each link runs as task work, one step per
+/// plain enter; waiting for the chain's completions runs it whole in this one).
+/// Submitted count, or -errno.
+int fr_uring_submit_wait(fr_uring *u, unsigned want, int64_t timeout_ns);
 /// Returns a buffer to the pool (at its send's final completion).
 void fr_uring_sender_release(fr_uring_sender *s, unsigned index);
 
