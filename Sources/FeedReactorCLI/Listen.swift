@@ -31,6 +31,8 @@ struct Listen: ParsableCommand {
     @Option(help: "Give up after this many seconds.") var timeout: Double?
     @Option(name: .customLong("reorder-ms"), help: "Reorder window in milliseconds.") var reorderMilliseconds: Double = 2
     @Flag(help: "Print each message as `<seq> <hex>` on stdout.") var print = false
+    @Option(name: .customLong("buffer-mb"), help: "Reorder buffer for out-of-order data, in MiB (allocated at start).")
+    var bufferMegabytes: Int = 64
 
     func validate() throws {
         if rerequest.isEmpty { throw ValidationError("give at least one --rerequest HOST:PORT") }
@@ -41,6 +43,7 @@ struct Listen: ParsableCommand {
             throw ValidationError("--session takes at most 10 printable ASCII characters")
         }
         if fromSeq == 0 { throw ValidationError("--from-seq starts at 1 (MoldUDP64 numbers messages from 1)") }
+        if !(1...65_536).contains(bufferMegabytes) { throw ValidationError("--buffer-mb takes 1...65536 MiB") }
     }
 
     func run() throws {
@@ -58,6 +61,7 @@ struct Listen: ParsableCommand {
         configuration.session.startSequence = fromSeq
         configuration.session.reorderWindow = UInt64(reorderMilliseconds * 1e6)
         configuration.receiveBufferBytes = 32 << 20
+        configuration.session.bufferBytes = bufferMegabytes << 20
 
         let consumer = ListenConsumer(print: print, target: count, untilEndOfSession: untilEndOfSession, reactor: reactor)
         let client = try Client(configuration, reactor: reactor, consumer: consumer)
@@ -67,17 +71,18 @@ struct Listen: ParsableCommand {
         try reactor.run(idle: idle.strategy)
         consumer.flush()
 
-        let missing = consumer.lostRanges + client.missingRanges()
+        var missing = consumer.lostRanges
+        client.appendMissingRanges(to: &missing)
         let reached = consumer.reachedTarget || (untilEndOfSession && client.session.isFinished)
-        var summary = client.counters.summary
+        var summary = client.counters.summary + " " + client.rerequester.serverSummary
         for (index, line) in client.lineCounters.enumerated() {
             let name = index == 0 ? "a" : "b"
             summary += " line_\(name)_datagrams=\(line.datagrams) line_\(name)_duplicates=\(line.duplicates)"
         }
         summary += " next=\(client.session.nextExpected) timed_out=\(stopper.fired) backend=\(reactor.backendKind)"
-        summary += " missing=\(missing.isEmpty ? "none" : missing.map(describe).joined(separator: ","))"
+        summary += " missing=\(missing.summaryValue)"
         if !reached || !missing.isEmpty {
-            let why = !missing.isEmpty ? "missing \(missing.map(describe).joined(separator: ", "))"
+            let why = !missing.isEmpty ? "missing \(missing.description) (\(missing.rangeCount) ranges, \(missing.messageCount) messages)"
                 : "stopped before the \(untilEndOfSession ? "end of session" : "requested count") (timeout)"
             note("listen: incomplete: \(why)")
             note(summary)
@@ -86,9 +91,6 @@ struct Listen: ParsableCommand {
         note(summary)
     }
 
-    func describe(_ range: Range<UInt64>) -> String {
-        range.count == 1 ? "\(range.lowerBound)" : "\(range.lowerBound)-\(range.upperBound - 1)"
-    }
 }
 
 /// Ends `run()` when the timeout passes.
@@ -110,7 +112,7 @@ final class ListenConsumer: MessageConsumer {
     unowned let reactor: Reactor
     var delivered: UInt64 = 0
     var reachedTarget = false
-    var lostRanges: [Range<UInt64>] = []
+    var lostRanges = RangeList(limit: 64)
     let output: UnsafeMutablePointer<UInt8>
     /// A UInt64 has at most 20 decimal digits.
     let digits = UnsafeMutablePointer<UInt8>.allocate(capacity: 20)
@@ -140,7 +142,7 @@ final class ListenConsumer: MessageConsumer {
     }
 
     func lost(firstSequence: UInt64, count: UInt64) {
-        if lostRanges.count < 64 { lostRanges.append(firstSequence..<firstSequence + count) }
+        lostRanges.append(firstSequence..<firstSequence + count)
     }
 
     func endOfSession(nextSequence: UInt64) {
