@@ -39,3 +39,4 @@ import Reactor
         #expect(slow.admit(&slowArrival, now: 1_000_000_010))
     }
 }
+

@@ -21,11 +21,7 @@ final class DeepRecoveryRig {
         rerequester = try Rerequester(configuration: .init(servers: [server], maxMessagesPerRequest: 10), counters: counters)
         session.consumer = consumer
         rerequester.sink = requests
-        serverName = server.withSockaddr { address, length in
-            let name = UnsafeMutableRawBufferPointer.allocate(byteCount: Int(length), alignment: 8)
-            name.copyMemory(from: UnsafeRawBufferPointer(start: address, count: Int(length)))
-            return name
-        }
+        serverName = rawSockaddr(server)
         for _ in 0..<100 { recoveryRound() }
     }
 
@@ -62,5 +58,15 @@ final class DeepRecoveryRig {
         precondition(consumer.delivered == before + UInt64(round.count * messagesPerPacket),
                      "DeepRecoveryRig: the round did not recover every message")
         precondition(rerequester.inFlightCount == 0, "DeepRecoveryRig: requests still in flight after the answers")
+    }
+}
+
+/// A copy of `address` as a raw sockaddr (what `Datagram.sourceAddress` is);
+/// the caller deallocates it.
+func rawSockaddr(_ address: SocketAddress) -> UnsafeMutableRawBufferPointer {
+    address.withSockaddr { raw, length in
+        let name = UnsafeMutableRawBufferPointer.allocate(byteCount: Int(length), alignment: 8)
+        name.copyMemory(from: UnsafeRawBufferPointer(start: raw, count: Int(length)))
+        return name
     }
 }
