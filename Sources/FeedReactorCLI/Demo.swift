@@ -83,7 +83,9 @@ struct Demo: ParsableCommand {
               + (ab ? " (line A \(client.lineCounters[0].duplicates), line B \(client.lineCounters[1].duplicates))" : ""))
         let lostPackets = feed.droppedPackets
         print("  recovery       first request for a gap to its delivery: " + report.recoverySummary())
-        print("  requests       \(lostPackets > 0 ? fixed(Double(c.requests) / Double(lostPackets), 2) : "0") per packet lost on the wire")
+        print("  requests       \(lostPackets > 0 ? fixed(Double(c.requests) / Double(lostPackets), 2) : "0") per packet lost on the wire, "
+              + "\(fixed(c.recoveredPerRequest, 1)) messages recovered per request, largest answer \(c.answerMessagesHighWater) "
+              + "messages, \(fixed(Double(c.recoveryNanoseconds) / 1e6, 1)) ms with requests outstanding")
         print("  rate           \(Int(Double(report.delivered) / seconds)) messages/s over \(fixed(seconds, 2)) s")
         print("  latency        publish to delivery: " + report.latencySummary())
         print("  backend        client \(clientReactor.backendKind), feed \(feed.backendName); malformed \(c.malformed), "

@@ -39,6 +39,8 @@ struct Listen: ParsableCommand {
     @Option(name: .customLong("reorder-ms"), parsing: .unconditional, help: "Reorder window in milliseconds.", transform: decimal("--reorder-ms", 0...60_000, unit: " ms")) var reorderMilliseconds: Double = 2
     @Flag(help: "Print each message as `<seq> <hex>` on stdout.") var print = false
     @Option(help: "Read this pcap/pcapng capture instead of the network (see ListenPcap.swift).") var pcap: String?
+    @Option(name: .customLong("buffer-mb"), help: "Reorder buffer for out-of-order data, in MiB (allocated at start).")
+    var bufferMegabytes: Int = 64
 
     func validate() throws {
         if pcap == nil && (group == nil || port == nil) { throw ValidationError("listen needs --group G --port P (the feed's multicast line), or --pcap FILE to read a capture") }
@@ -50,6 +52,7 @@ struct Listen: ParsableCommand {
             throw ValidationError("--session takes at most 10 printable ASCII characters")
         }
         if fromSeq == 0 { throw ValidationError("--from-seq starts at 1 (MoldUDP64 numbers messages from 1)") }
+        if !(1...65_536).contains(bufferMegabytes) { throw ValidationError("--buffer-mb takes 1...65536 MiB") }
     }
 
     func run() throws {
@@ -69,6 +72,7 @@ struct Listen: ParsableCommand {
         configuration.session.startSequence = fromSeq
         configuration.session.reorderWindow = UInt64(reorderMilliseconds * 1e6)
         configuration.receiveBufferBytes = 32 << 20
+        configuration.session.bufferBytes = bufferMegabytes << 20
 
         let consumer = ListenConsumer(print: print, target: count, untilEndOfSession: untilEndOfSession, reactor: reactor)
         let client = try Client(configuration, reactor: reactor, consumer: consumer)
@@ -78,19 +82,20 @@ struct Listen: ParsableCommand {
         try reactor.run(idle: idle.strategy)
         consumer.flush()
 
-        let missing = consumer.lostRanges + client.missingRanges()
+        var missing = consumer.lostRanges
+        client.appendMissingRanges(to: &missing)
         // With --timeout as the only stop condition, reaching it is the job done.
         let timeoutOnly = count == nil && !untilEndOfSession
         let reached = consumer.reachedTarget || (untilEndOfSession && client.session.isFinished) || (timeoutOnly && stopper.fired)
-        var summary = client.counters.summary
+        var summary = client.counters.summary + " " + client.rerequester.serverSummary
         for (index, line) in client.lineCounters.enumerated() {
             let name = index == 0 ? "a" : "b"
             summary += " line_\(name)_datagrams=\(line.datagrams) line_\(name)_duplicates=\(line.duplicates)"
         }
         summary += " next=\(client.session.nextExpected) timed_out=\(stopper.fired) backend=\(reactor.backendKind)"
-        summary += " missing=\(missing.isEmpty ? "none" : missing.map(describe).joined(separator: ","))"
+        summary += " missing=\(missing.summaryValue)"
         if !reached || !missing.isEmpty {
-            let why = !missing.isEmpty ? "missing \(missing.map(describe).joined(separator: ", "))"
+            let why = !missing.isEmpty ? "missing \(missing.description) (\(missing.rangeCount) ranges, \(missing.messageCount) messages)"
                 : "stopped before the \(untilEndOfSession ? "end of session" : "requested count") (timeout)"
             note("listen: incomplete: \(why)")
             note(summary)
@@ -99,9 +104,6 @@ struct Listen: ParsableCommand {
         note(summary)
     }
 
-    func describe(_ range: Range<UInt64>) -> String {
-        range.count == 1 ? "\(range.lowerBound)" : "\(range.lowerBound)-\(range.upperBound - 1)"
-    }
 }
 
 /// Ends `run()` when the timeout passes.
@@ -123,7 +125,7 @@ final class ListenConsumer: MessageConsumer {
     unowned let reactor: Reactor
     var delivered: UInt64 = 0
     var reachedTarget = false
-    var lostRanges: [Range<UInt64>] = []
+    var lostRanges = RangeList(limit: 64)
     let output: UnsafeMutablePointer<UInt8>
     /// A UInt64 has at most 20 decimal digits.
     let digits = UnsafeMutablePointer<UInt8>.allocate(capacity: 20)
@@ -153,7 +155,7 @@ final class ListenConsumer: MessageConsumer {
     }
 
     func lost(firstSequence: UInt64, count: UInt64) {
-        if lostRanges.count < 64 { lostRanges.append(firstSequence..<firstSequence + count) }
+        lostRanges.append(firstSequence..<firstSequence + count)
     }
 
     func endOfSession(nextSequence: UInt64) {

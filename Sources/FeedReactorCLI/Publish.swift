@@ -31,6 +31,9 @@ struct Publish: ParsableCommand {
     @Option(name: .customLong("flush-us"), parsing: .unconditional, help: "Longest a message waits for more to share its packet.", transform: decimal("--flush-us", 0...1_000_000, unit: " us"))
     var flushMicroseconds: Double = 100
     @Option(help: "auto, epoll or uring.") var backend: BackendKind = .auto
+    @Option(name: .customLong("max-messages-per-answer"),
+            help: "Most messages the retransmission server puts in one answer (a stingy exchange server: 14).")
+    var maxMessagesPerAnswer: Int = PacketWriter.maxMessageCount
 
     func validate() throws {
         guard (try? SessionID(validating: session)) != nil else {
@@ -38,6 +41,9 @@ struct Publish: ParsableCommand {
         }
         guard parseSizes(size) != nil else { throw ValidationError("--size takes MIN:MAX bytes with 0 <= MIN <= MAX <= 1300") }
         guard (0...1).contains(drop) else { throw ValidationError("--drop is a fraction between 0 and 1") }
+        guard (1...PacketWriter.maxMessageCount).contains(maxMessagesPerAnswer) else {
+            throw ValidationError("--max-messages-per-answer takes 1...\(PacketWriter.maxMessageCount)")
+        }
     }
 
     func run() throws {
@@ -64,7 +70,9 @@ struct Publish: ParsableCommand {
             let socket = try UDPSocket(ipv6: serverAddress.isIPv6)
             try socket.bind(to: serverAddress)
             note("publish: retransmission server on \(try socket.localAddress())")
-            let answering = RetransmissionServer(socket: socket, store: store, configuration: .init(session: sessionID))
+            var serverConfiguration = RetransmissionServer.Configuration(session: sessionID)
+            serverConfiguration.maxMessagesPerAnswer = maxMessagesPerAnswer
+            let answering = RetransmissionServer(socket: socket, store: store, configuration: serverConfiguration)
             try reactor.register(socket, handler: answering)
             server = answering
         } else {

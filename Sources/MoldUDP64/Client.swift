@@ -179,6 +179,16 @@ public final class Client: RequestSink, TimerHandler {
         return ranges
     }
 
+    /// Every range still missing below the highest sequence number known,
+    /// merged, into `list` (which keeps up to its limit and counts the rest).
+    public func appendMissingRanges(to list: inout RangeList) {
+        var cursor = session.nextExpected
+        while let range = session.firstMissing(atOrAfter: cursor, below: session.highestKnown) {
+            list.append(range)
+            cursor = range.upperBound
+        }
+    }
+
     // MARK: - Receive paths
 
     @inline(__always)

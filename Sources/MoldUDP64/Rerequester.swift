@@ -310,6 +310,16 @@ public final class Rerequester {
     /// (every millisecond or at `nextDeadline`) and after receiving packets.
     public func poll(now: UInt64, session: Session) {
         if inFlightCount > 0 && now > lastPoll && lastPoll > 0 { counters.recoveryNanoseconds &+= now - lastPoll }
+        // With requests outstanding, `nextDeadline` is at most maxRequestTimeout
+        // away: polls further apart than twice that mean this client was not
+        // running (descheduled, stopped in a debugger, a slow host). Answers
+        // may be waiting in its socket; that time is not held against servers.
+        let stallLimit = 2 * max(configuration.maxRequestTimeout, configuration.requestTimeout)
+        if lastPoll > 0 && now > lastPoll && now - lastPoll > stallLimit {
+            let stall = now - lastPoll
+            if waitingSince > 0 { waitingSince &+= stall }
+            for index in inFlight.indices where inFlight[index].active { inFlight[index].since &+= stall }
+        }
         lastPoll = now
         session.advance(now: now)
         guard let id = session.current else { return }
@@ -448,12 +458,13 @@ public final class Rerequester {
 
     func send(_ index: Int, session id: SessionID, now: UInt64) {
         let attempts = inFlight[index].attempts
+        let server = inFlight[index].server
+        let base = configuration.requestTimeout
         let shift = min(attempts, 32)
-        let backoff = configuration.requestTimeout << UInt64(shift)
-        let timeout = (backoff >> UInt64(shift)) == configuration.requestTimeout
+        let backoff = base << UInt64(shift)
+        let timeout = (backoff >> UInt64(shift)) == base
             ? min(backoff, max(configuration.maxRequestTimeout, configuration.requestTimeout))
             : configuration.maxRequestTimeout
-        let server = inFlight[index].server
         // Ask for no more than the server answers per request; what lies
         // beyond is requested as a piece of its own by `requestNewGaps`.
         inFlight[index].end = min(inFlight[index].end, inFlight[index].start &+ askSize(server: server))

@@ -105,11 +105,7 @@ final class SessionRig {
         rerequester = try Rerequester(configuration: .init(servers: [server]), counters: counters)
         session.consumer = consumer
         rerequester.sink = requests
-        serverName = server.withSockaddr { address, length in
-            let name = UnsafeMutableRawBufferPointer.allocate(byteCount: Int(length), alignment: 8)
-            name.copyMemory(from: UnsafeRawBufferPointer(start: address, count: Int(length)))
-            return name
-        }
+        serverName = rawSockaddr(server)
         for _ in 0..<1_000 { recoveryRound() }
         precondition(requests.requests >= 1_000, "SessionRig: recovery rounds sent no requests")
         restart()

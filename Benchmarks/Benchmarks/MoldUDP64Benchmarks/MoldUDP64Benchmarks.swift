@@ -14,6 +14,7 @@ import Reactor
 let benchmarks: @Sendable () -> Void = {
     registerGate("Session.Steady", timed: true, setup: { try SessionRig() }, step: { $0.steady() })
     registerGate("Session.Recovery", timed: true, setup: { try SessionRig() }, step: { $0.recoveryRound() })
+    registerGate("Session.RecoveryDeepBuffer", setup: { try DeepRecoveryRig() }, step: { $0.recoveryRound() })
     for backend in socketBackends {
         registerGate("Client.Receive.\(backend)", timed: true, setup: { try ClientRig(backend: backend) },
                      step: { $0.exchange() })
