@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Builds the MoldUDP64 libFuzzer target (Fuzz/MoldFuzz.swift) with
-# -sanitize=fuzzer,address and runs it.
+# Builds a libFuzzer target with -sanitize=fuzzer,address and runs it:
+# `mold` (Fuzz/MoldFuzz.swift, the default) or `rudp` (Fuzz/RudpFuzz.swift,
+# ReliableUDP's decoder and Connection).
 #
-#   scripts/fuzz.sh [SECONDS] [extra libFuzzer flags...]    # default 600 s
+#   scripts/fuzz.sh [mold|rudp] [SECONDS] [extra libFuzzer flags...]    # default 600 s
 #   scripts/fuzz.sh 0 crash-abc123                           # replay one input
 #
 # Build products go to .build-fuzz/ (git-ignored); the corpus to
@@ -14,9 +15,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 OUT=$ROOT/.build-fuzz
+TARGET=mold
+if [[ "${1:-}" == mold || "${1:-}" == rudp ]]; then TARGET=$1; shift; fi
 SECONDS_TO_RUN=${1:-600}
 shift || true
-mkdir -p "$OUT/include" "$OUT/corpus"
+mkdir -p "$OUT/include" "$OUT/corpus" "$OUT/corpus-rudp"
 
 cat > "$OUT/include/module.modulemap" <<MAP
 module CFeedReactor {
@@ -43,12 +46,24 @@ swiftc "${SWIFT_FLAGS[@]}" -module-name Multicast -wmo -emit-module -emit-module
     -c Sources/Multicast/*.swift -o "$OUT/Multicast.o"
 swiftc "${SWIFT_FLAGS[@]}" -module-name MoldUDP64 -wmo -emit-module -emit-module-path "$OUT/MoldUDP64.swiftmodule" \
     -c Sources/MoldUDP64/*.swift -o "$OUT/MoldUDP64.o"
-swiftc "${SWIFT_FLAGS[@]}" -module-name MoldFuzz Fuzz/MoldFuzz.swift Tests/MoldUDP64Tests/FuzzProgram.swift \
-    "$OUT/Reactor.o" "$OUT/Multicast.o" "$OUT/MoldUDP64.o" "${C_OBJECTS[@]}" "${LIBS[@]}" \
-    -o "$OUT/mold-fuzz" 2> >(grep -v "Cannot export local symbol" >&2)
+if [[ "$TARGET" == rudp ]]; then
+    swiftc "${SWIFT_FLAGS[@]}" -module-name ReliableUDP -wmo -emit-module -emit-module-path "$OUT/ReliableUDP.swiftmodule" \
+        -c Sources/ReliableUDP/*.swift -o "$OUT/ReliableUDP.o"
+    swiftc "${SWIFT_FLAGS[@]}" -module-name RudpFuzz Fuzz/RudpFuzz.swift Tests/ReliableUDPTests/FuzzProgram.swift \
+        "$OUT/Reactor.o" "$OUT/ReliableUDP.o" "${C_OBJECTS[@]}" "${LIBS[@]}" \
+        -o "$OUT/rudp-fuzz" 2> >(grep -v "Cannot export local symbol" >&2)
+    BINARY=$OUT/rudp-fuzz
+    CORPUS=$OUT/corpus-rudp
+else
+    swiftc "${SWIFT_FLAGS[@]}" -module-name MoldFuzz Fuzz/MoldFuzz.swift Tests/MoldUDP64Tests/FuzzProgram.swift \
+        "$OUT/Reactor.o" "$OUT/Multicast.o" "$OUT/MoldUDP64.o" "${C_OBJECTS[@]}" "${LIBS[@]}" \
+        -o "$OUT/mold-fuzz" 2> >(grep -v "Cannot export local symbol" >&2)
+    BINARY=$OUT/mold-fuzz
+    CORPUS=$OUT/corpus
+fi
 
 if [[ "$SECONDS_TO_RUN" == 0 ]]; then
-    exec "$OUT/mold-fuzz" "$@"
+    exec "$BINARY" "$@"
 fi
-exec "$OUT/mold-fuzz" -max_total_time="$SECONDS_TO_RUN" -max_len=2048 -print_final_stats=1 \
-    -artifact_prefix="$OUT/" "$@" "$OUT/corpus"
+exec "$BINARY" -max_total_time="$SECONDS_TO_RUN" -max_len=2048 -print_final_stats=1 \
+    -artifact_prefix="$OUT/" "$@" "$CORPUS"
