@@ -8,6 +8,12 @@ import Foundation
 let haveLiburing = FileManager.default.fileExists(atPath: "/usr/include/liburing.h")
     && ProcessInfo.processInfo.environment["FEEDREACTOR_NO_URING"] == nil
 
+// ReliableUDP's encryption (ReliableUDPCrypto, swift-crypto) is opt-in for now:
+// FEEDREACTOR_CRYPTO=1 builds it (BoringSSL takes minutes) with its tests and
+// `--key-file` in rudp-echo / rudp-bench; without it `--key-file` says so.
+let haveCrypto = ProcessInfo.processInfo.environment["FEEDREACTOR_CRYPTO"] != nil
+let cryptoTargets: [Target.Dependency] = haveCrypto ? ["ReliableUDPCrypto"] : []
+
 let package = Package(
     name: "FeedReactor",
     platforms: [.macOS(.v15)],
@@ -35,10 +41,10 @@ let package = Package(
         .executableTarget(
             name: "FeedReactorCLI",
             dependencies: [
-                "Reactor", "Multicast", "MoldUDP64",
+                "Reactor", "Multicast", "MoldUDP64", "ReliableUDP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
-            ]
+            ] + cryptoTargets
         ),
         .executableTarget(name: "EmbeddedLoop", dependencies: ["Reactor", "CFeedReactor"], path: "Examples/EmbeddedLoop"),
         .executableTarget(
@@ -47,6 +53,7 @@ let package = Package(
             path: "Examples/MulticastTail"
         ),
         .executableTarget(name: "PublishThroughput", dependencies: ["MoldUDP64", "Reactor", "CFeedReactor"], path: "Examples/PublishThroughput"),
+        .executableTarget(name: "RudpAllocations", dependencies: ["ReliableUDP"], path: "Examples/RudpAllocations"),
         .executableTarget(name: "MoldThroughput", dependencies: ["MoldUDP64"], path: "Examples/MoldThroughput"),
         .executableTarget(name: "FeedHandler", dependencies: ["MoldUDP64", "Multicast", "Reactor"], path: "Examples/FeedHandler"),
         .executableTarget(name: "MiniPublisher", dependencies: ["MoldUDP64", "Multicast", "Reactor"], path: "Examples/MiniPublisher"),
@@ -55,6 +62,13 @@ let package = Package(
         .testTarget(name: "MulticastTests", dependencies: ["Multicast", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["MoldUDP64", "Reactor", "TestSupport"]),
         .testTarget(name: "MoldUDP64Tests", dependencies: ["MoldUDP64", "Multicast", "TestSupport"]),
-        .testTarget(name: "ReliableUDPTests", dependencies: ["ReliableUDP", "Reactor", "TestSupport"]),
+        .testTarget(name: "ReliableUDPTests", dependencies: ["ReliableUDP", "Reactor", "TestSupport"] + cryptoTargets),
     ]
 )
+
+if haveCrypto {
+    package.products.append(.library(name: "ReliableUDPCrypto", targets: ["ReliableUDPCrypto"]))
+    package.dependencies.append(.package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"))
+    package.targets.append(.target(name: "ReliableUDPCrypto",
+                                   dependencies: ["ReliableUDP", .product(name: "Crypto", package: "swift-crypto")]))
+}
