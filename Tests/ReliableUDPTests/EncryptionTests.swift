@@ -63,8 +63,11 @@ import TestSupport
         }
         #expect(delivered == 0)
         #expect(rejected == datagram.count * 8)
-        // Header bits are caught by their own checks or the AEAD (associated data).
-        #expect(pair.b.drops.authenticationFailed > UInt64(datagram.count * 8 - 64))
+        // The first 4 header bytes fail their own checks, the connection id is
+        // not ours; every other bit (packet number, ciphertext, tag) fails the AEAD.
+        #expect(pair.b.drops.totalMalformed + pair.b.drops.protectionMismatch + pair.b.drops.unexpectedPacketType == 32)
+        #expect(pair.b.drops.forgedConnectionID == 64)
+        #expect(pair.b.drops.authenticationFailed == UInt64(datagram.count * 8 - 96))
         #expect(pair.b.receive(datagram, now: pair.now) { _ in delivered += 1 })
         #expect(delivered == 1)
     }
