@@ -8,6 +8,12 @@ import Foundation
 let haveLiburing = FileManager.default.fileExists(atPath: "/usr/include/liburing.h")
     && ProcessInfo.processInfo.environment["FEEDREACTOR_NO_URING"] == nil
 
+// ReliableUDP's encryption (ReliableUDPCrypto, swift-crypto) is opt-in for now:
+// FEEDREACTOR_CRYPTO=1 builds it (BoringSSL takes minutes) with its tests and
+// `--key-file` in rudp-echo / rudp-bench; without it `--key-file` says so.
+let haveCrypto = ProcessInfo.processInfo.environment["FEEDREACTOR_CRYPTO"] != nil
+let cryptoTargets: [Target.Dependency] = haveCrypto ? ["ReliableUDPCrypto"] : []
+
 let package = Package(
     name: "FeedReactor",
     platforms: [.macOS(.v15)],
@@ -60,10 +66,10 @@ let package = Package(
         .executableTarget(
             name: "FeedReactorCLI",
             dependencies: [
-                "Reactor", "Multicast", "MoldUDP64", "Capture", "UTP",
+                "Reactor", "Multicast", "MoldUDP64", "Capture", "UTP", "ReliableUDP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
-            ]
+            ] + cryptoTargets
         ),
         .executableTarget(name: "EmbeddedLoop", dependencies: ["Reactor", "CFeedReactor"], path: "Examples/EmbeddedLoop"),
         .executableTarget(
@@ -72,6 +78,7 @@ let package = Package(
             path: "Examples/MulticastTail"
         ),
         .executableTarget(name: "PublishThroughput", dependencies: ["MoldUDP64", "Reactor", "CFeedReactor"], path: "Examples/PublishThroughput"),
+        .executableTarget(name: "RudpAllocations", dependencies: ["ReliableUDP"], path: "Examples/RudpAllocations"),
         .executableTarget(name: "MoldThroughput", dependencies: ["MoldUDP64"], path: "Examples/MoldThroughput"),
         .executableTarget(name: "MoldCapture", dependencies: ["Capture", "MoldUDP64"], path: "Examples/MoldCapture"),
         .executableTarget(name: "FeedHandler", dependencies: ["MoldUDP64", "Multicast", "Reactor"], path: "Examples/FeedHandler"),
@@ -111,7 +118,14 @@ let package = Package(
         ),
         .testTarget(name: "SoupBinTCPTests", dependencies: ["SoupBinTCP", "MoldUDP64", "TestSupport"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "MoldUDP64", "Reactor", "TestSupport"]),
-        .testTarget(name: "ReliableUDPTests", dependencies: ["ReliableUDP", "Reactor", "TestSupport"]),
+        .testTarget(name: "ReliableUDPTests", dependencies: ["ReliableUDP", "Reactor", "TestSupport"] + cryptoTargets),
         .testTarget(name: "UTPTests", dependencies: ["UTP", "Reactor", "TestSupport"]),
     ]
 )
+
+if haveCrypto {
+    package.products.append(.library(name: "ReliableUDPCrypto", targets: ["ReliableUDPCrypto"]))
+    package.dependencies.append(.package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"))
+    package.targets.append(.target(name: "ReliableUDPCrypto",
+                                   dependencies: ["ReliableUDP", .product(name: "Crypto", package: "swift-crypto")]))
+}

@@ -10,13 +10,14 @@
 #   soup     SoupBinTCP framing, server and client connections (Fuzz/SoupFuzz.swift)
 #   capture  the pcap/pcapng readers and frame decoder (Fuzz/CaptureFuzz.swift)
 #   utp      µTP (BEP 29) packet parsing and connection input (Fuzz/UTPFuzz.swift)
+#   rudp     ReliableUDP's packet and frame decoder and connection input (Fuzz/RudpFuzz.swift)
 #
 # Build products go to .build-fuzz/ (git-ignored); the corpus to
 # .build-fuzz/corpus-TARGET; crashing inputs land as .build-fuzz/TARGET-crash-*.
 # Keep each one as an inline-bytes test in the target's regression tests
 # (Tests/MoldUDP64Tests/FuzzRegressionTests.swift, Tests/SoupBinTCPTests/
 # SoupFuzzRegressionTests.swift, Tests/CaptureTests/CaptureFuzzRegressionTests.swift,
-# Tests/UTPTests).
+# Tests/UTPTests, Tests/ReliableUDPTests).
 # SwiftPM is not used: the module sources are compiled straight with swiftc,
 # one module at a time, with a module map for the C shim.
 set -euo pipefail
@@ -24,7 +25,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 OUT=$ROOT/.build-fuzz
 TARGET=mold
-case "${1:-}" in mold|soup|capture|utp) TARGET=$1; shift ;; esac
+case "${1:-}" in mold|soup|capture|utp|rudp) TARGET=$1; shift ;; esac
 SECONDS_TO_RUN=${1:-600}
 shift || true
 CORPUS=$OUT/corpus-$TARGET
@@ -66,6 +67,9 @@ case "$TARGET" in
     soup)
         c_shim; module Reactor; module Multicast; module MoldUDP64; module SoupBinTCP
         SOURCES=(Fuzz/SoupFuzz.swift Tests/SoupBinTCPTests/SoupFuzzProgram.swift) ;;
+    rudp)
+        c_shim; module Reactor; module ReliableUDP
+        SOURCES=(Fuzz/RudpFuzz.swift Tests/ReliableUDPTests/FuzzProgram.swift) ;;
     utp)
         c_shim; module Reactor; module UTP
         SOURCES=(Fuzz/UTPFuzz.swift Tests/UTPTests/UTPFuzzProgram.swift)

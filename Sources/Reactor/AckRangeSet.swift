@@ -81,6 +81,10 @@ public final class AckRangeSet {
         return true
     }
 
+    /// Range `index` (0 = highest), `index < count`.
+    @inline(__always)
+    public func range(_ index: Int) -> (low: UInt64, high: UInt64) { (lows[index], highs[index]) }
+
     /// Calls `body(low, high)` for each range, highest first.
     public func forEach(_ body: (UInt64, UInt64) -> Void) {
         for index in 0..<count { body(lows[index], highs[index]) }

@@ -476,17 +476,18 @@ public final class Connection {
         offset += WireFormat.ackFrameFixed
         var ranges = 0
         var previousLow: UInt64 = 0
-        var first = true
-        received.forEach { low, high in
-            if first {
+        // An indexed loop, not `forEach`: a closure capturing these mutable
+        // locals would box them on the heap (in unoptimised builds at least).
+        for index in 0..<received.count {
+            let (low, high) = received.range(index)
+            if index == 0 {
                 BigEndian.put(high, buffer, start + 13)
                 BigEndian.put(UInt32(truncatingIfNeeded: min(high - low, UInt64(UInt32.max))), buffer, start + 21)
                 previousLow = high - min(high - low, UInt64(UInt32.max))
-                first = false
-                return
+                continue
             }
             guard ranges < WireFormat.maxAckRanges, high - low <= UInt64(UInt32.max),
-                  previousLow - high - 2 <= UInt64(UInt32.max) else { return }
+                  previousLow - high - 2 <= UInt64(UInt32.max) else { break }
             BigEndian.put(UInt32(previousLow - high - 2), buffer, offset)
             BigEndian.put(UInt32(high - low), buffer, offset + 4)
             offset += WireFormat.ackRangeLength
@@ -756,8 +757,9 @@ public final class Connection {
         }
         var newlyAckedLargest = false
         var elicitingAcked = false
-        ack.forEachRange { low, high in
-            guard high >= oldestUnacked else { return }
+        var ranges = ack.ranges
+        while let (low, high) = ranges.next() {
+            guard high >= oldestUnacked else { continue }
             var number = max(low, oldestUnacked)
             let end = min(high, nextPacketNumber - 1)
             while number <= end {

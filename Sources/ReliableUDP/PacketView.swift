@@ -68,6 +68,32 @@ public struct AckFrame {
     public let rangeCount: Int
     let rangeBytes: UnsafeRawBufferPointer
 
+    /// The acknowledged ranges, highest first, as an iterator (no closure,
+    /// so no captured state to box).
+    public var ranges: Ranges { Ranges(frame: self) }
+
+    public struct Ranges: IteratorProtocol {
+        let frame: AckFrame
+        var index = -1
+        var low: UInt64 = 0
+
+        public mutating func next() -> (low: UInt64, high: UInt64)? {
+            if index < 0 {
+                index = 0
+                low = frame.largest - UInt64(frame.firstRange)
+                return (low, frame.largest)
+            }
+            guard index < frame.rangeCount, let base = frame.rangeBytes.baseAddress else { return nil }
+            let gap = UInt64(BigEndian.u32(base, index * 8))
+            let length = UInt64(BigEndian.u32(base, index * 8 + 4))
+            index += 1
+            // Validated in FrameReader: low >= gap + 2 + length.
+            let high = low - gap - 2
+            low = high - length
+            return (low, high)
+        }
+    }
+
     /// Calls `body(low, high)` for each acknowledged range, highest first.
 
     public func forEachRange(_ body: (UInt64, UInt64) -> Void) {

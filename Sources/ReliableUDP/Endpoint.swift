@@ -1,0 +1,220 @@
+import Reactor
+
+/// Hears what an `Endpoint` receives and how its connection goes.
+public protocol EndpointDelegate: AnyObject {
+    /// A message; `message.bytes` is valid only during this call.
+    func endpoint(_ endpoint: Endpoint, received message: ReceivedMessage)
+    /// The handshake finished: sends are accepted from now on.
+    func endpointEstablished(_ endpoint: Endpoint)
+    /// A send was refused with `.wouldBlock` and there is room again.
+    func endpointWritable(_ endpoint: Endpoint)
+    /// The connection closed or the peer was declared dead.
+    func endpoint(_ endpoint: Endpoint, ended state: Connection.State)
+}
+
+extension EndpointDelegate {
+    public func endpointEstablished(_ endpoint: Endpoint) {}
+    public func endpointWritable(_ endpoint: Endpoint) {}
+    public func endpoint(_ endpoint: Endpoint, ended state: Connection.State) {}
+}
+
+/// A ReliableUDP client over a connected UDP socket, driven by a reactor: it
+/// performs the cookie handshake with an `EndpointServer`, then runs a
+/// `Connection` with the reactor's timers (loss detection, probes,
+/// heartbeats, delayed acknowledgements, grouping deadline).
+///
+/// ```swift
+/// let socket = try UDPSocket.bound(to: .any(port: 0)); try socket.connect(to: server)
+/// let endpoint = try Endpoint(reactor: reactor, connectedSocket: socket, delegate: self)
+/// // after endpointEstablished:
+/// try endpoint.send(.delivery, bytes)
+/// ```
+public final class Endpoint: DatagramHandler, TimerHandler {
+    /// How often a hello is repeated until the server answers (ns).
+    public static let handshakeRetry: UInt64 = 250_000_000
+    public let reactor: Reactor
+    public let socket: UDPSocket
+    public let configuration: Configuration
+    public let localID: UInt64
+    public private(set) var connection: Connection?
+    public private(set) var token = Token(slot: .max, generation: 0)
+    public weak var delegate: (any EndpointDelegate)?
+    /// Datagrams that were not handshake answers or packets of this connection.
+    public private(set) var droppedDatagrams: UInt64 = 0
+    public private(set) var sendErrors: UInt64 = 0
+    /// Handshake packets repeated because no answer came.
+    public private(set) var handshakeRetries = 0
+    let protection: (any PacketProtection)?
+    let handshakeBuffer: UnsafeMutableRawPointer
+    var handshakeMessage: Handshake.Message
+    var timer = TimerHandle.invalid
+    var timerDeadline: UInt64 = .max
+    var refusedSend = false
+    var ended = false
+
+    /// Registers `connectedSocket` with `reactor` and starts the handshake.
+    /// `protection` seals and opens this side's packets when set;
+    /// `receiveSlots` is the reactor's receive batch for this socket.
+    public init(reactor: Reactor, connectedSocket: UDPSocket, configuration: Configuration = Configuration(),
+                protection: (any PacketProtection)? = nil, receiveSlots: Int = 64,
+                delegate: (any EndpointDelegate)?) throws {
+        try configuration.validate()
+        self.reactor = reactor
+        socket = connectedSocket
+        self.configuration = configuration
+        var generator = SystemRandomNumberGenerator()
+        localID = generator.next() | 1
+        self.protection = protection
+        self.delegate = delegate
+        handshakeBuffer = .allocate(byteCount: WireFormat.helloPaddedLength, alignment: 8)
+        handshakeMessage = .hello(source: localID, window: UInt32(configuration.receiveWindow))
+        var options = ReceiveOptions()
+        options.slotCount = receiveSlots
+        options.slotSize = max(options.slotSize, configuration.maxDatagramSize)
+        options.sourceAddresses = false
+        token = try reactor.register(connectedSocket, options: options, handler: self)
+        sendHandshake()
+        rearm(at: reactor.now &+ Self.handshakeRetry)
+    }
+
+    deinit { handshakeBuffer.deallocate() }
+
+    public var isEstablished: Bool { connection != nil }
+
+    /// Queues a message and sends what is due. Before the handshake finishes,
+    /// and after the connection ended, throws `.closed`.
+    public func send(_ guarantee: Guarantee, _ bytes: UnsafeRawBufferPointer) throws(SendError) {
+        guard let connection else { throw .closed }
+        do {
+            try connection.send(guarantee, bytes, now: reactor.now)
+        } catch {
+            if error == .wouldBlock { refusedSend = true }
+            throw error
+        }
+        connection.flush(now: reactor.now) { transmit($0) }
+        schedule(connection)
+    }
+
+    /// Sends what `Connection.write` built.
+    public func sendWritten(_ guarantee: Guarantee) throws(SendError) {
+        guard let connection else { throw .closed }
+        try connection.sendWritten(guarantee, now: reactor.now)
+        connection.flush(now: reactor.now) { transmit($0) }
+        schedule(connection)
+    }
+
+    /// Sends CLOSE (unless `sendingClose` is false: the peer then finds out by
+    /// its idle timeout, as after a crash), stops the timers and deregisters
+    /// (closes) the socket.
+    public func close(sendingClose: Bool = true) {
+        if sendingClose { connection?.close(now: reactor.now) { transmit($0) } }
+        finish(.closed)
+    }
+
+    public func receive(_ batch: DatagramBatch, reactor: Reactor) throws {
+        let now = reactor.now
+        for datagram in batch {
+            if let connection {
+                connection.receive(datagram.bytes, now: now) { message in
+                    delegate?.endpoint(self, received: message)
+                }
+            } else {
+                handshake(datagram.bytes)
+            }
+        }
+        guard let connection else { return }
+        connection.flush(now: now) { transmit($0) }
+        afterActivity(connection)
+    }
+
+    /// Socket errors the reactor reported (ECONNREFUSED before the server is up).
+    public private(set) var socketErrors: UInt64 = 0
+    public private(set) var lastSocketError: String?
+
+    public func failed(_ error: any Error, token: Token, reactor: Reactor) {
+        socketErrors += 1
+        lastSocketError = "\(error)"
+    }
+
+    public func timerFired(_ timer: TimerHandle, tag: UInt64, now: UInt64, reactor: Reactor) {
+        timerDeadline = .max
+        guard let connection else {
+            handshakeRetries += 1
+            // A cookie may have gone stale while its answer was lost: start over.
+            if handshakeRetries % 8 == 0 {
+                handshakeMessage = .hello(source: localID, window: UInt32(configuration.receiveWindow))
+            }
+            sendHandshake()
+            rearm(at: now &+ Self.handshakeRetry)
+            return
+        }
+        connection.maintain(now: now) { transmit($0) }
+        afterActivity(connection)
+    }
+
+    func afterActivity(_ connection: Connection) {
+        if connection.state != .open { finish(connection.state); return }
+        if refusedSend && connection.isWritable {
+            refusedSend = false
+            delegate?.endpointWritable(self)
+        }
+        schedule(connection)
+    }
+
+    func schedule(_ connection: Connection) {
+        if let deadline = connection.nextDeadline { rearm(at: deadline) }
+    }
+
+    func rearm(at deadline: UInt64) {
+        guard !ended, deadline != timerDeadline else { return }
+        if reactor.timers.isActive(timer) {
+            _ = reactor.timers.reschedule(timer, at: deadline)
+        } else if let handle = try? reactor.schedule(at: deadline, handler: self) {
+            timer = handle
+        }
+        timerDeadline = deadline
+    }
+
+    func finish(_ state: Connection.State) {
+        guard !ended else { return }
+        ended = true
+        _ = reactor.cancel(timer)
+        reactor.deregister(token)
+        delegate?.endpoint(self, ended: state)
+    }
+
+    func handshake(_ bytes: UnsafeRawBufferPointer) {
+        guard let packet = try? PacketView(bytes), packet.destination == localID,
+              let message = try? Handshake.decode(packet) else { droppedDatagrams += 1; return }
+        switch message {
+        case .cookie(let timestamp, let cookie):
+            handshakeMessage = .helloWithCookie(source: localID, window: UInt32(configuration.receiveWindow),
+                                                timestamp: timestamp, cookie: cookie)
+            sendHandshake()
+        case .welcome(let server, let window):
+            guard let made = try? Connection(configuration: configuration, localID: localID, peerID: server,
+                                             now: reactor.now, peerReceiveWindow: Int(window)) else { return }
+            made.protection = protection
+            connection = made
+            delegate?.endpointEstablished(self)
+            schedule(made)
+        default:
+            droppedDatagrams += 1
+        }
+    }
+
+    func sendHandshake() {
+        let length = Handshake.encode(handshakeMessage, destination: 0, into: handshakeBuffer)
+        _ = transmit(UnsafeRawBufferPointer(start: handshakeBuffer, count: length))
+    }
+
+    /// One datagram to the connected peer; false when the socket would block.
+    func transmit(_ datagram: UnsafeRawBufferPointer) -> Bool {
+        do {
+            if case .wouldBlock = try socket.send(datagram) { return false }
+        } catch {
+            sendErrors += 1  // ECONNREFUSED while the server is not up yet: retried by the protocol
+        }
+        return true
+    }
+}

@@ -1,0 +1,91 @@
+#if canImport(ReliableUDPCrypto)
+import Testing
+import ReliableUDP
+import ReliableUDPCrypto
+import TestSupport
+
+/// ChaCha20-Poly1305 protection: delivery through loss, and wrong keys, bit
+/// flips and replays dropped and counted.
+@Suite struct EncryptionTests {
+    static let key = [UInt8](0..<32)
+
+    static func pair(keyB: [UInt8] = key, impairment: SimulatedLink.Impairment = .init(delay: 1_000_000)) throws -> ConnectionPair {
+        let pair = try ConnectionPair(seed: 21, impairment: impairment)
+        pair.a.protection = try SealedPackets(preSharedKey: key, isInitiator: true)
+        pair.b.protection = try SealedPackets(preSharedKey: keyB, isInitiator: false)
+        return pair
+    }
+
+    @Test func deliveryThroughLossEncrypted() throws {
+        let pair = try Self.pair(impairment: .lossy(0.05))
+        var expected: UInt64 = 0
+        var violations = 0
+        pair.onB = { message in
+            if TestPayload.index(message.bytes) != expected { violations += 1 }
+            expected += 1
+        }
+        TierPromiseTests.blast(pair, .delivery, count: 5_000) { pair.a.unacknowledged == 0 }
+        #expect(violations == 0 && expected == 5_000)
+        #expect(pair.b.drops.authenticationFailed == 0)
+    }
+
+    @Test func ciphertextHidesThePayload() throws {
+        let pair = try Self.pair()
+        let secret = TestPayload.make(0xDEAD_BEEF, size: 64)
+        try pair.a.send(.delivery, secret, now: pair.now)
+        let datagram = pair.a.flushed(now: pair.now)[0]
+        #expect(datagram[2] & WireFormat.protectedFlag != 0)
+        #expect(!datagram.indices.dropLast(16).contains { Array(datagram[$0...].prefix(16)) == Array(secret.prefix(16)) })
+        var got: [UInt8] = []
+        #expect(pair.b.receive(datagram, now: pair.now) { got = Array($0.bytes) })
+        #expect(got == secret)
+    }
+
+    @Test func wrongKeyIsDroppedAndCounted() throws {
+        let pair = try Self.pair(keyB: [UInt8](repeating: 7, count: 32))
+        try pair.a.send(.delivery, [1, 2, 3], now: pair.now)
+        var delivered = 0
+        for datagram in pair.a.flushed(now: pair.now) { #expect(!pair.b.receive(datagram, now: pair.now) { _ in delivered += 1 }) }
+        #expect(delivered == 0)
+        #expect(pair.b.drops.authenticationFailed == 1)
+    }
+
+    @Test func everyBitFlipIsDroppedAndCounted() throws {
+        let pair = try Self.pair()
+        try pair.a.send(.delivery, TestPayload.make(1, size: 24), now: pair.now)
+        let datagram = pair.a.flushed(now: pair.now)[0]
+        var delivered = 0
+        var rejected = 0
+        for bit in 0..<(datagram.count * 8) {
+            var altered = datagram
+            altered[bit / 8] ^= UInt8(1 << (bit % 8))
+            if !pair.b.receive(altered, now: pair.now, deliver: { _ in delivered += 1 }) { rejected += 1 }
+        }
+        #expect(delivered == 0)
+        #expect(rejected == datagram.count * 8)
+        // The first 4 header bytes fail their own checks, the connection id is
+        // not ours; every other bit (packet number, ciphertext, tag) fails the AEAD.
+        #expect(pair.b.drops.totalMalformed + pair.b.drops.protectionMismatch + pair.b.drops.unexpectedPacketType == 32)
+        #expect(pair.b.drops.forgedConnectionID == 64)
+        #expect(pair.b.drops.authenticationFailed == UInt64(datagram.count * 8 - 96))
+        #expect(pair.b.receive(datagram, now: pair.now) { _ in delivered += 1 })
+        #expect(delivered == 1)
+    }
+
+    @Test func replaysAreDroppedAndCounted() throws {
+        let pair = try Self.pair()
+        try pair.a.send(.none, [9], now: pair.now)
+        let datagram = pair.a.flushed(now: pair.now)[0]
+        var delivered = 0
+        for _ in 0..<5 { pair.b.receive(datagram, now: pair.now) { _ in delivered += 1 } }
+        #expect(delivered == 1)
+        #expect(pair.b.drops.duplicatePacket == 4)
+    }
+
+    @Test func unprotectedPacketOnAProtectedConnectionIsRefused() throws {
+        let pair = try Self.pair()
+        #expect(!pair.b.receive(Crafted.header(destination: 0xB, packetNumber: 0) + [3], now: pair.now))
+        #expect(pair.b.drops.protectionMismatch == 1)
+    }
+}
+#endif
