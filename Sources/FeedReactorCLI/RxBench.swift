@@ -1,5 +1,6 @@
 import ArgumentParser
 import CFeedReactor
+import Multicast
 import Reactor
 #if canImport(Glibc)
 import Glibc
@@ -28,7 +29,7 @@ struct RxBench: ParsableCommand {
     @Option(help: "Pin the receiving thread to this CPU.") var cpu: Int?
 
     func run() throws {
-        if let cpu { _ = fr_pin_to_cpu(Int32(cpu)) }
+        if let cpu { try? Reactor.pinCurrentThread(toCPU: cpu) }
         var configuration = Reactor.Configuration(backend: backend)
         configuration.uringBufferCount = 4096
         let reactor = try Reactor(configuration)
@@ -51,7 +52,7 @@ struct RxBench: ParsableCommand {
 
     func openSocket() throws -> UDPSocket {
         let target = try SocketAddress(address, port: port)
-        if isMulticast(target) {
+        if IPAddress(target).isMulticast {
             // The C baselines ask for no pktinfo, and nothing here reads it.
             return try joinMulticast(group: target, interface: interface, packetInfo: false)
         }
