@@ -91,5 +91,8 @@ public final class RemoteHandle: Sendable {
         return drained.count
     }
 
-    func close() { System.close(eventDescriptor) }
+    // The eventfd lives as long as the handle, not the reactor: another thread
+    // may still post or stop after the reactor closed, and must never write to
+    // a descriptor number that was closed and handed to someone else.
+    deinit { System.close(eventDescriptor) }
 }

@@ -133,7 +133,6 @@ public final class Reactor {
         closed = true
         for case let registration? in registrations { _ = deregister(registration.token) }
         backend.close()
-        remote.close()
     }
 
     // MARK: - Registration

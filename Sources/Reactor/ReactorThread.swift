@@ -40,7 +40,7 @@ public final class ReactorThread: @unchecked Sendable {
         do {
             thread = try System.startThread { [self] in
                 do {
-                    if let cpu { try System.pinCurrentThread(toCPU: cpu) }
+                    if let cpu { try Reactor.pinCurrentThread(toCPU: cpu) }
                     try body(self)
                 } catch {
                     if readyOnce.load(ordering: .acquiring) {

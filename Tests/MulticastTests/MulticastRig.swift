@@ -45,7 +45,8 @@ func send(_ payload: [UInt8], with sender: MulticastSender, on reactor: Reactor,
     var attempt = 0
     while !condition() && attempt < attempts {
         try sender.send(payload)
-        try pump(reactor, cycles: 5, timeout: 10_000_000, until: condition)
+        // A few cycles per attempt; the caller checks `condition` afterwards.
+        for _ in 0..<5 where !condition() { _ = try reactor.runOnce(timeout: 10_000_000) }
         attempt += 1
     }
 }

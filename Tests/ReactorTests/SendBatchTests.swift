@@ -1,5 +1,5 @@
 import Testing
-import Reactor
+@testable import Reactor
 import TestSupport
 
 @Suite struct SendBatchTests {
@@ -40,5 +40,37 @@ import TestSupport
         #expect(try batch.flush(on: sender) == 1)
         try pump(reactor) { handler.payloads.count == 1 }
         #expect(handler.payloads == [[1, 2, 3]])
+    }
+
+    @Test func partialSendKeepsTheUnsentDatagramsInOrder() throws {
+        // The kernel takes 3 of 8 (as with a send buffer that fills up mid-batch):
+        // the other 5 move to the front, in order, each with its own destination,
+        // and the next flush sends exactly those.
+        defer { SystemFaults.reset() }
+        let reactor = try Reactor(backend: .epoll)
+        let (a, addressA) = try loopbackSocket()
+        let (b, addressB) = try loopbackSocket()
+        let ha = CollectingHandler(), hb = CollectingHandler()
+        try reactor.register(a, handler: ha)
+        try reactor.register(b, handler: hb)
+        let (sender, _) = try loopbackSocket()
+        defer { sender.close() }
+        let batch = SendBatch(capacity: 8, slotSize: 16)
+        for i in 0..<8 {
+            // Different lengths, so a slot moved without its length would show.
+            let bytes = [UInt8](repeating: UInt8(i), count: i + 1)
+            #expect(bytes.withUnsafeBytes { batch.append($0, to: i < 4 ? addressA : addressB) })
+        }
+        SystemFaults.limit(.sendmmsg, to: 3)
+        #expect(try batch.flush(on: sender) == 3)
+        #expect(batch.count == 5)
+        try pump(reactor) { ha.payloads.count == 3 }
+        #expect(ha.payloads == [[0], [1, 1], [2, 2, 2]])
+        #expect(hb.payloads.isEmpty)
+        #expect(try batch.flush(on: sender) == 5)
+        #expect(batch.count == 0)
+        try pump(reactor) { ha.payloads.count == 4 && hb.payloads.count == 4 }
+        #expect(ha.payloads.last == [UInt8](repeating: 3, count: 4))
+        #expect(hb.payloads == (4..<8).map { [UInt8](repeating: UInt8($0), count: $0 + 1) })
     }
 }
