@@ -3,15 +3,29 @@ import Testing
 import TestSupport
 
 @Suite struct SendBatchTests {
+    /// A reactor with two registered receivers and a sender aimed at them.
+    final class TwoReceivers {
+        let reactor: Reactor
+        let a = CollectingHandler(), b = CollectingHandler()
+        let addressA: SocketAddress, addressB: SocketAddress
+        let sender: UDPSocket
+
+        init() throws {
+            reactor = try Reactor(backend: .epoll)
+            let (socketA, addressA) = try loopbackSocket()
+            let (socketB, addressB) = try loopbackSocket()
+            (self.addressA, self.addressB) = (addressA, addressB)
+            try reactor.register(socketA, handler: a)
+            try reactor.register(socketB, handler: b)
+            sender = try loopbackSocket().0
+        }
+
+        deinit { sender.close() }
+    }
+
     @Test func sendmmsgDeliversEveryDatagramToItsDestination() throws {
-        let reactor = try Reactor(backend: .epoll)
-        let (a, addressA) = try loopbackSocket()
-        let (b, addressB) = try loopbackSocket()
-        let ha = CollectingHandler(), hb = CollectingHandler()
-        try reactor.register(a, handler: ha)
-        try reactor.register(b, handler: hb)
-        let (sender, _) = try loopbackSocket()
-        defer { sender.close() }
+        let rig = try TwoReceivers()
+        let (reactor, sender, ha, hb, addressA, addressB) = (rig.reactor, rig.sender, rig.a, rig.b, rig.addressA, rig.addressB)
         let batch = SendBatch(capacity: 8, slotSize: 16)
         for i in 0..<8 {
             let bytes: [UInt8] = [UInt8(i), 0xAB]
@@ -47,14 +61,8 @@ import TestSupport
         // the other 5 move to the front, in order, each with its own destination,
         // and the next flush sends exactly those.
         defer { SystemFaults.reset() }
-        let reactor = try Reactor(backend: .epoll)
-        let (a, addressA) = try loopbackSocket()
-        let (b, addressB) = try loopbackSocket()
-        let ha = CollectingHandler(), hb = CollectingHandler()
-        try reactor.register(a, handler: ha)
-        try reactor.register(b, handler: hb)
-        let (sender, _) = try loopbackSocket()
-        defer { sender.close() }
+        let rig = try TwoReceivers()
+        let (reactor, sender, ha, hb, addressA, addressB) = (rig.reactor, rig.sender, rig.a, rig.b, rig.addressA, rig.addressB)
         let batch = SendBatch(capacity: 8, slotSize: 16)
         for i in 0..<8 {
             // Different lengths, so a slot moved without its length would show.
