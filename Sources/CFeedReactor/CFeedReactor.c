@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,7 +262,9 @@ int fr_sockaddr_equal(const void *a, const void *b) {
     }
     if (sa->sa_family == AF_INET6) {
         const struct sockaddr_in6 *x = a, *y = b;
-        return x->sin6_port == y->sin6_port &&
+        // The scope id is part of the identity: fe80::1%2 and fe80::1%3 are
+        // different hosts on different links (RFC 4007 section 6).
+        return x->sin6_port == y->sin6_port && x->sin6_scope_id == y->sin6_scope_id &&
                memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
     }
     return 0;
@@ -281,8 +284,10 @@ int fr_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data) {
 
 int fr_epoll_wait(int epfd, struct epoll_event *events, int max, int64_t timeout_ns) {
 #ifdef SYS_epoll_pwait2
-    static int have_pwait2 = 1;
-    if (have_pwait2) {
+    // Shared by every reactor thread: an atomic, so the first thread to learn
+    // that the kernel lacks epoll_pwait2 (ENOSYS) tells the others race-free.
+    static atomic_int have_pwait2 = 1;
+    if (atomic_load_explicit(&have_pwait2, memory_order_relaxed)) {
         struct timespec ts, *tsp = NULL;
         if (timeout_ns >= 0) {
             ts.tv_sec = timeout_ns / 1000000000;
@@ -293,7 +298,7 @@ int fr_epoll_wait(int epfd, struct epoll_event *events, int max, int64_t timeout
         if (n >= 0) return (int)n;
         if (errno == EINTR) return 0;
         if (errno != ENOSYS) return -errno;
-        have_pwait2 = 0;
+        atomic_store_explicit(&have_pwait2, 0, memory_order_relaxed);
     }
 #endif
     int ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
@@ -385,21 +390,61 @@ void fr_log_line(const char *text) {
     fprintf(stderr, "%s\n", text);
 }
 
-const void *fr_cmsg_find(const void *control, size_t length, int level, int type, size_t *data_length) {
+const struct cmsghdr *fr_cmsg_next(const void *control, size_t length, const struct cmsghdr *previous) {
     if (!control || length < sizeof(struct cmsghdr)) return NULL;
     struct msghdr h;
     memset(&h, 0, sizeof(h));
     h.msg_control = (void *)control;
     h.msg_controllen = length;
+    const struct cmsghdr *c = previous ? CMSG_NXTHDR(&h, (struct cmsghdr *)previous) : CMSG_FIRSTHDR(&h);
+    if (!c) return NULL;
+    // CMSG_NXTHDR bounds each step by msg_controllen, but CMSG_FIRSTHDR does not
+    // check the first header's cmsg_len: check every header against the end, so
+    // a chain cut short (MSG_CTRUNC) or bytes that are not a chain at all end
+    // the walk instead of reading past the buffer.
     const char *end = (const char *)control + length;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(&h, c)) {
-        // CMSG_FIRSTHDR trusts the first header's length: check every header
-        // against the buffer so a malformed chain is never read past its end.
-        if (c->cmsg_len < CMSG_LEN(0) || (const char *)c + c->cmsg_len > end) return NULL;
+    if (c->cmsg_len < CMSG_LEN(0) || c->cmsg_len > (size_t)(end - (const char *)c)) return NULL;
+    return c;
+}
+
+const void *fr_cmsg_find(const void *control, size_t length, int level, int type, size_t *data_length) {
+    for (const struct cmsghdr *c = fr_cmsg_next(control, length, NULL); c; c = fr_cmsg_next(control, length, c)) {
         if (c->cmsg_level == level && c->cmsg_type == type) {
             if (data_length) *data_length = c->cmsg_len - CMSG_LEN(0);
-            return CMSG_DATA(c);
+            return CMSG_DATA((struct cmsghdr *)c);
         }
     }
     return NULL;
+}
+
+// MARK: - Threads (ReactorThread, ReactorGroup) and per-thread fault injection
+
+// Swift Testing runs suites in parallel on several threads: each thread has its
+// own table of injected faults, found through this thread-local slot.
+static __thread void *fr_fault_table_slot;
+
+void *fr_thread_fault_table(void) { return fr_fault_table_slot; }
+
+void fr_set_thread_fault_table(void *table) { fr_fault_table_slot = table; }
+
+int fr_current_affinity(int *cpus, int capacity) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) < 0) return -errno;
+    int n = 0;
+    for (int cpu = 0; cpu < CPU_SETSIZE && n < capacity; cpu++) {
+        if (CPU_ISSET(cpu, &set)) cpus[n++] = cpu;
+    }
+    return n;
+}
+
+int fr_online_cpus(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 0 ? -errno : (int)n;
+}
+
+void fr_strerror(int errnum, char *out, size_t capacity) {
+    // The GNU strerror_r may return a static string instead of filling `out`.
+    const char *text = strerror_r(errnum, out, capacity);
+    if (text != out) snprintf(out, capacity, "%s", text);
 }

@@ -88,22 +88,11 @@ size_t fr_mc_control_size(void) {
 
 uint32_t fr_mc_parse_control(const void *control, size_t length, fr_packet_info *out) {
     memset(out, 0, sizeof(*out));
-    if (!control || length < sizeof(struct cmsghdr)) return 0;
-    struct msghdr h;
-    memset(&h, 0, sizeof(h));
-    h.msg_control = (void *)control;
-    h.msg_controllen = length;
-    const uint8_t *end = (const uint8_t *)control + length;
-    // CMSG_NXTHDR bounds each step by msg_controllen, but CMSG_FIRSTHDR does not
-    // check the first header's cmsg_len: check every header against the end, so
-    // a chain cut short (MSG_CTRUNC) or bytes that are not a chain at all end
-    // the walk instead of reading past the buffer.
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(&h, c)) {
-        if (c->cmsg_len < CMSG_LEN(0) || c->cmsg_len > (size_t)(end - (const uint8_t *)c)) break;
+    for (const struct cmsghdr *c = fr_cmsg_next(control, length, NULL); c; c = fr_cmsg_next(control, length, c)) {
         size_t data_length = c->cmsg_len - CMSG_LEN(0);
         if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO && data_length >= sizeof(struct in_pktinfo)) {
             struct in_pktinfo info;
-            memcpy(&info, CMSG_DATA(c), sizeof(info));
+            memcpy(&info, CMSG_DATA((struct cmsghdr *)c), sizeof(info));
             // ipi_addr is the header's destination (the group); ipi_spec_dst
             // is the local address a reply would come from.
             memcpy(out->destination, &info.ipi_addr, sizeof(info.ipi_addr));
@@ -112,14 +101,14 @@ uint32_t fr_mc_parse_control(const void *control, size_t length, fr_packet_info 
             out->found |= FR_PKTINFO_DESTINATION;
         } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO && data_length >= sizeof(struct in6_pktinfo)) {
             struct in6_pktinfo info;
-            memcpy(&info, CMSG_DATA(c), sizeof(info));
+            memcpy(&info, CMSG_DATA((struct cmsghdr *)c), sizeof(info));
             memcpy(out->destination, &info.ipi6_addr, sizeof(info.ipi6_addr));
             out->family = AF_INET6;
             out->interface_index = info.ipi6_ifindex;
             out->found |= FR_PKTINFO_DESTINATION;
         } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS && data_length >= sizeof(struct timespec)) {
             struct timespec ts;
-            memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+            memcpy(&ts, CMSG_DATA((struct cmsghdr *)c), sizeof(ts));
             out->timestamp_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
             out->found |= FR_PKTINFO_TIMESTAMP;
         }

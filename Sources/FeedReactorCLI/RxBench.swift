@@ -1,5 +1,6 @@
 import ArgumentParser
 import CFeedReactor
+import Multicast
 import Reactor
 #if canImport(Glibc)
 import Glibc
@@ -30,7 +31,7 @@ struct RxBench: ParsableCommand {
     @Option(parsing: .unconditional, help: "Pin the receiving thread to this CPU.", transform: wholeNumber("--cpu", 0...4095)) var cpu: Int?
 
     func run() throws {
-        if let cpu { _ = fr_pin_to_cpu(Int32(cpu)) }
+        if let cpu { try? Reactor.pinCurrentThread(toCPU: cpu) }
         var configuration = Reactor.Configuration(backend: backend)
         configuration.uringBufferCount = 4096
         let reactor = try Reactor(configuration)
@@ -59,7 +60,7 @@ struct RxBench: ParsableCommand {
 
     func openSocket() throws -> UDPSocket {
         let target = try SocketAddress(address, port: port)
-        if isMulticast(target) {
+        if IPAddress(target).isMulticast {
             // The C baselines ask for no pktinfo, and nothing here reads it.
             return try joinMulticast(group: target, interface: interface, packetInfo: false)
         }

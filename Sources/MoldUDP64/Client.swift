@@ -90,6 +90,7 @@ public final class Client: RequestSink, TimerHandler {
     var requestToken: Token?
     var timer = TimerHandle.invalid
     weak var reactor: Reactor?
+    var isClosed = false
     var receivers: [LineReceiver] = []
     /// The bound port of each line (the kernel's choice where a subscription said 0).
     public private(set) var linePorts: [UInt16] = []
@@ -148,7 +149,13 @@ public final class Client: RequestSink, TimerHandler {
             linePorts.append(receiver.port)
             let handler = LineReceiver(client: self, line: index)
             receivers.append(handler)
-            lineTokens.append(try receiver.register(with: reactor, options: configuration.receive, handler: handler))
+            do {
+                lineTokens.append(try receiver.register(with: reactor, options: configuration.receive, handler: handler))
+            } catch {
+                // Not handed to the reactor: the socket is still ours to close.
+                receiver.close()
+                throw error
+            }
         }
         timer = try reactor.schedule(after: configuration.pollInterval, period: configuration.pollInterval, handler: self)
         configuration.logger.info("MoldUDP64 client started", metadata: [
@@ -158,8 +165,17 @@ public final class Client: RequestSink, TimerHandler {
     }
 
     /// Leaves the lines, closes the sockets and stops the timer.
+    /// Once only. When the reactor is gone already, its deinit closed every socket
+    /// registered with it: only a request socket it never got is closed here.
     public func close() {
-        guard let reactor else { requestSocket.close(); return }
+        guard !isClosed else { return }
+        isClosed = true
+        guard let reactor else {
+            if requestToken == nil { requestSocket.close() }
+            lineTokens = []
+            requestToken = nil
+            return
+        }
         reactor.cancel(timer)
         for token in lineTokens { reactor.deregister(token) }
         if let requestToken { reactor.deregister(requestToken) } else { requestSocket.close() }

@@ -20,7 +20,8 @@
 /// socket.send(writer.packet, to: group)
 /// ```
 public struct PacketWriter {
-    public static let headerSize = 20
+    /// The MoldUDP64 header (`Packet.headerLength`).
+    public static var headerSize: Int { Packet.headerLength }
     /// The length prefix in front of each message.
     public static let blockHeaderSize = 2
     /// The count that marks a heartbeat.

@@ -16,9 +16,10 @@ public struct PayloadGenerator: Sendable {
         self.sizes = sizes
     }
 
-    /// SplitMix64 of one word: the generator's first output for that seed.
+    /// The first output of a SplitMix64 seeded with `value` (not the bare
+    /// finaliser `SplitMix64.mix`: the seed is advanced once first).
     @inlinable
-    static func mix(_ value: UInt64) -> UInt64 {
+    static func firstOutput(seed value: UInt64) -> UInt64 {
         var generator = SplitMix64(seed: value)
         return generator.next()
     }
@@ -27,7 +28,7 @@ public struct PayloadGenerator: Sendable {
     @inlinable
     public func length(of sequence: UInt64) -> Int {
         let span = UInt64(sizes.upperBound - sizes.lowerBound + 1)
-        return sizes.lowerBound + Int(Self.mix(seed ^ (sequence &* 0x2545_F491_4F6C_DD1D)) % span)
+        return sizes.lowerBound + Int(Self.firstOutput(seed: seed ^ (sequence &* 0x2545_F491_4F6C_DD1D)) % span)
     }
 
     /// Writes message `sequence` into `buffer` (at most `buffer.count` bytes) and
@@ -35,10 +36,10 @@ public struct PayloadGenerator: Sendable {
     @inlinable
     public func fill(sequence: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Int {
         let count = min(length(of: sequence), buffer.count)
-        var state = Self.mix(seed &+ sequence)
+        var state = Self.firstOutput(seed: seed &+ sequence)
         var offset = 0
         while offset < count {
-            state = Self.mix(state)
+            state = Self.firstOutput(seed: state)
             var word = state
             let take = min(8, count - offset)
             for i in 0..<take {

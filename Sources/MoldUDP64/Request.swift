@@ -17,8 +17,9 @@
 /// let back = try wire.withUnsafeBytes { try Request(decoding: $0) }
 /// ```
 public struct Request: Equatable, Sendable {
-    /// The size of a request packet on the wire.
-    public static let size = 20
+    /// The size of a request packet on the wire: a MoldUDP64 header (session,
+    /// first sequence number, count) and nothing else.
+    public static var size: Int { Packet.headerLength }
 
     public var session: SessionID
     /// The first sequence number wanted (1 or more).

@@ -25,13 +25,10 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
         var bytes = (UInt64(0), UInt64(0))
         // Safety: inet_pton writes 4 (AF_INET) or 16 (AF_INET6) bytes into the
         // 16-byte tuple, and only on success.
-        if withUnsafeMutableBytes(of: &bytes, { inet_pton(AF_INET, text, $0.baseAddress) }) == 1 {
-            family = AF_INET
-        } else if withUnsafeMutableBytes(of: &bytes, { inet_pton(AF_INET6, text, $0.baseAddress) }) == 1 {
-            family = AF_INET6
-        } else {
+        guard let parsed = withUnsafeMutableBytes(of: &bytes, { System.parseAddress(text, into: $0.baseAddress!) }) else {
             throw .invalidAddress(text)
         }
+        family = parsed
         (high, low) = bytes
     }
 
@@ -117,12 +114,7 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String {
         withUnsafeBytes(of: (high, low)) { bytes in
-            withUnsafeTemporaryAllocation(of: CChar.self, capacity: Int(INET6_ADDRSTRLEN)) { text in
-                guard inet_ntop(family, bytes.baseAddress, text.baseAddress, socklen_t(INET6_ADDRSTRLEN)) != nil else {
-                    return "<family \(family)>"
-                }
-                return String(cString: text.baseAddress!)
-            }
+            System.formatAddress(family: family, bytes: bytes.baseAddress!) ?? "<family \(family)>"
         }
     }
 }

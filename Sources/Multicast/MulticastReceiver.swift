@@ -254,25 +254,18 @@ public final class MulticastReceiver {
         let subscription = membership.subscription
         // The group's port is ignored by the kernel; a link-local source carries
         // the interface as its scope.
-        let group = subscription.group.socketAddress(port: 0, scope: membership.interfaceIndex)
-        return group.withSockaddr { groupRaw, groupLength in
-            let groupPointer = groupRaw.assumingMemoryBound(to: sockaddr.self)
-            guard let source = subscription.source?.socketAddress(port: 0, scope: membership.interfaceIndex) else {
-                return fr_mc_membership(socket.descriptor, join ? 1 : 0, membership.interfaceIndex,
-                                        groupPointer, groupLength, nil, 0)
-            }
-            return source.withSockaddr { sourceRaw, sourceLength in
-                fr_mc_membership(socket.descriptor, join ? 1 : 0, membership.interfaceIndex, groupPointer, groupLength,
-                                 sourceRaw.assumingMemoryBound(to: sockaddr.self), sourceLength)
-            }
-        }
+        return System.multicastMembership(
+            socket.descriptor, join: join, interfaceIndex: membership.interfaceIndex,
+            group: subscription.group.socketAddress(port: 0, scope: membership.interfaceIndex),
+            source: subscription.source?.socketAddress(port: 0, scope: membership.interfaceIndex))
     }
 
     static func configure(_ socket: UDPSocket, ipv6: Bool, options: Options) throws(ReactorError) {
-        let rc = fr_mc_configure_receiver(socket.descriptor, ipv6 ? AF_INET6 : AF_INET, options.packetInfo ? 1 : 0,
-                                          options.timestamps ? 1 : 0)
-        guard rc == 0 else {
-            throw .system(SystemError(call: "setsockopt(multicast receive options)", errno: -rc))
+        do {
+            try System.configureMulticastReceiver(socket.descriptor, family: ipv6 ? AF_INET6 : AF_INET,
+                                                  packetInfo: options.packetInfo, timestamps: options.timestamps)
+        } catch {
+            throw .system(error)
         }
         if let bytes = options.receiveBufferBytes { try socket.setReceiveBuffer(bytes: bytes) }
     }

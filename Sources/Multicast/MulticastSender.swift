@@ -56,10 +56,12 @@ public struct MulticastSender: Sendable {
             socket.close()
             throw .reactor(error)
         }
-        let rc = fr_mc_configure_sender(socket.descriptor, group.family, index, Int32(clamping: ttl), loop ? 1 : 0)
-        guard rc == 0 else {
+        do {
+            try System.configureMulticastSender(socket.descriptor, family: group.family, interfaceIndex: index,
+                                                hops: Int32(clamping: ttl), loop: loop)
+        } catch {
             socket.close()
-            throw .system(SystemError(call: "setsockopt(multicast send options)", errno: -rc))
+            throw .system(error)
         }
         self.socket = socket
         self.interfaceIndex = index

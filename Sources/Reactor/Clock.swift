@@ -13,7 +13,8 @@ public final class MonotonicClock: ReactorClock {
 
 /// A clock that moves only when told to: for deterministic tests of timers.
 public final class ManualClock: ReactorClock {
-    public var time: UInt64
+    /// Moves only through `advance(by:)`.
+    public private(set) var time: UInt64
     public init(_ start: UInt64 = 1_000_000_000) { time = start }
     public func now() -> UInt64 { time }
     public func advance(by nanoseconds: UInt64) { time += nanoseconds }

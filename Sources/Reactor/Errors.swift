@@ -14,7 +14,7 @@ public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        let reason = String(cString: strerror(errno))
+        let reason = System.errorText(errno)
         var text = "\(call) failed: \(reason) (errno \(errno))"
         if let hint = SystemError.hint(call: call, errno: errno) { text += "; \(hint)" }
         return text
@@ -45,7 +45,6 @@ public enum ReactorError: Error, Equatable, Sendable, CustomStringConvertible {
     case backendUnavailable(backend: String, reason: String)
     case timerCapacityExhausted(capacity: Int)
     case registrationCapacityExhausted(capacity: Int)
-    case unknownToken(Token)
     case invalidAddress(String)
     case invalidArgument(String)
     case stopped
@@ -58,7 +57,6 @@ public enum ReactorError: Error, Equatable, Sendable, CustomStringConvertible {
             return "timer capacity (\(capacity)) exhausted; raise Reactor.Configuration.timerCapacity"
         case .registrationCapacityExhausted(let capacity):
             return "registration capacity (\(capacity)) exhausted; raise Reactor.Configuration.maxRegistrations"
-        case .unknownToken(let token): return "\(token) does not name a live registration (closed already?)"
         case .invalidAddress(let text): return "invalid address '\(text)': use a.b.c.d, an IPv6 address or [v6]:port"
         case .invalidArgument(let text): return text
         case .stopped: return "the reactor was stopped"

@@ -1,5 +1,3 @@
-import CFeedReactor
-
 /// What a running reactor does after a duty cycle that found no work.
 ///
 /// - `block`: sleep in the kernel (epoll_pwait2 / io_uring wait) until I/O or the
@@ -28,27 +26,39 @@ public enum IdleStrategy: Sendable, Equatable {
     }
 }
 
-/// The state of an idle strategy between cycles (how many empty cycles so far).
+/// How `run()` pauses after an empty duty cycle, and how many empty cycles so
+/// far. `.block` has none: its wait happens inside the backend.
 struct IdleState {
+    enum Pause { case relax, yield, backoff(spins: Int, yields: Int, parkNanoseconds: UInt64) }
+
+    let pause: Pause
     var emptyCycles = 0
 
-    /// Called after each duty cycle with its work count.
-    @inline(__always)
-    mutating func idle(_ strategy: IdleStrategy, work: Int, untilNextTimer: Int64) {
-        if work > 0 { emptyCycles = 0; return }
-        emptyCycles &+= 1
+    /// nil for `.block`.
+    init?(_ strategy: IdleStrategy) {
         switch strategy {
-        case .block: break  // the wait happened inside the backend
-        case .spin: fr_cpu_relax()
-        case .yield: _ = fr_sched_yield()
+        case .block: return nil
+        case .spin: pause = .relax
+        case .yield: pause = .yield
+        case .backoff(let spins, let yields, let park): pause = .backoff(spins: spins, yields: yields, parkNanoseconds: park)
+        }
+    }
+
+    /// Called after a duty cycle that found no work.
+    @inline(__always)
+    mutating func idle(untilNextTimer: Int64) {
+        emptyCycles &+= 1
+        switch pause {
+        case .relax: System.cpuRelax()
+        case .yield: System.yield()
         case .backoff(let spins, let yields, let park):
             if emptyCycles <= spins {
-                fr_cpu_relax()
+                System.cpuRelax()
             } else if emptyCycles <= spins + yields {
-                _ = fr_sched_yield()
+                System.yield()
             } else {
                 let cap = untilNextTimer < 0 ? park : min(park, UInt64(untilNextTimer))
-                if cap > 0 { fr_sleep_ns(cap) }
+                if cap > 0 { System.sleep(nanoseconds: cap) }
             }
         }
     }

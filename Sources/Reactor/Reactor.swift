@@ -117,6 +117,11 @@ public final class Reactor {
     var otherRegistrations = 0
     var stopped = false
     var closed = false
+    /// The mailbox's second array: posted work is swapped into it and run from
+    /// it, so a drain allocates nothing.
+    var mailboxDrain = ContiguousArray<RemoteHandle.Work>()
+    /// Channels whose items this reactor receives (`attach(_:receiver:)`).
+    var channels = ContiguousArray<any ChannelDrain>()
 
     public init(_ configuration: Configuration = Configuration()) throws(ReactorError) {
         self.configuration = configuration
@@ -130,6 +135,7 @@ public final class Reactor {
         registrations = ContiguousArray(repeating: nil, count: configuration.maxRegistrations)
         generations = ContiguousArray(repeating: 1, count: configuration.maxRegistrations)
         freeSlots = (0..<UInt32(configuration.maxRegistrations)).reversed()
+        mailboxDrain.reserveCapacity(64)
         do {
             remote = try RemoteHandle()
             try backend.addWakeup(descriptor: remote.eventDescriptor)
@@ -152,7 +158,6 @@ public final class Reactor {
         closed = true
         for case let registration? in registrations { _ = deregister(registration.token) }
         backend.close()
-        remote.close()
     }
 
     // MARK: - Registration
@@ -338,7 +343,7 @@ public final class Reactor {
         // A local, not a property: mutating a class's stored property around an
         // opaque call (the pause, the yield) costs a dynamic exclusivity check
         // per empty cycle.
-        var idleState = IdleState()
+        var idleState = IdleState(idle)
         while !stopped && !remote.stopRequested.load(ordering: .acquiring) {
             // (Re-decided every cycle: handlers register and deregister sockets.)
             let busyPolling = idle == .spin && backend.readsDirectly && otherRegistrations == 0
@@ -347,10 +352,10 @@ public final class Reactor {
                 ? try busyPollCycle()
                 : try cycle(waitNanoseconds: idle == .block ? nanosecondsUntilNextTimer : 0)
             // Busy polling needs no pause: its system calls are one.
-            if work == 0 && idle != .block && !busyPolling {
-                idleState.idle(idle, work: 0, untilNextTimer: timers.count > 0 ? nanosecondsUntilNextTimer : -1)
+            if work == 0 && !busyPolling {
+                idleState?.idle(untilNextTimer: timers.count > 0 ? nanosecondsUntilNextTimer : -1)
             } else {
-                idleState.emptyCycles = 0
+                idleState?.emptyCycles = 0
             }
         }
         remote.stopRequested.store(false, ordering: .releasing)
@@ -398,7 +403,7 @@ public final class Reactor {
             work += backend.pollDirectly(live[index], into: self)
             index += 1
         }
-        if remote.pending.load(ordering: .acquiring) > 0 {
+        if remote.hasWork {
             work += backend.drainWakeup(into: self)
         }
         if timers.count > 0 { work += fireDueTimers() }
@@ -464,12 +469,23 @@ public final class Reactor {
         endpoint.handler.writable(token: registration.token, reactor: self)
     }
 
-    /// Runs work posted from other threads. Returns how many ran.
+    /// Runs work posted from other threads and what ready channels hold, after
+    /// the backend read the wakeup eventfd. Returns how many items ran.
     func drainMailbox() -> Int {
-        let work = remote.take()
-        for item in work { item() }
-        counters.posted &+= UInt64(work.count)
+        remote.consumeWakeup()
+        // Empty unless a posted closure drives this reactor itself (runOnce
+        // inside posted work): the outer drain is still running that array.
+        let count = mailboxDrain.isEmpty ? remote.take(into: &mailboxDrain) : 0
+        if count > 0 {
+            // Index, don't iterate: iterating would retain the array, and the
+            // removeAll below would then copy it instead of keeping its capacity.
+            for index in 0..<count { mailboxDrain[index](self) }
+            mailboxDrain.removeAll(keepingCapacity: true)
+            counters.posted &+= UInt64(count)
+        }
+        var work = count
+        if remote.channelsReady.exchange(false, ordering: .sequentiallyConsistent) { work += drainChannels() }
         if remote.stopRequested.load(ordering: .acquiring) { stopped = true }
-        return work.count
+        return work
     }
 }

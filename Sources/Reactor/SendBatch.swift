@@ -160,7 +160,6 @@ public final class SendBatch {
 extension Reactor {
     /// Pins the calling thread (the reactor's) to one CPU: sched_setaffinity.
     public static func pinCurrentThread(toCPU cpu: Int) throws(ReactorError) {
-        let rc = fr_pin_to_cpu(Int32(cpu))
-        guard rc == 0 else { throw .system(SystemError(call: "sched_setaffinity(cpu \(cpu))", errno: -rc)) }
+        do { try System.pinCurrentThread(toCPU: cpu) } catch { throw .system(error) }
     }
 }

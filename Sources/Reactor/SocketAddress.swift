@@ -96,7 +96,9 @@ public struct SocketAddress: Equatable, Hashable, Sendable, CustomStringConverti
         try withUnsafeBytes(of: storage) { (raw) throws(E) -> R in try body(raw.baseAddress!, length) }
     }
 
-    /// Same family, address and port as the sockaddr at `raw` (no allocation).
+    /// Same family, address, port and (IPv6) scope id as the sockaddr at `raw`
+    /// (no allocation). The scope id counts: a link-local address names a
+    /// different host on each link (RFC 4007 section 6).
     @inlinable
     public func matches(_ raw: UnsafeRawPointer) -> Bool {
         withUnsafeBytes(of: storage) { fr_sockaddr_equal($0.baseAddress!, raw) == 1 }
@@ -106,8 +108,22 @@ public struct SocketAddress: Equatable, Hashable, Sendable, CustomStringConverti
         lhs.withSockaddr { a, _ in rhs.matches(a) }
     }
 
+    /// Hashes what `==` compares, straight from the bytes (no allocation).
     public func hash(into hasher: inout Hasher) {
-        hasher.combine(description)
+        withSockaddr { raw, _ in
+            hasher.combine(storage.ss_family)
+            // Safety: sin_port / sin6_port sit at offset 2 of either family.
+            hasher.combine(raw.loadUnaligned(fromByteOffset: 2, as: UInt16.self))
+            if family == AF_INET6 {
+                // Safety: sockaddr_in6 holds sin6_addr at 8..<24 and sin6_scope_id at 24.
+                hasher.combine(raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+                hasher.combine(raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self))
+                hasher.combine(raw.loadUnaligned(fromByteOffset: 24, as: UInt32.self))
+            } else if family == AF_INET {
+                // Safety: sockaddr_in holds sin_addr at offset 4.
+                hasher.combine(raw.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+            }
+        }
     }
 
     public var description: String {

@@ -1,4 +1,5 @@
 import CFeedReactor
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,11 +19,11 @@ public enum IOResult<Value> {
 ///   not own),
 /// - throws `SystemError` otherwise.
 ///
-/// Tests inject failures here through `SystemFaults`.
-@usableFromInline
-enum System {
+/// Tests inject failures here through `SystemFaults`. Package access: the
+/// Multicast module and the CLI call the system through it too.
+package enum System {
     @inline(__always)
-    static func check(_ rc: Int, _ call: StaticString) throws(SystemError) -> Int {
+    package static func check(_ rc: Int, _ call: StaticString) throws(SystemError) -> Int {
         if rc >= 0 { return rc }
         let errno = Int32(-rc)
         trapOnBug(errno, call)
@@ -30,15 +31,24 @@ enum System {
     }
 
     @inline(__always)
-    static func trapOnBug(_ errno: Int32, _ call: StaticString) {
+    package static func trapOnBug(_ errno: Int32, _ call: StaticString) {
         if errno == EBADF || errno == EFAULT || errno == ENOTSOCK {
-            fatalError("\(call) returned \(String(cString: strerror(errno))): a FeedReactor bug (descriptor or buffer not ours)")
+            fatalError("\(call) returned \(errorText(errno)): a FeedReactor bug (descriptor or buffer not ours)")
         }
     }
 
+    /// The errno injected for the next `call` on this thread, if any. One relaxed
+    /// atomic load when no thread has injected anything.
     @inline(__always)
-    static func injected(_ call: SystemFaults.Call) -> Int32? {
-        SystemFaults.enabled ? SystemFaults.take(call) : nil
+    package static func injected(_ call: SystemFaults.Call) -> Int32? {
+        SystemFaults.activeThreads.load(ordering: .relaxed) > 0 ? SystemFaults.take(call) : nil
+    }
+
+    /// The most items the next `call` on this thread may handle (a partial
+    /// sendmmsg, as a full socket buffer would give), if a test said so.
+    @inline(__always)
+    package static func limit(_ call: SystemFaults.Call) -> Int? {
+        SystemFaults.activeThreads.load(ordering: .relaxed) > 0 ? SystemFaults.takeLimit(call) : nil
     }
 
     static func receiveBatch(fd: Int32, messages: UnsafeMutablePointer<fr_mmsghdr>, count: Int,
@@ -80,7 +90,7 @@ enum System {
             if errno == EAGAIN { return .wouldBlock }
             throw SystemError(call: "sendmmsg", errno: errno)
         }
-        let n = fr_sendmmsg(fd, messages, UInt32(count))
+        let n = fr_sendmmsg(fd, messages, UInt32(min(count, limit(.sendmmsg) ?? count)))
         if n == -EAGAIN { return .wouldBlock }
         return .processed(try check(Int(n), "sendmmsg"))
     }
@@ -155,38 +165,77 @@ enum System {
         return .processed(try check(n, "write"))
     }
 
-    static func close(_ fd: Int32) {
+    package static func close(_ fd: Int32) {
         let rc = fr_close(fd)
         if rc < 0 { trapOnBug(-rc, "close") }
     }
 }
 
 /// Test hook: make the next call(s) of a wrapped system call fail with an errno,
-/// as the kernel would. Off (one branch on a global) unless a test enables it.
-/// Used by tests on the reactor thread only.
-public enum SystemFaults {
-    public enum Call: Int, CaseIterable, Sendable {
+/// as the kernel would, or handle fewer items than asked (a partial sendmmsg).
+///
+/// Faults are per thread: what a test injects applies only to system calls made
+/// on the thread that injected them, so suites running in parallel never see
+/// each other's faults. Drive the reactor under test on the injecting thread (a
+/// synchronous test does), and `reset()` when done (`defer`). With no thread
+/// injecting, each wrapped call costs one relaxed atomic load.
+package enum SystemFaults {
+    package enum Call: Int, CaseIterable, Sendable {
         case recvmmsg, sendto, sendmmsg, epollWait
+        case socket, setsockopt, getsockopt, fcntl, bind, connect, getsockname, recvfrom
+        case eventfd, multicastJoin, multicastLeave, threadCreate, setAffinity, getAffinity
         // Reactor v2: registrations, io_uring submission, plain descriptors.
         case epollCtl, uringSQE, uringSubmit, pipe, timerfd
     }
 
-    nonisolated(unsafe) public static var enabled = false
-    nonisolated(unsafe) static var pending: [[Int32]] = Array(repeating: [], count: Call.allCases.count)
+    /// Threads with a fault table installed (the fast-path switch).
+    package static let activeThreads = Atomic<Int>(0)
 
-    /// Queue `errno` for the next `times` calls of `call`.
-    public static func inject(_ call: Call, errno: Int32, times: Int = 1) {
-        pending[call.rawValue].append(contentsOf: repeatElement(errno, count: times))
-        enabled = true
+    /// One thread's faults; reachable only from that thread (a C thread-local).
+    final class Table {
+        var pending: [[Int32]] = Array(repeating: [], count: Call.allCases.count)
+        var limits: [Int?] = Array(repeating: nil, count: Call.allCases.count)
     }
 
-    public static func reset() {
-        pending = Array(repeating: [], count: Call.allCases.count)
-        enabled = false
+    /// This thread's table, created on first use.
+    static var table: Table {
+        if let raw = fr_thread_fault_table() { return Unmanaged<Table>.fromOpaque(raw).takeUnretainedValue() }
+        let table = Table()
+        fr_set_thread_fault_table(Unmanaged.passRetained(table).toOpaque())
+        activeThreads.add(1, ordering: .relaxed)
+        return table
+    }
+
+    /// Queue `errno` for the next `times` calls of `call` on this thread.
+    package static func inject(_ call: Call, errno: Int32, times: Int = 1) {
+        table.pending[call.rawValue].append(contentsOf: repeatElement(errno, count: times))
+    }
+
+    /// Let the next `call` on this thread handle at most `count` items (sendmmsg:
+    /// datagrams), once.
+    package static func limit(_ call: Call, to count: Int) {
+        table.limits[call.rawValue] = count
+    }
+
+    /// Forgets this thread's faults.
+    package static func reset() {
+        guard let raw = fr_thread_fault_table() else { return }
+        fr_set_thread_fault_table(nil)
+        Unmanaged<Table>.fromOpaque(raw).release()
+        activeThreads.subtract(1, ordering: .relaxed)
     }
 
     static func take(_ call: Call) -> Int32? {
-        guard !pending[call.rawValue].isEmpty else { return nil }
-        return pending[call.rawValue].removeFirst()
+        guard let raw = fr_thread_fault_table() else { return nil }
+        let table = Unmanaged<Table>.fromOpaque(raw).takeUnretainedValue()
+        guard !table.pending[call.rawValue].isEmpty else { return nil }
+        return table.pending[call.rawValue].removeFirst()
+    }
+
+    static func takeLimit(_ call: Call) -> Int? {
+        guard let raw = fr_thread_fault_table() else { return nil }
+        let table = Unmanaged<Table>.fromOpaque(raw).takeUnretainedValue()
+        defer { table.limits[call.rawValue] = nil }
+        return table.limits[call.rawValue]
     }
 }

@@ -18,15 +18,12 @@ public struct UDPSocket: Sendable {
 
     /// A new nonblocking, close-on-exec UDP socket.
     public init(ipv6: Bool = false) throws(ReactorError) {
-        let fd = fr_socket_udp(ipv6 ? AF_INET6 : AF_INET)
-        guard fd >= 0 else { throw .system(SystemError(call: "socket", errno: -fd)) }
-        descriptor = fd
+        do { descriptor = try System.udpSocket(family: ipv6 ? AF_INET6 : AF_INET) } catch { throw .system(error) }
     }
 
     /// Adopts a descriptor created elsewhere (it is switched to nonblocking).
     public init(adopting descriptor: Int32) throws(ReactorError) {
-        let rc = fr_set_nonblocking(descriptor)
-        guard rc == 0 else { throw .system(SystemError(call: "fcntl(O_NONBLOCK)", errno: -rc)) }
+        do { try System.setNonblocking(descriptor) } catch { throw .system(error) }
         self.descriptor = descriptor
     }
 
@@ -50,15 +47,11 @@ public struct UDPSocket: Sendable {
     }
 
     public func setOption(level: Int32, name: Int32, value: Int32, call: String = "setsockopt") throws(ReactorError) {
-        let rc = fr_setsockopt_int(descriptor, level, name, value)
-        guard rc == 0 else { throw .system(SystemError(call: call, errno: -rc)) }
+        do { try System.setOption(descriptor, level: level, name: name, value: value, call: call) } catch { throw .system(error) }
     }
 
     public func option(level: Int32, name: Int32) throws(ReactorError) -> Int32 {
-        var value: Int32 = 0
-        let rc = fr_getsockopt_int(descriptor, level, name, &value)
-        guard rc == 0 else { throw .system(SystemError(call: "getsockopt", errno: -rc)) }
-        return value
+        do { return try System.option(descriptor, level: level, name: name) } catch { throw .system(error) }
     }
 
     public func setReuseAddress(_ on: Bool) throws(ReactorError) {
@@ -74,35 +67,25 @@ public struct UDPSocket: Sendable {
     /// its own bookkeeping).
     @discardableResult
     public func setReceiveBuffer(bytes: Int) throws(ReactorError) -> Int {
-        let rc = fr_set_receive_buffer(descriptor, Int32(clamping: bytes), fr_geteuid() == 0 ? 1 : 0)
-        guard rc >= 0 else { throw .system(SystemError(call: "setsockopt(SO_RCVBUF)", errno: -rc)) }
-        return Int(rc)
+        do { return try System.setBuffer(descriptor, receive: true, bytes: bytes) } catch { throw .system(error) }
     }
 
     @discardableResult
     public func setSendBuffer(bytes: Int) throws(ReactorError) -> Int {
-        let rc = fr_set_send_buffer(descriptor, Int32(clamping: bytes), fr_geteuid() == 0 ? 1 : 0)
-        guard rc >= 0 else { throw .system(SystemError(call: "setsockopt(SO_SNDBUF)", errno: -rc)) }
-        return Int(rc)
+        do { return try System.setBuffer(descriptor, receive: false, bytes: bytes) } catch { throw .system(error) }
     }
 
     public func bind(to address: SocketAddress) throws(ReactorError) {
-        let rc = address.withSockaddr { fr_bind(descriptor, $0.assumingMemoryBound(to: sockaddr.self), $1) }
-        guard rc == 0 else { throw .system(SystemError(call: "bind(\(address))", errno: -rc)) }
+        do { try System.bind(descriptor, to: address) } catch { throw .system(error) }
     }
 
     /// Connects (sets the default destination and filters what is received to that peer).
     public func connect(to address: SocketAddress) throws(ReactorError) {
-        let rc = address.withSockaddr { fr_connect(descriptor, $0.assumingMemoryBound(to: sockaddr.self), $1) }
-        guard rc == 0 else { throw .system(SystemError(call: "connect(\(address))", errno: -rc)) }
+        do { try System.connect(descriptor, to: address) } catch { throw .system(error) }
     }
 
     public func localAddress() throws(ReactorError) -> SocketAddress {
-        var storage = sockaddr_storage()
-        var length = socklen_t(0)
-        let rc = fr_getsockname(descriptor, &storage, &length)
-        guard rc == 0 else { throw .system(SystemError(call: "getsockname", errno: -rc)) }
-        return withUnsafeBytes(of: &storage) { SocketAddress(raw: $0.baseAddress!, length: Int(length))! }
+        do { return try System.localAddress(descriptor) } catch { throw .system(error) }
     }
 
     /// Sends one datagram. `.wouldBlock` when the send buffer is full; ENOBUFS and
@@ -137,14 +120,7 @@ public struct UDPSocket: Sendable {
 
     /// Receives one datagram without a reactor (tools and tests).
     public func receive(into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> IOResult<(length: Int, from: SocketAddress?, truncated: Bool)> {
-        var storage = sockaddr_storage()
-        var length = socklen_t(0)
-        var truncated: Int32 = 0
-        let n = fr_recvfrom(descriptor, buffer.baseAddress, buffer.count, &storage, &length, &truncated)
-        if n == -Int(EAGAIN) { return .wouldBlock }
-        let count = try System.check(n, "recvfrom")
-        let from = withUnsafeBytes(of: &storage) { SocketAddress(raw: $0.baseAddress!, length: Int(length)) }
-        return .processed((count, from, truncated != 0))
+        try System.receiveFrom(descriptor, into: buffer)
     }
 
     public func close() {

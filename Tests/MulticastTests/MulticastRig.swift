@@ -44,8 +44,15 @@ func send(_ payload: [UInt8], with sender: MulticastSender, on reactor: Reactor,
           until condition: () -> Bool) throws {
     var attempt = 0
     while !condition() && attempt < attempts {
-        try sender.send(payload)
-        try pump(reactor, cycles: 5, timeout: 10_000_000, until: condition)
+        do {
+            try sender.send(payload)
+        } catch {
+            // The link, or its IPv6 route or source address (duplicate address
+            // detection), is not up yet: try again next attempt.
+            guard error.errno == ENETUNREACH || error.errno == EADDRNOTAVAIL else { throw error }
+        }
+        // A few cycles per attempt; the caller checks `condition` afterwards.
+        for _ in 0..<5 where !condition() { _ = try reactor.runOnce(timeout: 10_000_000) }
         attempt += 1
     }
 }

@@ -26,7 +26,7 @@ import TestSupport
         defer { sender.close() }
         // 100 fit the default receive buffer.
         for i in 0..<100 { try sender.send([UInt8(i)], to: address) }
-        try reactor.run(idle: .spin)
+        try withWatchdog(reactor.remote) { try reactor.run(idle: .spin) }
         #expect(handler.payloads.map { Int($0[0]) } == Array(0..<100))
         #expect(reactor.counters.busyPollCycles == reactor.counters.cycles)
         // The first datagram came through the single-datagram probe, the rest in
@@ -61,7 +61,7 @@ import TestSupport
         defer { sender.close() }
         try sender.send([UInt8](repeating: 7, count: 3000), to: plainAddress)
         try sender.send([UInt8](repeating: 8, count: 10), to: stampedAddress)
-        try reactor.run(idle: .spin)
+        try withWatchdog(reactor.remote) { try reactor.run(idle: .spin) }
         let cut = try #require(recorder.seen[plainToken])
         #expect(cut.length == 100 && cut.truncated, "cut to the slot and flagged")
         #expect(cut.source == 0 && cut.control == 0)
@@ -88,7 +88,7 @@ import TestSupport
                 Thread { remote.post { flag.ran = true; remote.stop() } }.start()
             }
         }
-        try reactor.run(idle: .spin)
+        try withWatchdog(reactor.remote) { try reactor.run(idle: .spin) }
         #expect(flag.ran)
         #expect(timer.fired.count >= 3)
         #expect(reactor.counters.posted == 1)
@@ -115,7 +115,7 @@ import TestSupport
         // One cycle reads first, second, third in that order; the first's handler
         // removes the second, whose datagram is then never delivered, and the
         // third is still read.
-        try reactor.run(idle: .spin)
+        try withWatchdog(reactor.remote) { try reactor.run(idle: .spin) }
         #expect(firstHandler.payloads == [[1]])
         #expect(secondHandler.payloads.isEmpty)
         #expect(thirdHandler.payloads == [[3]])
@@ -132,7 +132,7 @@ import TestSupport
         defer { sender.close() }
         try sender.send([1], to: address)
         // As through epoll_wait: the next cycle finds the reactor closed and throws.
-        #expect(throws: ReactorError.stopped) { try reactor.run(idle: .spin) }
+        #expect(throws: ReactorError.stopped) { try withWatchdog(reactor.remote) { try reactor.run(idle: .spin) } }
         #expect(handler.payloads == [[1]])
     }
 
@@ -148,7 +148,7 @@ import TestSupport
         let (sender, _) = try loopbackSocket()
         defer { sender.close() }
         try sender.send([9], to: aAddress)
-        try reactor.run(idle: .spin)
+        try withWatchdog(reactor.remote) { try reactor.run(idle: .spin) }
         #expect(handler.payloads == [[9]])
         #expect(reactor.counters.busyPollCycles == 0, "two sockets > busyPollSockets = 1: epoll_wait as usual")
     }
@@ -161,7 +161,7 @@ import TestSupport
         let (sender, _) = try loopbackSocket()
         defer { sender.close() }
         for i in 0..<50 { try sender.send([UInt8(i)], to: address) }
-        try reactor.run(idle: .spin)
+        try withWatchdog(reactor.remote) { try reactor.run(idle: .spin) }
         #expect(handler.payloads.map { Int($0[0]) } == Array(0..<50))
         #expect(reactor.counters.busyPollCycles == 0)
     }

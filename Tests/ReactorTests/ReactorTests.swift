@@ -149,9 +149,11 @@ import TestSupport
         }
         #expect(refused)
         #expect(reactor.counters.socketErrors >= 1)
-        // Still registered, and still receiving from a new peer at that address.
-        let revived = try UDPSocket.bound(to: peerAddress)
+        // Still registered, and still receiving, from a new peer (connected anew:
+        // rebinding the closed peer's port could race another test for it).
+        let (revived, revivedAddress) = try loopbackSocket()
         defer { revived.close() }
+        try mine.connect(to: revivedAddress)
         try revived.send([42], to: address)
         try pump(reactor) { handler.payloads.count == 1 }
         #expect(handler.payloads == [[42]])
@@ -212,21 +214,22 @@ import TestSupport
         let handler = CollectingHandler()
         try reactor.register(socket, handler: handler)
         let target = pthread_self()
-        final class Flag: @unchecked Sendable { var done = false }
-        let flag = Flag()
-        defer { flag.done = true }
-        let interrupter = Thread {
-            // Keep signalling until the reactor thread has left its first wait.
-            for _ in 0..<2000 where !flag.done {
+        let done = System.Latch()
+        let interrupter = ReactorThread()
+        try interrupter.start { thread in
+            thread.ready()
+            // Keep signalling, every millisecond, until the reactor thread has left
+            // its first wait (a timed wait on the latch, which ends it at once).
+            for _ in 0..<2000 {
                 pthread_kill(target, SIGUSR1)
-                usleep(1000)
+                if done.wait(nanoseconds: 1_000_000) { return }
             }
         }
-        interrupter.start()
         let start = fr_monotonic_ns()
         let work = try reactor.runOnce(timeout: 5_000_000_000)
         let elapsed = fr_monotonic_ns() - start
-        flag.done = true
+        done.open()
+        interrupter.join()
         #expect(work == 0)
         #expect(elapsed < 4_000_000_000, "EINTR must end the wait, not be swallowed for the full timeout")
         let (sender, _) = try loopbackSocket()
@@ -236,12 +239,15 @@ import TestSupport
         #expect(handler.payloads == [[3]])
     }
 
-    @Test func bugErrnoTrapsNamingTheCall() async {
-        await #expect(processExitsWith: .failure) {
+    @Test func bugErrnoTrapsNamingTheCall() async throws {
+        let result = try await #require(processExitsWith: .failure, observing: [\.standardErrorContent]) {
             let socket = try! UDPSocket()
             socket.close()
             _ = try? socket.send([1], to: SocketAddress("127.0.0.1", port: 40_001))
         }
+        let message = String(decoding: result.standardErrorContent, as: UTF8.self)
+        #expect(message.contains("sendto returned Bad file descriptor"), "the trap names the call: \(message)")
+        #expect(message.contains("a FeedReactor bug"))
     }
 
     @Test func registrationCapacityIsEnforced() throws {

@@ -50,7 +50,7 @@ import TestSupport
         let period: UInt64 = 2_000_000
         let first = reactor.now + period
         _ = try reactor.schedule(at: first, period: period, handler: timer)
-        try reactor.run(idle: idle)
+        try withWatchdog(reactor.remote) { try reactor.run(idle: idle) }
         #expect(timer.fired.count == 5)
         for (i, firing) in timer.fired.enumerated() { #expect(firing.now >= first + UInt64(i) * period) }
     }
@@ -111,7 +111,7 @@ import TestSupport
         let (sender, _) = try loopbackSocket()
         defer { sender.close() }
         try sender.send([1], to: address)
-        try reactor.run(idle: .block)  // returns only because remote.stop() woke it
+        try withWatchdog(reactor.remote) { try reactor.run(idle: .block) }  // returns only because remote.stop() woke it
         #expect(handler.payloads.count == 1)
     }
 

@@ -296,15 +296,15 @@ struct URingBackendTests {
         let backend = try #require(reactor.backend as? URingBackend)
         let (socket, _) = try loopbackSocket()
         try reactor.register(socket, handler: CollectingHandler())  // an SQE waits for submission
-        final class Box: @unchecked Sendable { var error: ReactorError?; var done = false }
+        final class Box: @unchecked Sendable { var error: ReactorError? }
         let box = Box()
         nonisolated(unsafe) let unsafeReactor = reactor
-        let thread = Thread {
+        let thread = ReactorThread()
+        try thread.start { thread in
+            thread.ready()
             do throws(ReactorError) { _ = try unsafeReactor.poll() } catch { box.error = error }
-            box.done = true
         }
-        thread.start()
-        while !box.done { fr_sleep_ns(1_000_000) }  // joining the thread, not synchronising I/O
+        thread.join()
         if backend.setupFlags & FR_URING_SETUP_SINGLE_ISSUER != 0 {
             #expect(box.error?.description.contains("thread") == true)
         }

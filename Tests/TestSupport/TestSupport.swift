@@ -54,12 +54,65 @@ public func loopbackSocket(_ host: String = "127.0.0.1") throws -> (UDPSocket, S
     return (socket, try socket.localAddress())
 }
 
-/// Polls until `condition` holds or `cycles` duty cycles of at most `timeout` ns pass.
-/// Waiting is on the reactor (the kernel wakes it when data arrives), not sleeping.
-public func pump(_ reactor: Reactor, cycles: Int = 1000, timeout: UInt64 = 10_000_000, until condition: () -> Bool) throws {
+/// `pump` ran out of cycles before its condition held.
+public struct PumpTimedOut: Error, CustomStringConvertible {
+    public let cycles: Int
+    public let location: String
+    public var description: String { "\(location): condition still false after \(cycles) duty cycles" }
+}
+
+/// Polls until `condition` holds or `cycles` duty cycles of at most `timeout` ns
+/// pass; then throws `PumpTimedOut` (naming the caller's line), so a test that
+/// waits for something that never happens fails instead of asserting on a
+/// half-done state. Waiting is on the reactor (the kernel wakes it when data
+/// arrives), not sleeping. Returns the cycles it took.
+@discardableResult
+public func pump(_ reactor: Reactor, cycles: Int = 1000, timeout: UInt64 = 10_000_000,
+                 file: StaticString = #fileID, line: UInt = #line, until condition: () -> Bool) throws -> Int {
     var n = 0
-    while !condition() && n < cycles {
+    while !condition() {
+        guard n < cycles else { throw PumpTimedOut(cycles: cycles, location: "\(file):\(line)") }
         _ = try reactor.runOnce(timeout: timeout)
         n += 1
     }
+    return n
+}
+
+/// Runs exactly `cycles` duty cycles (for tests that show nothing happens).
+public func pump(_ reactor: Reactor, cycles: Int, timeout: UInt64 = 10_000_000) throws {
+    for _ in 0..<cycles { _ = try reactor.runOnce(timeout: timeout) }
+}
+
+/// `run()` did not return by itself before its watchdog's deadline.
+public struct WatchdogFired: Error, CustomStringConvertible {
+    public let seconds: Double
+    public let location: String
+    public var description: String { "\(location): run() still running after \(seconds) s; the watchdog stopped it" }
+}
+
+final class WatchdogState: @unchecked Sendable {
+    let done = System.Latch()
+    var fired = false
+}
+
+/// Runs `body` (which calls `reactor.run(...)`) with a watchdog: a thread that,
+/// if `body` has not returned within `seconds`, calls `remote.stop()` and makes
+/// this throw `WatchdogFired`. A test whose stop condition never comes fails
+/// instead of hanging the suite.
+public func withWatchdog<R>(_ remote: RemoteHandle, seconds: Double = 10, file: StaticString = #fileID, line: UInt = #line,
+                            _ body: () throws -> R) throws -> R {
+    let state = WatchdogState()
+    let watchdog = ReactorThread()
+    try watchdog.start { thread in
+        thread.ready()
+        if !state.done.wait(nanoseconds: UInt64(seconds * 1e9)) {
+            state.fired = true
+            remote.stop()
+        }
+    }
+    let result: Result<R, any Error> = Result { try body() }
+    state.done.open()
+    watchdog.join()
+    if state.fired { throw WatchdogFired(seconds: seconds, location: "\(file):\(line)") }
+    return try result.get()
 }

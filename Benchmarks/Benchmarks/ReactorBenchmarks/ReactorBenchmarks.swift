@@ -67,5 +67,26 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // Between threads: a channel item (SPSC ring + eventfd on the empty ->
+    // non-empty edge) and a mailbox drain (posted closure, swapped queue).
+    for backend in socketBackends {
+        registerGate("ChannelItem.\(backend)", timed: true) {
+            try ChannelRig(backend: backend)
+        } step: { rig in
+            rig.sendOne()
+        }
+        registerGate("MailboxDrain.\(backend)") {
+            try MailboxRig(backend: backend)
+        } step: { rig in
+            rig.postAndDrain()
+        }
+    }
+    registerGate("SPSCRing.PushPop") {
+        SPSCRing<UInt64>(capacity: 64)
+    } step: { ring in
+        _ = ring.push(1)
+        _ = ring.pop()
+    }
+
     registerCanary()
 }

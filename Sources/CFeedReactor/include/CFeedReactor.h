@@ -94,7 +94,7 @@ int fr_set_send_buffer(int fd, int bytes, int force);
 int fr_make_sockaddr(const char *host, uint16_t port, struct sockaddr_storage *out, socklen_t *length);
 /// Writes "a.b.c.d:port" or "[v6]:port" into out (NUL-terminated). Returns length or -errno.
 int fr_format_sockaddr(const struct sockaddr *addr, char *out, size_t capacity);
-/// 1 when both addresses have the same family, address and port.
+/// 1 when both addresses have the same family, address, port and (IPv6) scope id.
 int fr_sockaddr_equal(const void *a, const void *b);
 
 // MARK: - epoll, eventfd, timerfd
@@ -142,11 +142,25 @@ void fr_write_stdout(const void *bytes, size_t length);
 /// Writes bytes to stderr, unbuffered (progress lines).
 void fr_write_stderr(const void *bytes, size_t length);
 
+/// This thread's table of injected faults (Swift's SystemFaults), or NULL.
+void *fr_thread_fault_table(void);
+void fr_set_thread_fault_table(void *table);
+/// The CPUs the calling thread may run on (sched_getaffinity), ascending, into
+/// cpus[0..<capacity]. Their count, or -errno.
+int fr_current_affinity(int *cpus, int capacity);
+/// Online CPUs (sysconf(_SC_NPROCESSORS_ONLN)), or -errno.
+int fr_online_cpus(void);
+/// The text of an errno (strerror_r: thread-safe) into out[0..<capacity].
+void fr_strerror(int errnum, char *out, size_t capacity);
+
 // MARK: - Ancillary data (cmsg)
 
 /// Walks the cmsghdr chain in control[0..<length] and returns a pointer to the
 /// data of the first message with (level, type) and its length, or NULL.
 const void *fr_cmsg_find(const void *control, size_t length, int level, int type, size_t *data_length);
+/// The one cmsg walk: the header after `previous` (NULL: the first) in
+/// control[0..<length], or NULL at the end or at a header that does not fit.
+const struct cmsghdr *fr_cmsg_next(const void *control, size_t length, const struct cmsghdr *previous);
 
 // MARK: - Multicast (multicast.c)
 
