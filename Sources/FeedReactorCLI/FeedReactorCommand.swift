@@ -7,7 +7,7 @@ struct FeedReactorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "feedreactor",
         abstract: "A single-threaded UDP reactor for market-data feeds: MoldUDP64, multicast, benchmarks.",
-        subcommands: [Demo.self, Listen.self, Publish.self, RxBench.self, LatencyBench.self, PollCost.self]
+        subcommands: [Demo.self, Listen.self, Publish.self, RxBench.self, LatencyBench.self, PollCost.self, TCPBench.self]
     )
 }
 

@@ -100,6 +100,9 @@ final class Registration {
     /// Per-socket state of other backends.
     var backendState: AnyObject?
     var isOpen = true
+    /// A TCP stream or listener registration (Reactor+TCPRegistration.swift).
+    var stream: TCPConnection?
+    var listener: TCPListenerState?
 
     init(token: Token, descriptor: Int32, handler: any DatagramHandler, options: ReceiveOptions) {
         self.token = token

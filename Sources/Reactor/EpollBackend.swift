@@ -34,6 +34,7 @@ final class EpollBackend: Backend {
     var descriptor: Int32 { epfd }
 
     func add(_ registration: Registration) throws(ReactorError) {
+        if registration.stream != nil || registration.listener != nil { return try addTCP(registration) }
         registration.slab = BufferSlab(options: registration.options)
         do {
             try System.epollControl(epfd, EPOLL_CTL_ADD, registration.descriptor,
@@ -45,6 +46,7 @@ final class EpollBackend: Backend {
     }
 
     func remove(_ registration: Registration) {
+        if registration.slab == nil { return removeTCP(registration) }
         // ENOENT/EBADF here would mean the reactor's bookkeeping is wrong.
         _ = try? System.epollControl(epfd, EPOLL_CTL_DEL, registration.descriptor, events: 0, data: 0)
     }
@@ -81,6 +83,10 @@ final class EpollBackend: Backend {
                 reactor.counters.staleEvents &+= 1
                 continue
             }
+            if registration.slab == nil {
+                work += dispatchTCP(registration, flags: fr_epoll_event_flags(base, Int32(i)), into: reactor)
+                continue
+            }
             work += read(registration, into: reactor)
         }
         ready = 0
@@ -100,6 +106,7 @@ final class EpollBackend: Backend {
     /// the probe, and what it finds is delivered at once: the datagram that ends
     /// a quiet spell reaches its handler one cheap system call after landing.
     func pollDirectly(_ registration: Registration, into reactor: Reactor) -> Int {
+        if registration.slab == nil { return pollTCP(registration, into: reactor) }
         if registration.pollingBusy {
             let n = read(registration, into: reactor)
             registration.pollingBusy = n > 0

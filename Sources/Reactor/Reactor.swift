@@ -80,6 +80,8 @@ public final class Reactor {
     /// The clock reading of the current (or last) duty cycle, in nanoseconds.
     public private(set) var now: UInt64
     public var counters = Counters()
+    /// TCP listeners and streams (Reactor+TCP.swift).
+    public internal(set) var tcpCounters = TCPCounters()
     public let timers: TimerWheel
     /// The cross-thread door: post work, wake up, stop.
     public let remote: RemoteHandle
@@ -166,6 +168,7 @@ public final class Reactor {
     @discardableResult
     public func deregister(_ token: Token, closeSocket: Bool = true) -> Bool {
         guard let registration = registration(for: token) else { return false }
+        if registration.stream != nil || registration.listener != nil { releaseTCP(registration) }
         registration.isOpen = false
         backend.remove(registration)
         registrations[Int(token.slot)] = nil

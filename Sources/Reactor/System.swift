@@ -108,7 +108,11 @@ enum System {
 /// as the kernel would. Off (one branch on a global) unless a test enables it.
 /// Used by tests on the reactor thread only.
 public enum SystemFaults {
-    public enum Call: Int, CaseIterable, Sendable { case recvmmsg, sendto, sendmmsg, epollWait }
+    public enum Call: Int, CaseIterable, Sendable {
+        case recvmmsg, sendto, sendmmsg, epollWait
+        // TCP (System+TCP.swift)
+        case tcpSocket, bind, listen, accept, connect, setsockopt, readv, sendv, shutdown
+    }
 
     nonisolated(unsafe) public static var enabled = false
     nonisolated(unsafe) static var pending: [[Int32]] = Array(repeating: [], count: Call.allCases.count)
