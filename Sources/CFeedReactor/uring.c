@@ -344,6 +344,130 @@ unsigned fr_uring_receiver_release(fr_uring_receiver *r) {
     return n;
 }
 
+_Static_assert(FR_URING_CQE_F_NOTIF == IORING_CQE_F_NOTIF, "mirrored CQE flag");
+
+static unsigned poll_mask(unsigned interest) {
+    return ((interest & FR_READY_READABLE) ? POLLIN : 0) | ((interest & FR_READY_WRITABLE) ? POLLOUT : 0);
+}
+
+int fr_uring_poll_add(fr_uring *u, int fd, unsigned interest, uint64_t user_data) {
+    struct io_uring_sqe *sqe = get_sqe(u);
+    if (!sqe) return -EBUSY;
+    io_uring_prep_poll_add(sqe, fd, poll_mask(interest));
+    io_uring_sqe_set_data64(sqe, user_data);
+    return 0;
+}
+
+int fr_uring_poll_update(fr_uring *u, uint64_t target, unsigned interest, uint64_t user_data) {
+    struct io_uring_sqe *sqe = get_sqe(u);
+    if (!sqe) return -EBUSY;
+    io_uring_prep_poll_update(sqe, target, 0, poll_mask(interest), IORING_POLL_UPDATE_EVENTS);
+    io_uring_sqe_set_data64(sqe, user_data);
+    return 0;
+}
+
+unsigned fr_uring_poll_ready(int32_t result) {
+    if (result < 0) return 0;
+    unsigned ready = 0;
+    if (result & (POLLIN | POLLPRI | POLLHUP | POLLERR | POLLRDHUP)) ready |= FR_READY_READABLE;
+    if (result & (POLLOUT | POLLHUP | POLLERR)) ready |= FR_READY_WRITABLE;
+    return ready;
+}
+
+struct fr_uring_sender {
+    unsigned count;
+    size_t size;
+    uint8_t *buffers;
+    struct msghdr *msgs;
+    struct iovec *iovs;
+    struct sockaddr_storage *names;
+    unsigned *free_list;         // a stack of free buffer indices
+    unsigned free_count;
+};
+
+void fr_uring_sender_destroy(fr_uring_sender *s) {
+    if (!s) return;
+    free(s->buffers); free(s->msgs); free(s->iovs); free(s->names); free(s->free_list);
+    free(s);
+}
+
+fr_uring_sender *fr_uring_sender_create(unsigned count, size_t size) {
+    if (count == 0 || size == 0) return NULL;
+    fr_uring_sender *s = calloc(1, sizeof(*s));
+    if (!s) return NULL;
+    s->count = count;
+    s->size = (size + 63) & ~(size_t)63;
+    // Page-aligned, as the receive slabs are (see BufferSlab).
+    if (posix_memalign((void **)&s->buffers, 4096, (size_t)count * s->size) != 0) s->buffers = NULL;
+    s->msgs = calloc(count, sizeof(struct msghdr));
+    s->iovs = calloc(count, sizeof(struct iovec));
+    s->names = calloc(count, sizeof(struct sockaddr_storage));
+    s->free_list = calloc(count, sizeof(unsigned));
+    if (!s->buffers || !s->msgs || !s->iovs || !s->names || !s->free_list) {
+        fr_uring_sender_destroy(s);
+        return NULL;
+    }
+    for (unsigned i = 0; i < count; i++) {
+        s->iovs[i].iov_base = s->buffers + (size_t)i * s->size;
+        s->msgs[i].msg_iov = &s->iovs[i];
+        s->msgs[i].msg_iovlen = 1;
+        s->free_list[i] = count - 1 - i;   // hand out buffer 0 first
+    }
+    s->free_count = count;
+    return s;
+}
+
+unsigned fr_uring_sender_available(const fr_uring_sender *s) { return s->free_count; }
+size_t fr_uring_sender_buffer_size(const fr_uring_sender *s) { return s->size; }
+
+int fr_uring_sender_fill(fr_uring_sender *s, const void *bytes, size_t length, const void *addr,
+                         socklen_t addr_length) {
+    if (s->free_count == 0) return -ENOBUFS;
+    if (length > s->size || addr_length > sizeof(struct sockaddr_storage)) return -EMSGSIZE;
+    unsigned index = s->free_list[--s->free_count];
+    memcpy(s->buffers + (size_t)index * s->size, bytes, length);
+    s->iovs[index].iov_len = length;
+    if (addr && addr_length) {
+        memcpy(&s->names[index], addr, addr_length);
+        s->msgs[index].msg_name = &s->names[index];
+        s->msgs[index].msg_namelen = addr_length;
+    } else {
+        s->msgs[index].msg_name = NULL;
+        s->msgs[index].msg_namelen = 0;
+    }
+    return (int)index;
+}
+
+int fr_uring_sender_prepare(fr_uring *u, fr_uring_sender *s, unsigned index, int fd, uint64_t user_data,
+                            int zero_copy, int link) {
+    // No get_sqe(): submitting here would cut a chain the caller is building.
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+    if (!sqe) return -EBUSY;
+    struct msghdr *msg = &s->msgs[index];
+    uint8_t *buffer = s->buffers + (size_t)index * s->size;
+    size_t length = s->iovs[index].iov_len;
+    // MSG_DONTWAIT: a full send buffer completes with -EAGAIN (REQ_F_NOWAIT)
+    // instead of io_uring polling and retrying on its own, which would let
+    // later sends overtake this one.
+    if (msg->msg_name) {
+        if (zero_copy) io_uring_prep_sendmsg_zc(sqe, fd, msg, MSG_DONTWAIT);
+        else io_uring_prep_sendmsg(sqe, fd, msg, MSG_DONTWAIT);
+    } else if (zero_copy) {
+        io_uring_prep_send_zc(sqe, fd, buffer, length, MSG_DONTWAIT, 0);
+    } else {
+        io_uring_prep_send(sqe, fd, buffer, length, MSG_DONTWAIT);
+    }
+    if (link) sqe->flags |= IOSQE_IO_LINK;
+    io_uring_sqe_set_data64(sqe, user_data);
+    return 0;
+}
+
+unsigned fr_uring_sq_space(const fr_uring *u) { return io_uring_sq_space_left(&u->ring); }
+
+void fr_uring_sender_release(fr_uring_sender *s, unsigned index) {
+    if (index < s->count && s->free_count < s->count) s->free_list[s->free_count++] = index;
+}
+
 #else  // !FR_HAVE_LIBURING: the package builds without liburing; nothing here works.
 
 fr_uring *fr_uring_create(unsigned entries, int *error) { (void)entries; *error = ENOSYS; return NULL; }
@@ -372,5 +496,26 @@ int fr_uring_receiver_datagram(fr_uring_receiver *r, int32_t result, uint32_t cq
     (void)r; (void)result; (void)cqe_flags; (void)out; return -ENOSYS;
 }
 unsigned fr_uring_receiver_release(fr_uring_receiver *r) { (void)r; return 0; }
+int fr_uring_poll_add(fr_uring *u, int fd, unsigned interest, uint64_t user_data) {
+    (void)u; (void)fd; (void)interest; (void)user_data; return -ENOSYS;
+}
+int fr_uring_poll_update(fr_uring *u, uint64_t target, unsigned interest, uint64_t user_data) {
+    (void)u; (void)target; (void)interest; (void)user_data; return -ENOSYS;
+}
+unsigned fr_uring_poll_ready(int32_t result) { (void)result; return 0; }
+fr_uring_sender *fr_uring_sender_create(unsigned count, size_t size) { (void)count; (void)size; return NULL; }
+void fr_uring_sender_destroy(fr_uring_sender *s) { (void)s; }
+unsigned fr_uring_sender_available(const fr_uring_sender *s) { (void)s; return 0; }
+size_t fr_uring_sender_buffer_size(const fr_uring_sender *s) { (void)s; return 0; }
+int fr_uring_sender_fill(fr_uring_sender *s, const void *bytes, size_t length, const void *addr,
+                         socklen_t addr_length) {
+    (void)s; (void)bytes; (void)length; (void)addr; (void)addr_length; return -ENOSYS;
+}
+int fr_uring_sender_prepare(fr_uring *u, fr_uring_sender *s, unsigned index, int fd, uint64_t user_data,
+                            int zero_copy, int link) {
+    (void)u; (void)s; (void)index; (void)fd; (void)user_data; (void)zero_copy; (void)link; return -ENOSYS;
+}
+unsigned fr_uring_sq_space(const fr_uring *u) { (void)u; return 0; }
+void fr_uring_sender_release(fr_uring_sender *s, unsigned index) { (void)s; (void)index; }
 
 #endif

@@ -1,33 +1,67 @@
 /// # The Backend contract
 ///
-/// A backend is how a `Reactor` learns that its sockets have datagrams, and how
-/// those datagrams reach handlers. Every backend provides exactly this, and the
-/// reactor asks nothing else of it (it never asks which backend it has):
+/// A backend is how a `Reactor` learns that its registrations are ready, how
+/// datagrams reach handlers, and how sends reach the kernel. Every backend
+/// provides exactly this, and the reactor asks nothing else of it (it never asks
+/// which backend it has):
 ///
 /// 1. `descriptor` — one file descriptor that is readable whenever the backend
 ///    has work pending (an epoll fd, or an eventfd the io_uring signals). A host
 ///    loop polls it to embed the reactor.
-/// 2. `add(_:)` — start receiving for a registration. Allocates that socket's
-///    buffers here, once; nothing on the receive path allocates afterwards.
-/// 3. `remove(_:)` — stop receiving for a registration. After it returns no
-///    datagram of that registration is delivered, even if the kernel already
-///    queued an event or completion for it (stale events are dropped by comparing
-///    the token's generation). Safe to call from inside that registration's
-///    callback. The reactor closes the descriptor afterwards.
-/// 4. `addWakeup(descriptor:)` — watch the cross-thread eventfd; when it fires,
+/// 2. Registrations have a kind (`RegistrationKind`): a datagram socket (the
+///    backend receives for it in batches and sends through it), or a plain
+///    descriptor (the backend only reports readiness, reading nothing). The
+///    TCP code adds stream and listener kinds. Each backend keeps its own
+///    per-registration state in its own table indexed by `token.slot`
+///    (`EpollBackend.entries`, `URingBackend.entries`): the shared
+///    `Registration` holds only token, descriptor, kind and interest. The
+///    per-kind hooks are the `switch registration.kind` in `add`, `setInterest`,
+///    `remove` and in dispatch; a new kind is a new case in each (the compiler
+///    lists them).
+/// 3. `add(_:)` — start watching a registration with its `interest`. A datagram
+///    socket's receive buffers and send queue are allocated here, once; nothing
+///    on the receive or send path allocates afterwards.
+/// 4. `setInterest(_:_:)` — change a live registration's interest (epoll:
+///    EPOLL_CTL_MOD, or DEL/ADD to and from no interest; io_uring: a poll
+///    update SQE). Readiness is level-triggered on both backends: a descriptor
+///    still ready after its callback is reported again the next cycle.
+/// 5. `remove(_:)` — stop watching a registration. After it returns no event of
+///    that registration is delivered, even if the kernel already queued an
+///    event or completion for it (stale events are dropped by comparing the
+///    token's generation). Safe to call from inside that registration's
+///    callbacks. The reactor closes the descriptor afterwards when it owns it.
+///    Sends queued on it are dropped (epoll) or complete unseen (io_uring: the
+///    send buffers return to the pool at their completions).
+/// 6. Sends (`send(_:_:to:length:)`, `send(_:batch:)`) for datagram sockets:
+///    return `.sent`, `.queued` or `.refused` at once; never block, never grow.
+///    epoll calls sendmsg/sendmmsg; on EAGAIN/ENOBUFS it queues into the
+///    socket's bounded queue and arms EPOLLOUT only while that is non-empty.
+///    io_uring copies into a send buffer of the ring's pool and prepares an SQE.
+///    Either way the handler hears `writable` once the socket can take more
+///    after a queued or refused send, and errors found later (a queued send
+///    failing, an io_uring completion with -errno) go to its `failed`.
+/// 7. `addWakeup(descriptor:)` — watch the cross-thread eventfd; when it fires,
 ///    `dispatch` calls `reactor.drainMailbox()`.
-/// 5. `wait(timeoutNanoseconds:)` — wait for readiness or completions: 0 only
+/// 8. `wait(timeoutNanoseconds:)` — wait for readiness or completions: 0 only
 ///    peeks, < 0 blocks until something happens, > 0 blocks at most that long.
-///    Returns how many events are ready. Retries EINTR (returning 0).
-/// 6. `dispatch(into:)` — handle what the last `wait` found: read datagrams in
-///    batches and hand each batch to `reactor.deliver(_:count:)`, socket errors
-///    to `reactor.socketFailed(_:_:)`. Returns the number of datagrams delivered
-///    plus wakeups handled (the duty cycle's work count). Allocates nothing.
-/// 7. `close()` — release kernel resources. Registrations are removed first.
-/// 8. Busy polling (optional): when `readsDirectly` is true, `pollDirectly(_:into:)`
-///    reads one registration's socket without any wait (delivering as dispatch
-///    would) and `drainWakeup(into:)` resets the wakeup descriptor and runs the
-///    mailbox. The reactor uses them under `run(idle: .spin)` for few sockets.
+///    Returns how many events are ready. Retries EINTR (returning 0). Submits
+///    what is pending first (io_uring).
+/// 9. `dispatch(into:)` — handle what the last `wait` found: read datagrams in
+///    batches and hand each batch to `reactor.deliver(_:_:count:)`, readiness
+///    of plain descriptors to `reactor.descriptorReady(...)`, socket errors to
+///    `reactor.socketFailed(_:_:)`, drained send queues to
+///    `reactor.sendsDrained(_:)`. Returns the number of datagrams delivered
+///    plus callbacks run (the duty cycle's work count). Allocates nothing.
+/// 10. `submit()` — the end of the duty cycle: hand the kernel what handlers
+///    and timers prepared during it (io_uring SQEs), so nothing waits for the
+///    next wait. epoll has nothing to do.
+/// 11. `close()` — release kernel resources. Registrations are removed first.
+/// 12. Busy polling (optional): when `readsDirectly` is true, `pollDirectly(_:into:)`
+///    reads one datagram registration's socket without any wait (delivering
+///    as dispatch would, and flushing its send queue) and `drainWakeup(into:)`
+///    resets the wakeup descriptor and runs the mailbox. The reactor uses them
+///    under `run(idle: .spin)` when only a few datagram sockets are registered
+///    (plain descriptors need readiness, so they turn busy polling off).
 ///
 /// Errors: a failed wait or registration is a thrown `ReactorError` whose message
 /// says how to fix the cause; an errno that can only mean a bug in this package
@@ -36,7 +70,12 @@ protocol Backend: AnyObject {
     var kind: BackendKind { get }
     var descriptor: Int32 { get }
     func add(_ registration: Registration) throws(ReactorError)
+    func setInterest(_ registration: Registration, _ interest: Interest) throws(ReactorError)
     func remove(_ registration: Registration)
+    func send(_ registration: Registration, _ bytes: UnsafeRawBufferPointer, to address: UnsafeRawPointer?,
+              length: Int, reactor: Reactor) -> SendResult
+    func send(_ registration: Registration, batch: SendBatch, reactor: Reactor) -> SendBatchResult
+    func submit(reactor: Reactor)
     func addWakeup(descriptor: Int32) throws(ReactorError)
     func wait(timeoutNanoseconds: Int64) throws(ReactorError) -> Int
     func dispatch(into reactor: Reactor) -> Int
@@ -83,38 +122,6 @@ public struct ReceiveOptions: Sendable {
     }
 }
 
-/// A registered socket: its token, descriptor, handler and receive buffers.
-/// Owned by the reactor; backends keep their per-socket state in `backendState`.
-final class Registration {
-    let token: Token
-    let descriptor: Int32
-    let handler: any DatagramHandler
-    let options: ReceiveOptions
-    /// One descriptor per slot; the backend fills them before `deliver`.
-    let datagrams: UnsafeMutablePointer<fr_datagram>
-    /// The epoll backend's recvmmsg slab.
-    var slab: BufferSlab?
-    /// Busy polling: the last direct read found datagrams, so read in batches
-    /// (else one cheap recvfrom first).
-    var pollingBusy = false
-    /// Per-socket state of other backends.
-    var backendState: AnyObject?
-    var isOpen = true
-    /// A TCP stream or listener registration (Reactor+TCPRegistration.swift).
-    var stream: TCPConnection?
-    var listener: TCPListenerState?
-
-    init(token: Token, descriptor: Int32, handler: any DatagramHandler, options: ReceiveOptions) {
-        self.token = token
-        self.descriptor = descriptor
-        self.handler = handler
-        self.options = options
-        datagrams = .allocate(filledWith: fr_datagram(), count: max(1, options.slotCount))
-    }
-
-    deinit { datagrams.deallocate() }
-}
-
 import CFeedReactor
 
 /// Builds the backend a configuration asks for.
@@ -125,7 +132,7 @@ enum BackendFactory {
     static func make(_ configuration: Reactor.Configuration) throws(ReactorError) -> any Backend {
         switch configuration.backend {
         case .epoll:
-            return try EpollBackend(maxEvents: configuration.maxEventsPerWait)
+            return try EpollBackend(maxEvents: configuration.maxEventsPerWait, maxRegistrations: configuration.maxRegistrations)
         case .uring:
             return try URingBackend(configuration)
         case .auto:
@@ -136,7 +143,7 @@ enum BackendFactory {
                     fallbackReported = true
                     configuration.log("feedreactor: \(error.description); using epoll")
                 }
-                return try EpollBackend(maxEvents: configuration.maxEventsPerWait)
+                return try EpollBackend(maxEvents: configuration.maxEventsPerWait, maxRegistrations: configuration.maxRegistrations)
             }
         }
     }

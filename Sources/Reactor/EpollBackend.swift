@@ -3,11 +3,18 @@ import CFeedReactor
 import Glibc
 #endif
 
-/// Level-triggered epoll readiness + recvmmsg batches into each socket's slab.
+/// Level-triggered epoll readiness + recvmmsg batches into each socket's slab;
+/// sendmsg/sendmmsg at once, a bounded per-socket queue when the kernel says
+/// would-block.
 ///
 /// Level-triggered on purpose: a socket that still has datagrams after
 /// `maxBatchesPerWake` batches is reported again by the next wait, so one busy
-/// socket cannot starve the others and nothing is left unread.
+/// socket cannot starve the others and nothing is left unread. The same holds
+/// for plain descriptors: one left readable is reported again.
+///
+/// EPOLLOUT is in a datagram socket's mask only while its send queue holds
+/// something: a UDP socket is almost always writable, and a level-triggered
+/// EPOLLOUT left armed would report it every cycle.
 final class EpollBackend: Backend {
     let kind = BackendKind.epoll
     let epfd: Int32
@@ -16,47 +23,100 @@ final class EpollBackend: Backend {
     let eventSize: Int
     var ready = 0
     var wakeupDescriptor: Int32 = -1
+    /// This backend's state of each registration, by token slot.
+    var entries: ContiguousArray<Entry?>
+
+    /// epoll's per-registration state: one case per registration kind.
+    enum Entry {
+        case datagram(EpollDatagram)
+        case descriptor(EpollDescriptor)
+    }
 
     /// epoll user data of the wakeup eventfd (no registration uses slot UInt32.max).
     static let wakeupData = UInt64(UInt32.max)
+    static let inFlags = UInt32(EPOLLIN.rawValue)
+    static let outFlags = UInt32(EPOLLOUT.rawValue)
+    /// Reported whatever the mask: end of file and errors wake both directions.
+    static let hangupFlags = UInt32(EPOLLERR.rawValue | EPOLLHUP.rawValue)
 
-    init(maxEvents: Int) throws(ReactorError) {
+    init(maxEvents: Int, maxRegistrations: Int) throws(ReactorError) {
         let fd = fr_epoll_create()
         guard fd >= 0 else { throw .system(SystemError(call: "epoll_create1", errno: -fd)) }
         epfd = fd
         self.maxEvents = max(1, maxEvents)
         eventSize = fr_epoll_event_size()
         events = .allocate(byteCount: self.maxEvents * eventSize, alignment: 8)
+        entries = ContiguousArray(repeating: nil, count: maxRegistrations)
     }
 
     deinit { events.deallocate() }
 
     var descriptor: Int32 { epfd }
 
+    // MARK: - Registration hooks (one case per RegistrationKind)
+
     func add(_ registration: Registration) throws(ReactorError) {
-        if registration.stream != nil || registration.listener != nil { return try addTCP(registration) }
-        registration.slab = BufferSlab(options: registration.options)
-        do {
-            try System.epollControl(epfd, EPOLL_CTL_ADD, registration.descriptor,
-                                    events: UInt32(EPOLLIN.rawValue), data: registration.token.raw)
-        } catch {
-            registration.slab = nil
-            throw .system(error)
+        let slot = Int(registration.token.slot)
+        switch registration.kind {
+        case .datagram(let endpoint):
+            let state = EpollDatagram(endpoint: endpoint)
+            do {
+                try System.epollControl(epfd, EPOLL_CTL_ADD, registration.descriptor, events: Self.inFlags,
+                                        data: registration.token.raw)
+            } catch { throw .system(error) }
+            entries[slot] = .datagram(state)
+        case .descriptor, .stream, .listener:
+            let state = EpollDescriptor(handler: registration.kind.readinessHandler!)
+            try apply(registration, state, registration.interest)
+            entries[slot] = .descriptor(state)
         }
     }
 
+    func setInterest(_ registration: Registration, _ interest: Interest) throws(ReactorError) {
+        switch entries[Int(registration.token.slot)] {
+        case .descriptor(let state)?:
+            try apply(registration, state, interest)
+        case .datagram?, nil:
+            throw .invalidArgument("setInterest applies to descriptor registrations; a datagram socket is always "
+                                   + "read, and is watched for writable while its send queue holds datagrams")
+        }
+    }
+
+    /// Puts a plain descriptor's interest into epoll: ADD, MOD, or DEL for none
+    /// (an fd in epoll with an empty mask would still report EPOLLHUP every wait).
+    func apply(_ registration: Registration, _ state: EpollDescriptor, _ interest: Interest) throws(ReactorError) {
+        let mask = (interest.contains(.readable) ? Self.inFlags : 0) | (interest.contains(.writable) ? Self.outFlags : 0)
+        do {
+            if mask == 0 {
+                if state.inEpoll {
+                    try System.epollControl(epfd, EPOLL_CTL_DEL, registration.descriptor, events: 0, data: 0)
+                }
+                state.inEpoll = false
+            } else {
+                try System.epollControl(epfd, state.inEpoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, registration.descriptor,
+                                        events: mask, data: registration.token.raw)
+                state.inEpoll = true
+            }
+        } catch { throw .system(error) }
+    }
+
     func remove(_ registration: Registration) {
-        if registration.slab == nil { return removeTCP(registration) }
+        let slot = Int(registration.token.slot)
+        var watched = true
+        if case .descriptor(let state)? = entries[slot] { watched = state.inEpoll }
+        entries[slot] = nil
         // ENOENT/EBADF here would mean the reactor's bookkeeping is wrong.
-        _ = try? System.epollControl(epfd, EPOLL_CTL_DEL, registration.descriptor, events: 0, data: 0)
+        if watched { _ = try? System.epollControl(epfd, EPOLL_CTL_DEL, registration.descriptor, events: 0, data: 0) }
     }
 
     func addWakeup(descriptor: Int32) throws(ReactorError) {
         wakeupDescriptor = descriptor
         do {
-            try System.epollControl(epfd, EPOLL_CTL_ADD, descriptor, events: UInt32(EPOLLIN.rawValue), data: Self.wakeupData)
+            try System.epollControl(epfd, EPOLL_CTL_ADD, descriptor, events: Self.inFlags, data: Self.wakeupData)
         } catch { throw .system(error) }
     }
+
+    // MARK: - Waiting and dispatching
 
     func wait(timeoutNanoseconds: Int64) throws(ReactorError) -> Int {
         do {
@@ -79,19 +139,33 @@ final class EpollBackend: Backend {
             }
             // A registration closed earlier in this cycle (or whose slot was
             // reused) leaves a stale event behind: one generation compare drops it.
-            guard let registration = reactor.registration(for: Token(raw: data)) else {
+            let token = Token(raw: data)
+            guard let registration = reactor.registration(for: token), let entry = entries[Int(token.slot)] else {
                 reactor.counters.staleEvents &+= 1
                 continue
             }
-            if registration.slab == nil {
-                work += dispatchTCP(registration, flags: fr_epoll_event_flags(base, Int32(i)), into: reactor)
-                continue
+            let flags = fr_epoll_event_flags(base, Int32(i))
+            switch entry {
+            case .datagram(let state):
+                if flags & Self.outFlags == 0 || flags & (Self.inFlags | Self.hangupFlags) != 0 {
+                    work += read(registration, state, into: reactor)
+                }
+                if flags & Self.outFlags != 0 && registration.isOpen {
+                    work += flushQueue(registration, state, reactor: reactor)
+                }
+            case .descriptor(let state):
+                work += reactor.descriptorReady(
+                    registration, state.handler,
+                    readable: flags & (Self.inFlags | Self.hangupFlags) != 0,
+                    writable: flags & (Self.outFlags | Self.hangupFlags) != 0)
             }
-            work += read(registration, into: reactor)
         }
         ready = 0
         return work
     }
+
+    /// Nothing waits: every send was a system call already.
+    func submit(reactor: Reactor) {}
 
     /// recvmmsg needs no readiness: a socket can be read at any time.
     var readsDirectly: Bool { true }
@@ -105,46 +179,50 @@ final class EpollBackend: Backend {
     /// it was found empty, a single-datagram recvfrom (no msghdr to copy in) is
     /// the probe, and what it finds is delivered at once: the datagram that ends
     /// a quiet spell reaches its handler one cheap system call after landing.
+    /// A non-empty send queue is flushed too (nobody waits for EPOLLOUT here).
     func pollDirectly(_ registration: Registration, into reactor: Reactor) -> Int {
-        if registration.slab == nil { return pollTCP(registration, into: reactor) }
-        if registration.pollingBusy {
-            let n = read(registration, into: reactor)
-            registration.pollingBusy = n > 0
-            return n
+        guard case .datagram(let state)? = entries[Int(registration.token.slot)] else { return 0 }
+        var work = 0
+        if state.queue.count > 0 { work += flushQueue(registration, state, reactor: reactor) }
+        if state.pollingBusy {
+            let n = read(registration, state, into: reactor)
+            state.pollingBusy = n > 0
+            return work + n
         }
-        guard let slab = registration.slab else { return 0 }
+        let slab = state.slab
         do {
             switch try System.receiveOne(fd: registration.descriptor, messages: slab.messages,
-                                         controlSize: slab.controlSize, into: registration.datagrams) {
+                                         controlSize: slab.controlSize, into: state.endpoint.datagrams) {
             case .wouldBlock:
-                return 0
+                return work
             case .processed(let n):
-                registration.pollingBusy = true
-                reactor.deliver(registration, count: n)
-                return n
+                state.pollingBusy = true
+                reactor.deliver(registration, state.endpoint, count: n)
+                return work + n
             }
         } catch {
             reactor.socketFailed(registration, error)
-            return 0
+            return work
         }
     }
 
     /// Reads batches from one socket until it is empty or has had its share.
     @inline(__always)
-    func read(_ registration: Registration, into reactor: Reactor) -> Int {
-        guard let slab = registration.slab else { return 0 }
+    func read(_ registration: Registration, _ state: EpollDatagram, into reactor: Reactor) -> Int {
+        let slab = state.slab
+        let endpoint = state.endpoint
         var total = 0
         var batches = 0
-        while registration.isOpen && batches < registration.options.maxBatchesPerWake {
+        while registration.isOpen && batches < endpoint.options.maxBatchesPerWake {
             batches += 1
             do {
                 switch try System.receiveBatch(fd: registration.descriptor, messages: slab.messages, count: slab.count,
-                                                controlSize: slab.controlSize, into: registration.datagrams) {
+                                                controlSize: slab.controlSize, into: endpoint.datagrams) {
                 case .wouldBlock:
                     return total
                 case .processed(let n):
                     total += n
-                    reactor.deliver(registration, count: n)
+                    reactor.deliver(registration, endpoint, count: n)
                     // A short batch means the queue is (almost surely) empty: skip
                     // the recvmmsg that would only say EAGAIN. Level-triggered
                     // epoll reports the socket again if more arrived meanwhile.
@@ -158,7 +236,143 @@ final class EpollBackend: Backend {
         return total
     }
 
+    // MARK: - Sends
+
+    func send(_ registration: Registration, _ bytes: UnsafeRawBufferPointer, to address: UnsafeRawPointer?,
+              length: Int, reactor: Reactor) -> SendResult {
+        guard case .datagram(let state)? = entries[Int(registration.token.slot)] else { return .refused(.notRegistered) }
+        guard bytes.count <= state.queue.slotSize else { return .refused(.tooLarge(bytes.count)) }
+        // A queue whose EPOLLOUT could not be armed: try it here rather than never.
+        if state.queue.count > 0 && !state.watchingOutput { _ = flushQueue(registration, state, reactor: reactor) }
+        // Queued datagrams go first: sending past them would reorder the stream.
+        if state.queue.count == 0 {
+            do {
+                switch try System.sendTo(fd: registration.descriptor, bytes: bytes,
+                                         address: address?.assumingMemoryBound(to: sockaddr.self),
+                                         length: socklen_t(length)) {
+                case .processed: return .sent
+                case .wouldBlock: break
+                }
+            } catch {
+                // ENOBUFS: the kernel is short of memory for now; retry later as for EAGAIN.
+                if error.errno != ENOBUFS { return .refused(.failed(error)) }
+            }
+        }
+        return enqueue(registration, state) { $0.append(bytes, toRaw: address, length: length) }
+    }
+
+    func send(_ registration: Registration, batch: SendBatch, reactor: Reactor) -> SendBatchResult {
+        var result = SendBatchResult()
+        guard case .datagram(let state)? = entries[Int(registration.token.slot)] else {
+            result.refused = batch.count
+            batch.removeAll()
+            return result
+        }
+        if state.queue.count == 0 {
+            while batch.count > 0 {
+                do {
+                    // (A partial sendmmsg keeps the rest in the batch, in order.)
+                    let n = try batch.flush(on: UDPSocket(registered: registration.descriptor))
+                    if n == 0 { break }
+                    result.sent += n
+                } catch {
+                    if error.errno == ENOBUFS { break }
+                    // The first unsent datagram was refused by the kernel: drop it, go on.
+                    result.refused += 1
+                    result.lastError = error
+                    batch.removeFirst(1)
+                }
+            }
+        }
+        for index in 0..<batch.count {
+            switch enqueue(registration, state, { $0.append(from: batch, index: index) }) {
+            case .queued: result.queued += 1
+            default: result.refused += 1
+            }
+        }
+        batch.removeAll()
+        return result
+    }
+
+    /// Puts a datagram into the socket's queue (arming EPOLLOUT with the first).
+    @inline(__always)
+    func enqueue(_ registration: Registration, _ state: EpollDatagram, _ append: (SendBatch) -> Bool) -> SendResult {
+        state.wantsWritable = true
+        guard append(state.queue) else { return .refused(.queueFull) }
+        if state.queue.count == 1 && !state.watchingOutput {
+            // Failing to arm would leave the queue stuck: then try to flush from
+            // the next send instead (pollDirectly / send paths check the queue).
+            if (try? System.epollControl(epfd, EPOLL_CTL_MOD, registration.descriptor,
+                                         events: Self.inFlags | Self.outFlags, data: registration.token.raw)) != nil {
+                state.watchingOutput = true
+            }
+        }
+        return .queued
+    }
+
+    /// EPOLLOUT: sends what is queued, in order. A datagram the kernel refuses
+    /// with an error goes to the handler's `failed` and is dropped. Once the
+    /// queue is empty EPOLLOUT is disarmed and the handler hears `writable`.
+    func flushQueue(_ registration: Registration, _ state: EpollDatagram, reactor: Reactor) -> Int {
+        let queue = state.queue
+        var sent = 0
+        while queue.count > 0 {
+            do {
+                let n = try queue.flush(on: UDPSocket(registered: registration.descriptor))
+                if n == 0 { return sent }
+                sent += n
+                reactor.counters.queuedSendsFlushed &+= UInt64(n)
+            } catch {
+                if error.errno == ENOBUFS { return sent }
+                queue.removeFirst(1)
+                reactor.sendFailed(registration, error)
+                if !registration.isOpen { return sent }
+            }
+        }
+        if state.watchingOutput {
+            _ = try? System.epollControl(epfd, EPOLL_CTL_MOD, registration.descriptor, events: Self.inFlags,
+                                         data: registration.token.raw)
+            state.watchingOutput = false
+        }
+        if state.wantsWritable {
+            state.wantsWritable = false
+            reactor.sendsDrained(registration, state.endpoint)
+        }
+        return sent + 1
+    }
+
     func close() {
         System.close(epfd)
     }
+}
+
+/// epoll's state of one datagram socket: its receive slab, its send queue.
+final class EpollDatagram {
+    let endpoint: DatagramEndpoint
+    let slab: BufferSlab
+    /// Datagrams the kernel would not take yet, in order (bounded, preallocated).
+    let queue: SendBatch
+    /// Busy polling: the last direct read found datagrams, so read in batches
+    /// (else one cheap recvfrom first).
+    var pollingBusy = false
+    /// EPOLLOUT is in the mask (the queue is not empty).
+    var watchingOutput = false
+    /// A send was queued or refused since the last `writable`.
+    var wantsWritable = false
+
+    init(endpoint: DatagramEndpoint) {
+        self.endpoint = endpoint
+        slab = BufferSlab(options: endpoint.options)
+        queue = SendBatch(capacity: max(1, endpoint.sendOptions.queueCapacity),
+                          slotSize: max(1, endpoint.sendOptions.slotSize))
+    }
+}
+
+/// epoll's state of one plain descriptor.
+final class EpollDescriptor {
+    let handler: any DescriptorHandler
+    /// In the epoll set (interest not empty).
+    var inEpoll = false
+
+    init(handler: any DescriptorHandler) { self.handler = handler }
 }

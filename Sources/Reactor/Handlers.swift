@@ -18,9 +18,45 @@ public protocol DatagramHandler: AnyObject {
     /// connected peer that went away, ENOBUFS). Default: ignore it; it is counted
     /// in `Reactor.counters`.
     func failed(_ error: any Error, token: Token, reactor: Reactor)
+    /// Sends were queued (or refused for a full queue) and the socket can take
+    /// more again: the queue drained (epoll), or send buffers came back
+    /// (io_uring). Once per such episode. Default: nothing.
+    func writable(token: Token, reactor: Reactor)
 }
 
 extension DatagramHandler {
+    public func failed(_ error: any Error, token: Token, reactor: Reactor) {}
+    public func writable(token: Token, reactor: Reactor) {}
+}
+
+/// Hears readiness of a plain descriptor registered with
+/// `Reactor.register(descriptor:interest:handler:)`: a pipe, a timerfd, an
+/// eventfd, another library's socket. The reactor reads and writes nothing for
+/// it; the handler does, nonblocking, on the reactor's thread.
+///
+/// Readiness is level-triggered on every backend: while the descriptor stays
+/// readable (the handler left data unread) and readable interest is set, the
+/// next duty cycle reports it again. End of file and errors (EPOLLHUP,
+/// EPOLLERR, POLLHUP, POLLERR) are reported as readiness of the interests set,
+/// so the handler's own read or write meets them.
+///
+/// ```swift
+/// final class TimerfdTicks: DescriptorHandler {
+///     func readable(token: Token, reactor: Reactor) { /* read(fd, &expirations, 8) */ }
+/// }
+/// ```
+public protocol DescriptorHandler: AnyObject {
+    func readable(token: Token, reactor: Reactor)
+    /// Default: nothing (set writable interest only when you want it).
+    func writable(token: Token, reactor: Reactor)
+    /// The backend could not watch the descriptor any more (io_uring: its poll
+    /// ended with an error). Default: nothing; it is counted in
+    /// `Reactor.counters.socketErrors`.
+    func failed(_ error: any Error, token: Token, reactor: Reactor)
+}
+
+extension DescriptorHandler {
+    public func writable(token: Token, reactor: Reactor) {}
     public func failed(_ error: any Error, token: Token, reactor: Reactor) {}
 }
 

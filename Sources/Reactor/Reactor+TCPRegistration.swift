@@ -1,105 +1,114 @@
-import CFeedReactor
-
-/// How TCP registrations sit in the reactor's registration table, and the
-/// hooks `TCPConnection` and `TCPListenerState` call into their backend.
-///
-/// (On today's Backend contract a TCP registration is a `Registration` whose
-/// `stream` or `listener` is set; only the epoll backend drives them.)
+/// How TCP registrations sit in the reactor: kinds `.stream` and `.listener`
+/// of `RegistrationKind`, watched by every backend through its plain-descriptor
+/// readiness (epoll: level-triggered EPOLLIN/EPOLLOUT; io_uring: poll SQEs
+/// re-armed after the callbacks). The interest follows the connection's state:
+/// readable while open and not paused, writable only while a connect is in
+/// progress or the send ring holds bytes.
 extension Reactor {
-    /// Receives nothing: TCP registrations carry no datagram handler.
-    final class NoDatagrams: DatagramHandler, Sendable {
-        static let shared = NoDatagrams()
-        func receive(_ batch: DatagramBatch, reactor: Reactor) {}
-    }
-
     @inline(__always)
     func tcpConnection(for token: Token) -> TCPConnection? {
-        guard let connection = registration(for: token)?.stream, connection.token == token else { return nil }
+        guard case .stream(let connection)? = registration(for: token)?.kind, connection.token == token else { return nil }
         return connection
     }
 
     @inline(__always)
     func tcpListener(for token: Token) -> TCPListenerState? {
-        registration(for: token)?.listener
-    }
-
-    func requireTCPBackend() throws(ReactorError) {
-        guard backend is EpollBackend else {
-            throw .backendUnavailable(backend: "TCP on \(backendKind)",
-                                      reason: "TCP streams run on the epoll backend for now; use Reactor(backend: .epoll)")
-        }
-    }
-
-    /// Takes a slot for a TCP registration and adds it to the backend.
-    func addTCPRegistration(descriptor: Int32, configure: (Registration) -> Void) throws(ReactorError) -> Registration {
-        try requireTCPBackend()
-        guard let slot = freeSlots.popLast() else {
-            throw .registrationCapacityExhausted(capacity: configuration.maxRegistrations)
-        }
-        let token = Token(slot: slot, generation: generations[Int(slot)])
-        let registration = Registration(token: token, descriptor: descriptor, handler: NoDatagrams.shared,
-                                        options: ReceiveOptions(slotCount: 1, slotSize: 1))
-        configure(registration)
-        do {
-            try backend.add(registration)
-        } catch {
-            freeSlots.append(slot)
-            throw error
-        }
-        registrations[Int(slot)] = registration
-        live.append(registration)
-        return registration
+        guard case .listener(let listener)? = registration(for: token)?.kind else { return nil }
+        return listener
     }
 
     func registerStream(_ connection: TCPConnection) throws(ReactorError) {
-        _ = try addTCPRegistration(descriptor: connection.descriptor) { registration in
-            connection.token = registration.token
-            registration.stream = connection
-        }
+        let registration = try add(descriptor: connection.descriptor, kind: .stream(connection),
+                                   interest: connection.desiredInterest, closesDescriptor: true)
+        connection.token = registration.token
+        otherRegistrations += 1
     }
 
     func registerListener(_ listener: TCPListenerState) throws(ReactorError) {
-        _ = try addTCPRegistration(descriptor: listener.descriptor) { registration in
-            listener.token = registration.token
-            registration.listener = listener
-        }
+        let registration = try add(descriptor: listener.descriptor, kind: .listener(listener), interest: .readable,
+                                   closesDescriptor: true)
+        listener.token = registration.token
+        otherRegistrations += 1
     }
 
     /// A connection ended (`TCPConnection.finish`): forget it and close its descriptor.
     func streamFinished(_ connection: TCPConnection) {
-        if let listener = connection.listener, let state = tcpListener(for: listener) { state.liveConnections -= 1 }
-        connection.listener = nil
+        releaseListenerSlot(connection)
         deregister(connection.token)
     }
 
-    /// Called by `deregister` for a TCP registration: a stream deregistered by the
-    /// user (not through `close`) ends silently and goes back to its pool.
-    func releaseTCP(_ registration: Registration) {
-        if let listener = registration.listener {
-            listener.isOpen = false
-            return
-        }
-        guard let connection = registration.stream, connection.phase != .closed else { return }
-        connection.phase = .closed
-        if connection.connectTimer != .invalid { cancel(connection.connectTimer) }
+    func releaseListenerSlot(_ connection: TCPConnection) {
         if let listener = connection.listener, let state = tcpListener(for: listener) { state.liveConnections -= 1 }
-        backend.remove(registration)
-        // The registration is gone once deregister returns; recycle after it.
-        registration.stream = nil
-        connection.recycle()
+        connection.listener = nil
     }
 
+    /// Called by `deregister` for every registration: a TCP stream deregistered
+    /// by the user (not through `close`) ends silently and goes back to its
+    /// pool once its registration is gone.
+    @inline(__always)
+    func releaseTCP(_ registration: Registration) {
+        switch registration.kind {
+        case .listener(let listener):
+            listener.isOpen = false
+        case .stream(let connection) where connection.phase != .closed && connection.phase != .idle:
+            connection.phase = .closed
+            if connection.connectTimer != .invalid { cancel(connection.connectTimer) }
+            releaseListenerSlot(connection)
+            // Recycled after the current cycle's events for this token are stale:
+            // the registration's generation changes when deregister returns.
+            connection.recycle()
+        default:
+            break
+        }
+    }
+
+    /// Brings the backend's interest in line with the connection's state (no
+    /// system call when it already matches).
+    @inline(__always)
     func streamInterestChanged(_ connection: TCPConnection) {
-        guard connection.phase != .closed, let epoll = backend as? EpollBackend else { return }
-        do { try epoll.updateTCP(connection) } catch { connection.failed(error, reactor: self) }
+        guard connection.phase != .closed, let registration = registration(for: connection.token) else { return }
+        let interest = connection.desiredInterest
+        guard interest != registration.interest else { return }
+        do {
+            try backend.setInterest(registration, interest)
+            registration.interest = interest
+        } catch {
+            if case .system(let systemError) = error { connection.failed(systemError, reactor: self) }
+        }
     }
 
-    /// Sends the ring now (epoll: sendmsg). False when the connection failed.
+    /// Sends the ring now (sendmsg of its spans). False when the connection failed.
+    @inline(__always)
     func streamSend(_ connection: TCPConnection) -> Bool {
         connection.sendDirectly(reactor: self)
     }
 
     func streamConnectResult(_ connection: TCPConnection) -> SystemError? {
         TCPStream(descriptor: connection.descriptor).connectResult()
+    }
+}
+
+extension TCPConnection: DescriptorHandler {
+    func readable(token: Token, reactor: Reactor) { _ = readReady(reactor: reactor) }
+    func writable(token: Token, reactor: Reactor) { _ = writeReady(reactor: reactor) }
+
+    /// The backend could not watch the socket any more (an io_uring poll error).
+    func backendFailed(_ error: ReactorError, reactor: Reactor) {
+        if case .system(let systemError) = error { failed(systemError, reactor: reactor) }
+    }
+
+    var desiredInterest: Interest {
+        var interest: Interest = []
+        if wantsRead { interest.insert(.readable) }
+        if wantsWrite { interest.insert(.writable) }
+        return interest
+    }
+}
+
+extension TCPListenerState: DescriptorHandler {
+    func readable(token: Token, reactor: Reactor) { _ = acceptReady(reactor: reactor) }
+
+    func backendFailed(_ error: ReactorError, reactor: Reactor) {
+        if case .system(let systemError) = error { failed(systemError, reactor: reactor) }
     }
 }

@@ -38,6 +38,13 @@ public final class Reactor {
         /// io_uring provided buffers per socket, and their size.
         public var uringBufferCount: Int = 1024
         public var uringBufferSize: Int = 2048
+        /// io_uring send buffers shared by the ring's sockets (one per send in
+        /// flight), and their size (the largest datagram io_uring can send).
+        public var uringSendBuffers: Int = 256
+        public var uringSendBufferSize: Int = 2048
+        /// io_uring: datagrams of at least this many bytes go out with
+        /// IORING_OP_SEND_ZC / SENDMSG_ZC (0: never). See URingBackend.
+        public var uringZeroCopyThreshold: Int = 0
         /// Busy polling: under `run(idle: .spin)` on the epoll backend with at most
         /// this many sockets registered, a cycle skips `epoll_wait` and reads every
         /// socket directly (recvmmsg, which says EAGAIN at once when one is
@@ -73,6 +80,18 @@ public final class Reactor {
         /// Cycles that read the sockets directly instead of waiting for readiness
         /// (`Configuration.busyPollSockets`).
         public var busyPollCycles: UInt64 = 0
+        /// Datagrams handed to the kernel by `send` at once (epoll: the system
+        /// call took them; io_uring: an SQE holds them).
+        public var sendsDirect: UInt64 = 0
+        /// Datagrams `send` put into a socket's queue (epoll would-block).
+        public var sendsQueued: UInt64 = 0
+        /// Datagrams `send` refused (queue full, too large, kernel error, stale token).
+        public var sendsRefused: UInt64 = 0
+        /// Queued datagrams sent later, when the socket was writable again.
+        public var queuedSendsFlushed: UInt64 = 0
+        /// Sends that failed after `send` returned (a queued datagram, an io_uring
+        /// completion); each also went to the handler's `failed`.
+        public var sendErrors: UInt64 = 0
     }
 
     public let configuration: Configuration
@@ -91,8 +110,10 @@ public final class Reactor {
     var registrations: ContiguousArray<Registration?>
     var generations: ContiguousArray<UInt32>
     var freeSlots: [UInt32]
-    /// The live registrations, in registration order (busy polling walks these).
+    /// The live datagram registrations, in registration order (busy polling walks these).
     var live: ContiguousArray<Registration> = []
+    /// Live registrations of other kinds (they need readiness: no busy polling).
+    var otherRegistrations = 0
     var stopped = false
     var closed = false
 
@@ -134,20 +155,58 @@ public final class Reactor {
 
     // MARK: - Registration
 
-    /// Registers a socket: from now on its datagrams go to `handler` in batches.
-    /// The reactor owns the descriptor until `deregister`. Receive buffers are
-    /// allocated here, once.
+    /// Registers a socket: from now on its datagrams go to `handler` in batches,
+    /// and `send(_:_:to:)` sends through it. The reactor owns the descriptor
+    /// until `deregister`. Receive buffers and the send queue are allocated
+    /// here, once.
     @discardableResult
     public func register(_ socket: UDPSocket, options: ReceiveOptions = ReceiveOptions(),
+                         send sendOptions: SendOptions = SendOptions(),
                          handler: any DatagramHandler) throws(ReactorError) -> Token {
         guard options.slotCount > 0, options.slotSize > 0, options.controlSize >= 0 else {
             throw .invalidArgument("ReceiveOptions: slotCount and slotSize must be positive")
         }
+        guard sendOptions.queueCapacity > 0, sendOptions.slotSize > 0 else {
+            throw .invalidArgument("SendOptions: queueCapacity and slotSize must be positive")
+        }
+        let endpoint = DatagramEndpoint(handler: handler, options: options, sendOptions: sendOptions)
+        let registration = try add(descriptor: socket.descriptor, kind: .datagram(endpoint), interest: .readable,
+                                   closesDescriptor: true)
+        live.append(registration)
+        return registration.token
+    }
+
+    /// Registers any descriptor for readiness only (a pipe, a timerfd, an
+    /// eventfd, another library's socket): `handler` hears `readable` /
+    /// `writable` while the descriptor is ready and that interest is set
+    /// (level-triggered); the reactor reads and writes nothing. The descriptor
+    /// should be nonblocking. It stays the caller's: the reactor never closes it
+    /// unless `closeOnDeregister` is true (then `deregister`, and the reactor's
+    /// `close`, close it).
+    ///
+    /// ```swift
+    /// let token = try reactor.register(descriptor: timerfd, interest: .readable, handler: ticks)
+    /// ```
+    @discardableResult
+    public func register(descriptor: Int32, interest: Interest, closeOnDeregister: Bool = false,
+                         handler: any DescriptorHandler) throws(ReactorError) -> Token {
+        guard descriptor >= 0 else { throw .invalidArgument("register(descriptor:): \(descriptor) is not a descriptor") }
+        let registration = try add(descriptor: descriptor, kind: .descriptor(handler), interest: interest,
+                                   closesDescriptor: closeOnDeregister)
+        otherRegistrations += 1
+        return registration.token
+    }
+
+    /// Takes a slot and hands the registration to the backend.
+    func add(descriptor: Int32, kind: RegistrationKind, interest: Interest,
+             closesDescriptor: Bool) throws(ReactorError) -> Registration {
+        if closed { throw .stopped }
         guard let slot = freeSlots.popLast() else {
             throw .registrationCapacityExhausted(capacity: configuration.maxRegistrations)
         }
         let token = Token(slot: slot, generation: generations[Int(slot)])
-        let registration = Registration(token: token, descriptor: socket.descriptor, handler: handler, options: options)
+        let registration = Registration(token: token, descriptor: descriptor, kind: kind, interest: interest,
+                                        closesDescriptor: closesDescriptor)
         do {
             try backend.add(registration)
         } catch {
@@ -155,12 +214,28 @@ public final class Reactor {
             throw error
         }
         registrations[Int(slot)] = registration
-        live.append(registration)
-        return token
+        return registration
     }
 
+    /// Changes what a plain descriptor registration hears: readable, writable,
+    /// both or nothing (epoll: EPOLL_CTL_MOD; io_uring: a poll update SQE). Safe
+    /// from inside its callbacks. Throws for a stale token, and for datagram
+    /// sockets (always read; watched for writable while sends are queued).
+    public func setInterest(_ token: Token, _ interest: Interest) throws(ReactorError) {
+        guard let registration = registration(for: token) else { throw .unknownToken(token) }
+        if registration.interest == interest { return }
+        try backend.setInterest(registration, interest)
+        registration.interest = interest
+    }
+
+    /// The interest of a live registration (nil for a stale token).
+    public func interest(of token: Token) -> Interest? { registration(for: token)?.interest }
+
     /// Stops receiving for `token` and closes its socket (or, with
-    /// `closeSocket: false`, hands the descriptor back to the caller). Safe from
+    /// `closeSocket: false`, hands the descriptor back to the caller; a plain
+    /// descriptor is closed only if it was registered with
+    /// `closeOnDeregister: true`). Datagrams still queued for sending are
+    /// dropped. Safe from
     /// inside any callback, including the registration's own: the batch being
     /// delivered stays valid until that callback returns, and no further batch
     /// or stale event of this registration is delivered. Returns false for a
@@ -168,15 +243,19 @@ public final class Reactor {
     @discardableResult
     public func deregister(_ token: Token, closeSocket: Bool = true) -> Bool {
         guard let registration = registration(for: token) else { return false }
-        if registration.stream != nil || registration.listener != nil { releaseTCP(registration) }
+        releaseTCP(registration)
         registration.isOpen = false
         backend.remove(registration)
         registrations[Int(token.slot)] = nil
-        if let index = live.firstIndex(where: { $0 === registration }) { live.remove(at: index) }
+        if case .datagram = registration.kind {
+            if let index = live.firstIndex(where: { $0 === registration }) { live.remove(at: index) }
+        } else {
+            otherRegistrations -= 1
+        }
         generations[Int(token.slot)] &+= 1
         if generations[Int(token.slot)] == 0 { generations[Int(token.slot)] = 1 }
         freeSlots.append(token.slot)
-        if closeSocket { System.close(registration.descriptor) }
+        if closeSocket && registration.closesDescriptor { System.close(registration.descriptor) }
         return true
     }
 
@@ -259,7 +338,8 @@ public final class Reactor {
         var idleState = IdleState()
         while !stopped && !remote.stopRequested.load(ordering: .acquiring) {
             // (Re-decided every cycle: handlers register and deregister sockets.)
-            let busyPolling = idle == .spin && backend.readsDirectly && live.count <= configuration.busyPollSockets
+            let busyPolling = idle == .spin && backend.readsDirectly && otherRegistrations == 0
+                && live.count <= configuration.busyPollSockets
             let work = busyPolling
                 ? try busyPollCycle()
                 : try cycle(waitNanoseconds: idle == .block ? nanosecondsUntilNextTimer : 0)
@@ -277,7 +357,8 @@ public final class Reactor {
     /// other threads use `remote.stop()`).
     public func stop() { stopped = true }
 
-    /// The duty cycle: wait, read the clock once, dispatch I/O, fire timers.
+    /// The duty cycle: wait, read the clock once, dispatch I/O, fire timers,
+    /// then submit what the handlers and timers prepared (io_uring SQEs).
     @inline(__always)
     func cycle(waitNanoseconds: Int64) throws(ReactorError) -> Int {
         if closed { throw .stopped }
@@ -286,6 +367,7 @@ public final class Reactor {
         counters.cycles &+= 1
         var work = backend.dispatch(into: self)
         if timers.count > 0 { work += fireDueTimers() }
+        if !closed { backend.submit(reactor: self) }
         return work
     }
 
@@ -324,22 +406,61 @@ public final class Reactor {
 
     /// Hands the first `count` datagram descriptors of a registration to its handler.
     @inline(__always)
-    func deliver(_ registration: Registration, count: Int) {
+    func deliver(_ registration: Registration, _ endpoint: DatagramEndpoint, count: Int) {
         counters.datagrams &+= UInt64(count)
         counters.batches &+= 1
-        let batch = DatagramBatch(base: registration.datagrams, count: count, token: registration.token)
+        let batch = DatagramBatch(base: endpoint.datagrams, count: count, token: registration.token)
         do {
-            try registration.handler.receive(batch, reactor: self)
+            try endpoint.handler.receive(batch, reactor: self)
         } catch {
             counters.handlerErrors &+= 1
-            registration.handler.failed(error, token: registration.token, reactor: self)
+            endpoint.handler.failed(error, token: registration.token, reactor: self)
         }
     }
 
-    /// A socket reported an error (ECONNREFUSED from a vanished peer, ENOBUFS, ...).
+    /// A plain descriptor is ready: readable first, then writable (unless the
+    /// handler deregistered it or dropped the interest meanwhile). Returns the
+    /// callbacks run.
+    @inline(__always)
+    func descriptorReady(_ registration: Registration, _ handler: any DescriptorHandler,
+                         readable: Bool, writable: Bool) -> Int {
+        var work = 0
+        if readable && registration.interest.contains(.readable) {
+            handler.readable(token: registration.token, reactor: self)
+            work += 1
+        }
+        if writable && registration.isOpen && registration.interest.contains(.writable) {
+            handler.writable(token: registration.token, reactor: self)
+            work += 1
+        }
+        return work
+    }
+
+    /// A socket reported an error (ECONNREFUSED from a vanished peer, ENOBUFS, ...),
+    /// or the backend could no longer watch a descriptor.
     func socketFailed(_ registration: Registration, _ error: SystemError) {
         counters.socketErrors &+= 1
-        registration.handler.failed(ReactorError.system(error), token: registration.token, reactor: self)
+        failed(registration, ReactorError.system(error))
+    }
+
+    /// A send failed after `send` returned (queued datagram, io_uring completion).
+    func sendFailed(_ registration: Registration, _ error: SystemError) {
+        counters.sendErrors &+= 1
+        failed(registration, ReactorError.system(error))
+    }
+
+    func failed(_ registration: Registration, _ error: ReactorError) {
+        switch registration.kind {
+        case .datagram(let endpoint): endpoint.handler.failed(error, token: registration.token, reactor: self)
+        case .descriptor(let handler): handler.failed(error, token: registration.token, reactor: self)
+        case .stream(let connection): connection.backendFailed(error, reactor: self)
+        case .listener(let listener): listener.backendFailed(error, reactor: self)
+        }
+    }
+
+    /// A socket whose sends were queued or refused can take more again.
+    func sendsDrained(_ registration: Registration, _ endpoint: DatagramEndpoint) {
+        endpoint.handler.writable(token: registration.token, reactor: self)
     }
 
     /// Runs work posted from other threads. Returns how many ran.

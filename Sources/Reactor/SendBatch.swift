@@ -1,4 +1,7 @@
 import CFeedReactor
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Datagrams queued for one sendmmsg: a preallocated set of slots, each with
 /// its own destination. Append, then `flush` on a socket; nothing allocates
@@ -46,6 +49,52 @@ public final class SendBatch {
         if let base = bytes.baseAddress { slot.copyMemory(from: base, byteCount: bytes.count) }
         queue(length: bytes.count, to: destination)
         return true
+    }
+
+    /// Copies `bytes` into the next slot, addressed to a raw sockaddr of
+    /// `length` bytes (nil: the connected peer). False when full or too large.
+    @discardableResult
+    public func append(_ bytes: UnsafeRawBufferPointer, toRaw address: UnsafeRawPointer?, length: Int) -> Bool {
+        guard count < capacity, bytes.count <= slotSize, length <= MemoryLayout<sockaddr_storage>.size else { return false }
+        // Safety: the slot holds slotSize bytes and bytes.count <= slotSize.
+        if let base = bytes.baseAddress { (buffers + count * slotSize).copyMemory(from: base, byteCount: bytes.count) }
+        iovecs[count].iov_len = bytes.count
+        setName(count, address, length)
+        count += 1
+        return true
+    }
+
+    /// Copies datagram `index` of another batch into the next slot (a send
+    /// queue taking what a sendmmsg left). False when full or too large.
+    @discardableResult
+    func append(from other: SendBatch, index: Int) -> Bool {
+        let header = other.messages[index].msg_hdr
+        let bytes = UnsafeRawBufferPointer(start: other.buffers + index * other.slotSize, count: other.iovecs[index].iov_len)
+        return append(bytes, toRaw: header.msg_name.map { UnsafeRawPointer($0) }, length: Int(header.msg_namelen))
+    }
+
+    /// The bytes of datagram `index` (tests and copies).
+    func bytes(at index: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: buffers + index * slotSize, count: iovecs[index].iov_len)
+    }
+
+    @inline(__always)
+    func setName(_ index: Int, _ address: UnsafeRawPointer?, _ length: Int) {
+        if let address, length > 0 {
+            // Safety: names[index] is a sockaddr_storage and length <= its size.
+            UnsafeMutableRawPointer(names + index).copyMemory(from: address, byteCount: length)
+            messages[index].msg_hdr.msg_name = UnsafeMutableRawPointer(names + index)
+            messages[index].msg_hdr.msg_namelen = socklen_t(length)
+        } else {
+            messages[index].msg_hdr.msg_name = nil
+            messages[index].msg_hdr.msg_namelen = 0
+        }
+    }
+
+    /// Forgets the first `n` datagrams (sent, or refused by the kernel), keeping
+    /// the rest in order.
+    func removeFirst(_ n: Int) {
+        if n >= count { count = 0 } else if n > 0 { shift(by: n) }
     }
 
     /// Completes the next slot (already filled with `length` bytes).

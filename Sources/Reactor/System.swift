@@ -95,7 +95,63 @@ enum System {
     }
 
     static func epollControl(_ epfd: Int32, _ op: Int32, _ fd: Int32, events: UInt32, data: UInt64) throws(SystemError) {
+        if let errno = injected(.epollCtl) { throw SystemError(call: "epoll_ctl", errno: errno) }
         _ = try check(Int(fr_epoll_ctl(epfd, op, fd, events, data)), "epoll_ctl")
+    }
+
+    // MARK: io_uring submission (the SQE-preparing calls of URingBackend)
+
+    /// Runs an SQE-preparing shim call (`prepare` returns 0 or -errno; -EBUSY:
+    /// no SQE even after submitting what was queued). Faults: `.uringSQE`.
+    @inline(__always)
+    static func uringPrepare(_ call: StaticString, _ prepare: () -> Int32) throws(SystemError) {
+        if let errno = injected(.uringSQE) { throw SystemError(call: "\(call)", errno: errno) }
+        let rc = prepare()
+        if rc < 0 { throw SystemError(call: "\(call)", errno: -rc) }
+    }
+
+    /// io_uring_submit of what is queued. Faults: `.uringSubmit`.
+    static func uringSubmit(_ ring: OpaquePointer) throws(SystemError) {
+        if let errno = injected(.uringSubmit) { throw SystemError(call: "io_uring_submit", errno: errno) }
+        let rc = fr_uring_submit(ring)
+        if rc < 0 { throw SystemError(call: "io_uring_submit", errno: -rc) }
+    }
+
+    // MARK: plain descriptors (pipes, timerfds)
+
+    /// A nonblocking, close-on-exec pipe: (read end, write end).
+    static func pipe() throws(SystemError) -> (read: Int32, write: Int32) {
+        if let errno = injected(.pipe) { throw SystemError(call: "pipe2", errno: errno) }
+        var fds: (Int32, Int32) = (-1, -1)
+        let rc = withUnsafeMutablePointer(to: &fds) { $0.withMemoryRebound(to: Int32.self, capacity: 2) { fr_pipe($0) } }
+        _ = try check(Int(rc), "pipe2")
+        return (fds.0, fds.1)
+    }
+
+    /// A nonblocking, close-on-exec CLOCK_MONOTONIC timerfd.
+    static func timerfdCreate() throws(SystemError) -> Int32 {
+        if let errno = injected(.timerfd) { throw SystemError(call: "timerfd_create", errno: errno) }
+        return Int32(try check(Int(fr_timerfd_create()), "timerfd_create"))
+    }
+
+    /// Arms a timerfd: first expiry after `initial` ns (0 disarms), then every `interval` ns.
+    static func timerfdSet(_ fd: Int32, initial: UInt64, interval: UInt64) throws(SystemError) {
+        if let errno = injected(.timerfd) { throw SystemError(call: "timerfd_settime", errno: errno) }
+        _ = try check(Int(fr_timerfd_set(fd, initial, interval)), "timerfd_settime")
+    }
+
+    /// read(2) of a nonblocking descriptor.
+    static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> IOResult<Int> {
+        let n = fr_read(fd, buffer.baseAddress, buffer.count)
+        if n == -Int(EAGAIN) { return .wouldBlock }
+        return .processed(try check(n, "read"))
+    }
+
+    /// write(2) of a nonblocking descriptor.
+    static func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) throws(SystemError) -> IOResult<Int> {
+        let n = fr_write(fd, bytes.baseAddress, bytes.count)
+        if n == -Int(EAGAIN) { return .wouldBlock }
+        return .processed(try check(n, "write"))
     }
 
     static func close(_ fd: Int32) {
@@ -110,6 +166,8 @@ enum System {
 public enum SystemFaults {
     public enum Call: Int, CaseIterable, Sendable {
         case recvmmsg, sendto, sendmmsg, epollWait
+        // Reactor v2: registrations, io_uring submission, plain descriptors.
+        case epollCtl, uringSQE, uringSubmit, pipe, timerfd
         // TCP (System+TCP.swift)
         case tcpSocket, bind, listen, accept, connect, setsockopt, readv, sendv, shutdown
     }

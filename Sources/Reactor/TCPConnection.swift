@@ -50,11 +50,6 @@ final class TCPConnection {
     /// (one sendmsg per callback instead of one per write).
     var inCallback = false
 
-    /// Interest the backend has registered (it compares with `wantsRead` / `wantsWrite`).
-    var registeredRead = false
-    var registeredWrite = false
-    /// Per-backend state (the io_uring backend's in-flight send, its recv arming).
-    var backendState: AnyObject?
 
     init(receive: ByteRing, send: ByteRing, pooled: Bool) {
         self.receive = receive
@@ -95,8 +90,6 @@ final class TCPConnection {
         closeWhenFlushed = false
         wantsWritable = false
         inCallback = false
-        registeredRead = false
-        registeredWrite = false
     }
 
     /// Readable interest: open, not paused, not at EOF, not closing.
@@ -394,7 +387,6 @@ final class TCPConnection {
         token = Token(slot: .max, generation: 0)
         descriptor = -1
         phase = .idle
-        backendState = nil
         if let pool { pool.give(self) }
     }
 }

@@ -14,8 +14,6 @@ final class TCPListenerState {
     let options: TCPListenerOptions
     var liveConnections = 0
     var isOpen = true
-    /// Per-backend state (io_uring: whether the multishot accept is armed).
-    var backendState: AnyObject?
 
     init(descriptor: Int32, handler: any TCPListenerHandler, options: TCPListenerOptions) {
         self.descriptor = descriptor

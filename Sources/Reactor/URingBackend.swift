@@ -36,8 +36,27 @@ import Glibc
 ///   `ReceiveOptions.controlSize` and `slotSize` bytes of payload (at least
 ///   `Configuration.uringBufferSize` in all); `uringBufferCount` of them per
 ///   socket. A payload longer than `slotSize` is cut and flagged, as with epoll.
-/// - Sends: `UDPSocket.send` (`sendto`) is shared with the epoll backend; it
-///   allocates nothing and needs no completion.
+/// - Plain descriptors: a one-shot `IORING_OP_POLL_ADD` with the registration's
+///   interest, re-armed after its callbacks return. A one-shot poll checks
+///   readiness when issued, so a descriptor left ready completes again at once:
+///   level-triggered, as with epoll. `setInterest` is an `IORING_OP_POLL_REMOVE`
+///   update of the poll in flight (`IORING_POLL_UPDATE_EVENTS`); when that poll
+///   had completed already the update finds nothing and the re-arm after the
+///   completion takes the new interest.
+/// - Sends: `Reactor.send` copies the datagram into a free buffer of the ring's
+///   send pool (`Configuration.uringSendBuffers` of `uringSendBufferSize`
+///   bytes, allocated with the ring) and queues an `IORING_OP_SENDMSG` SQE
+///   (`IORING_OP_SEND` for a connected socket); user_data names the buffer,
+///   which goes back to the pool at the send's completion. A socket has at most
+///   `SendOptions.queueCapacity` sends in flight; beyond that, or with the pool
+///   empty, the send is refused (counted) and the handler hears `writable` once
+///   buffers came back. A completion with -errno goes to the handler's
+///   `failed`. SQEs prepared during a duty cycle are submitted at its end
+///   (`submit`), those prepared outside one by the next wait or `flushSends()`.
+///   Datagrams of at least `Configuration.uringZeroCopyThreshold` bytes use
+///   `IORING_OP_SEND_ZC`/`SENDMSG_ZC`: the first completion says the send
+///   happened, a second (`IORING_CQE_F_NOTIF`) that the kernel let go of the
+///   buffer; only then is it reused.
 /// - Host loops: `descriptor` is an eventfd registered with
 ///   `IORING_REGISTER_EVENTFD`, created on first use. It becomes readable when
 ///   completions or deferred completion work are pending; each `poll()` resets
@@ -59,6 +78,20 @@ final class URingBackend: Backend {
     let completionCapacity: Int
     var wakeupDescriptor: Int32 = -1
     var hostDescriptor: Int32 = -1
+    /// This backend's state of each registration, by token slot.
+    var entries: ContiguousArray<Entry?>
+    /// The send buffer pool (C) and, per buffer, the token raw of its sender.
+    let sender: OpaquePointer?
+    let sendOwners: UnsafeMutablePointer<UInt64>
+    let sendBufferCount: Int
+    let zeroCopyThreshold: Int
+    /// Registrations refused for want of buffers, to tell `writable` (preallocated).
+    var writableWaiters: ContiguousArray<Token> = []
+    /// Sockets with sends waiting to be prepared at the next `submit` (preallocated).
+    var sendReady: ContiguousArray<Token> = []
+    /// Per send buffer: goes out zero-copy.
+    let sendZeroCopy: UnsafeMutablePointer<Bool>
+    var sendsCompleted = 0
     /// Receivers of deregistered sockets whose multishot receive has not ended yet.
     var retiring: [URingReceiver] = []
     var needsSweep = false
@@ -73,16 +106,42 @@ final class URingBackend: Backend {
         case receive = 1
         case cancel = 2
         case wakeup = 3
+        /// A plain descriptor's poll (token in the low bits).
+        case poll = 4
+        /// A poll update's own result (nothing to do).
+        case control = 5
+        /// A send (the send buffer index in the low bits).
+        case send = 6
+        /// A datagram socket's POLLOUT poll after -EAGAIN (token in the low bits).
+        case sendPoll = 7
+    }
+
+    /// io_uring's per-registration state: one case per registration kind.
+    enum Entry {
+        case datagram(URingDatagram)
+        case descriptor(URingDescriptor)
     }
 
     static let cancelData = Operation.cancel.rawValue << 56
     static let wakeupData = Operation.wakeup.rawValue << 56
+    static let controlData = Operation.control.rawValue << 56
+    static let sendData = Operation.send.rawValue << 56
     /// Token slots must fit the 24 bits user_data leaves them.
     static let maxSlots = 1 << 24
 
     @inline(__always)
     static func receiveData(_ token: Token) -> UInt64 {
         Operation.receive.rawValue << 56 | UInt64(token.slot & 0xFF_FFFF) << 32 | UInt64(token.generation)
+    }
+
+    @inline(__always)
+    static func pollData(_ token: Token) -> UInt64 {
+        Operation.poll.rawValue << 56 | UInt64(token.slot & 0xFF_FFFF) << 32 | UInt64(token.generation)
+    }
+
+    @inline(__always)
+    static func sendPollData(_ token: Token) -> UInt64 {
+        Operation.sendPoll.rawValue << 56 | UInt64(token.slot & 0xFF_FFFF) << 32 | UInt64(token.generation)
     }
 
     @inline(__always)
@@ -119,11 +178,29 @@ final class URingBackend: Backend {
         // One reap pass takes at most a CQ's worth; the array is sized once.
         completionCapacity = max(64, Int(fr_uring_cq_entries(ring)))
         completions = .allocate(filledWith: fr_uring_completion(), count: completionCapacity)
+        entries = ContiguousArray(repeating: nil, count: configuration.maxRegistrations)
+        sendBufferCount = max(0, configuration.uringSendBuffers)
+        zeroCopyThreshold = configuration.uringZeroCopyThreshold > 0 ? configuration.uringZeroCopyThreshold : Int.max
+        sender = sendBufferCount > 0
+            ? fr_uring_sender_create(UInt32(sendBufferCount), max(1, configuration.uringSendBufferSize)) : nil
+        sendOwners = .allocate(filledWith: 0, count: max(1, sendBufferCount))
+        sendZeroCopy = .allocate(filledWith: false, count: max(1, sendBufferCount))
+        writableWaiters.reserveCapacity(configuration.maxRegistrations)
+        sendReady.reserveCapacity(configuration.maxRegistrations)
+        if sendBufferCount > 0 && sender == nil {
+            fr_uring_destroy(ring)
+            completions.deallocate()
+            sendOwners.deallocate()
+            sendZeroCopy.deallocate()
+            throw .system(SystemError(call: "malloc(io_uring send buffers)", errno: ENOMEM))
+        }
     }
 
     deinit {
         teardown()
         completions.deallocate()
+        sendOwners.deallocate()
+        sendZeroCopy.deallocate()
     }
 
     /// Why io_uring_setup failed, and what to do about it.
@@ -190,6 +267,27 @@ final class URingBackend: Backend {
     // MARK: - Registration
 
     func add(_ registration: Registration) throws(ReactorError) {
+        let slot = Int(registration.token.slot)
+        switch registration.kind {
+        case .datagram(let endpoint):
+            let receiver = try addReceiver(registration, endpoint)
+            entries[slot] = .datagram(URingDatagram(endpoint: endpoint, receiver: receiver))
+        case .descriptor, .stream, .listener:
+            let state = URingDescriptor(handler: registration.kind.readinessHandler!)
+            entries[slot] = .descriptor(state)
+            if !registration.interest.isEmpty {
+                do {
+                    try arm(registration, state, registration.interest)
+                } catch {
+                    entries[slot] = nil
+                    throw .system(error)
+                }
+            }
+        }
+    }
+
+    /// A datagram socket's buffer group and multishot receive.
+    func addReceiver(_ registration: Registration, _ endpoint: DatagramEndpoint) throws(ReactorError) -> URingReceiver {
         let group: UInt16
         if let free = freeGroups.popLast() {
             group = free
@@ -200,7 +298,7 @@ final class URingBackend: Backend {
             throw .invalidArgument("io_uring buffer groups exhausted (65536 sockets registered or still closing)")
         }
         var error: Int32 = 0
-        let options = registration.options
+        let options = endpoint.options
         guard let raw = fr_uring_receiver_create(ring, registration.descriptor, UInt32(group), UInt32(bufferCount),
                                                  minimumBufferSize, UInt32(clamping: options.slotSize),
                                                  options.controlSize, options.sourceAddresses ? 1 : 0,
@@ -209,29 +307,86 @@ final class URingBackend: Backend {
             throw .system(SystemError(call: "io_uring_register_buf_ring", errno: error))
         }
         let receiver = URingReceiver(raw: raw, group: group, token: registration.token)
-        let rc = fr_uring_receiver_arm(ring, raw, receiver.userData)
-        guard rc == 0 else {
+        do {
+            try System.uringPrepare("io_uring_get_sqe") { fr_uring_receiver_arm(ring, raw, receiver.userData) }
+        } catch {
             fr_uring_receiver_destroy(ring, raw)
             freeGroups.append(group)
-            throw .system(SystemError(call: "io_uring_submit", errno: -rc))
+            throw .system(error)
         }
         receiver.armed = true
-        registration.backendState = receiver
+        return receiver
+    }
+
+    /// Queues a plain descriptor's one-shot poll for `interest`.
+    func arm(_ registration: Registration, _ state: URingDescriptor, _ interest: Interest) throws(SystemError) {
+        try System.uringPrepare("io_uring_get_sqe") {
+            fr_uring_poll_add(ring, registration.descriptor, UInt32(interest.rawValue), Self.pollData(registration.token))
+        }
+        state.armed = true
+    }
+
+    func setInterest(_ registration: Registration, _ interest: Interest) throws(ReactorError) {
+        guard case .descriptor(let state)? = entries[Int(registration.token.slot)] else {
+            throw .invalidArgument("setInterest applies to descriptor registrations; a datagram socket is always "
+                                   + "read, and its sends are completions")
+        }
+        do {
+            if state.armed {
+                // (An empty mask still hears POLLERR/POLLHUP; the completion is
+                // then not reported and not re-armed.)
+                try System.uringPrepare("io_uring_get_sqe") {
+                    fr_uring_poll_update(ring, Self.pollData(registration.token), UInt32(interest.rawValue),
+                                         Self.controlData)
+                }
+            } else if !interest.isEmpty {
+                try arm(registration, state, interest)
+            }
+        } catch { throw .system(error) }
+    }
+
+    /// The receiver of a live datagram registration.
+    @inline(__always)
+    func receiver(of registration: Registration) -> URingReceiver? {
+        if case .datagram(let state)? = entries[Int(registration.token.slot)] { return state.receiver }
+        return nil
     }
 
     func remove(_ registration: Registration) {
-        guard let receiver = registration.backendState as? URingReceiver else { return }
-        registration.backendState = nil
-        if receiver.armed {
-            // The kernel holds the socket (and writes into our buffers) until the
-            // receive ends: cancel it now rather than at the next wait, so a
-            // closed socket's port is free promptly.
-            _ = fr_uring_cancel(ring, receiver.userData, Self.cancelData)
-            _ = fr_uring_submit(ring)
-        } else {
-            needsSweep = true
+        let slot = Int(registration.token.slot)
+        let entry = entries[slot]
+        entries[slot] = nil
+        switch entry {
+        case .datagram(let state)?:
+            let receiver = state.receiver
+            if receiver.armed {
+                // The kernel holds the socket (and writes into our buffers) until the
+                // receive ends: cancel it now rather than at the next wait, so a
+                // closed socket's port is free promptly.
+                _ = fr_uring_cancel(ring, receiver.userData, Self.cancelData)
+                _ = fr_uring_submit(ring)
+            } else {
+                needsSweep = true
+            }
+            retiring.append(receiver)
+            // Held sends never reached the kernel: their buffers come back now
+            // (those in flight come back at their completions).
+            if let sender {
+                while let index = state.retry.pop() ?? state.outgoing.pop() { release(sender, Int(index)) }
+            }
+            if state.blocked {
+                _ = fr_uring_cancel(ring, Self.sendPollData(registration.token), Self.cancelData)
+                _ = fr_uring_submit(ring)
+            }
+        case .descriptor(let state)?:
+            // The caller may close the descriptor next: end the poll now.
+            if state.armed {
+                _ = fr_uring_cancel(ring, Self.pollData(registration.token), Self.cancelData)
+                _ = fr_uring_submit(ring)
+            }
+        case nil:
+            break
         }
-        retiring.append(receiver)
     }
 
     func addWakeup(descriptor: Int32) throws(ReactorError) {
@@ -258,6 +413,7 @@ final class URingBackend: Backend {
     /// deregisters it), plus plain copies of what each datagram needs.
     struct Chunk {
         var registration: Registration?
+        var endpoint: DatagramEndpoint?
         var receiver: URingReceiver?
         /// The user_data of the chunk's completions (0: no chunk).
         var userData: UInt64 = 0
@@ -268,13 +424,14 @@ final class URingBackend: Backend {
 
         init() {}
 
-        init(_ registration: Registration, _ receiver: URingReceiver, userData: UInt64) {
+        init(_ registration: Registration, _ state: URingDatagram, userData: UInt64) {
             self.registration = registration
-            self.receiver = receiver
+            endpoint = state.endpoint
+            receiver = state.receiver
             self.userData = userData
-            datagrams = registration.datagrams
-            receiverRaw = receiver.raw
-            capacity = registration.options.slotCount
+            datagrams = state.endpoint.datagrams
+            receiverRaw = state.receiver.raw
+            capacity = state.endpoint.options.slotCount
         }
     }
 
@@ -297,7 +454,14 @@ final class URingBackend: Backend {
                 case .wakeup:
                     work += flush(&chunk, reactor: reactor)
                     work += wakeup(completion, reactor: reactor)
-                case .cancel, nil:
+                case .poll:
+                    work += flush(&chunk, reactor: reactor)
+                    work += polled(completion, reactor: reactor)
+                case .send:
+                    sent(completion, reactor: reactor)
+                case .sendPoll:
+                    unblocked(completion, reactor: reactor)
+                case .cancel, .control, nil:
                     break  // a cancel's own result; -ENOENT when the receive had ended already
                 }
                 // A handler closed the reactor: the ring is going away.
@@ -308,6 +472,10 @@ final class URingBackend: Backend {
             n = Int(fr_uring_reap(ring, completions, UInt32(completionCapacity)))
         }
         work += flush(&chunk, reactor: reactor)
+        if sendsCompleted > 0 {
+            sendsCompleted = 0
+            if !writableWaiters.isEmpty && !closeRequested { work += notifyWritable(reactor) }
+        }
         dispatching = false
         if closeRequested {
             teardown()
@@ -339,24 +507,24 @@ final class URingBackend: Backend {
             delivered += flush(&chunk, reactor: reactor)
         }
         guard let registration = reactor.registration(for: token),
-              let state = registration.backendState else {
+              case .datagram(let state)? = entries[Int(token.slot)] else {
             // The registration is gone (deregistered, maybe its slot reused): drop
             // the completion. Its buffer belongs to a retiring ring; no recycling.
             reactor.counters.staleEvents &+= 1
             if !more { retired(token) }
             return delivered
         }
-        let receiver = unsafeDowncast(state, to: URingReceiver.self)
+        let receiver = state.receiver
         if completion.flags & FR_URING_CQE_F_BUFFER != 0 {
             if chunk.registration == nil {
-                chunk = Chunk(registration, receiver, userData: completion.user_data)
+                chunk = Chunk(registration, state, userData: completion.user_data)
             }
-            // Safety: chunk.count < slotCount, the capacity of registration.datagrams.
+            // Safety: chunk.count < slotCount, the capacity of the endpoint's datagrams.
             if fr_uring_receiver_datagram(receiver.raw, completion.result, completion.flags,
-                                          registration.datagrams + chunk.count) == 0 {
+                                          state.endpoint.datagrams + chunk.count) == 0 {
                 chunk.count += 1
             }
-            if chunk.count == registration.options.slotCount {
+            if chunk.count == state.endpoint.options.slotCount {
                 delivered += flush(&chunk, reactor: reactor)
             }
         }
@@ -372,10 +540,12 @@ final class URingBackend: Backend {
     /// Delivers the gathered datagrams, then gives their buffers back.
     @inline(__always)
     func flush(_ chunk: inout Chunk, reactor: Reactor) -> Int {
-        guard let registration = chunk.registration, let receiver = chunk.receiver else { return 0 }
+        guard let registration = chunk.registration, let endpoint = chunk.endpoint, let receiver = chunk.receiver else {
+            return 0
+        }
         let count = chunk.count
         chunk = Chunk()
-        if count > 0 { reactor.deliver(registration, count: count) }
+        if count > 0 { reactor.deliver(registration, endpoint, count: count) }
         // The handler has returned: its views are dead, the buffers can be reused.
         // (A receiver removed during deliver stays alive until the sweep.)
         _ = fr_uring_receiver_release(receiver.raw)
@@ -388,7 +558,7 @@ final class URingBackend: Backend {
         receiver.armed = false
         // Deregistered by the handler during the flush before this: its cancel
         // finds nothing, so this was the final completion and the sweep frees it.
-        guard registration.backendState === receiver else {
+        guard self.receiver(of: registration) === receiver else {
             needsSweep = true
             return
         }
@@ -404,7 +574,7 @@ final class URingBackend: Backend {
             }
         }
         // The handler may have deregistered in failed(): then remove() took it.
-        guard registration.backendState === receiver else {
+        guard self.receiver(of: registration) === receiver else {
             needsSweep = true
             return
         }
@@ -428,12 +598,259 @@ final class URingBackend: Backend {
     func pollDirectly(_ registration: Registration, into reactor: Reactor) -> Int { 0 }
     func drainWakeup(into reactor: Reactor) -> Int { 0 }
 
+    /// A plain descriptor's poll completed: report it, then re-arm with the
+    /// interest in force after the callbacks (none: stay disarmed).
+    func polled(_ completion: fr_uring_completion, reactor: Reactor) -> Int {
+        let token = Self.token(fromData: completion.user_data)
+        guard let registration = reactor.registration(for: token),
+              case .descriptor(let state)? = entries[Int(token.slot)] else {
+            reactor.counters.staleEvents &+= 1
+            return 0
+        }
+        state.armed = false
+        var work = 0
+        if completion.result < 0 {
+            // -ECANCELED: a poll removed by an update racing its completion.
+            if completion.result != -ECANCELED {
+                reactor.socketFailed(registration, SystemError(call: "io_uring poll", errno: -completion.result))
+                return 1
+            }
+        } else {
+            let ready = fr_uring_poll_ready(completion.result)
+            work = reactor.descriptorReady(registration, state.handler,
+                                           readable: ready & FR_READY_READABLE != 0,
+                                           writable: ready & FR_READY_WRITABLE != 0)
+        }
+        // Deregistered (or re-armed through setInterest) during the callbacks?
+        guard registration.isOpen, !state.armed, !registration.interest.isEmpty,
+              case .descriptor(let current)? = entries[Int(token.slot)], current === state else { return work }
+        do {
+            try arm(registration, state, registration.interest)
+        } catch {
+            reactor.socketFailed(registration, error)
+        }
+        return work
+    }
+
     func wakeup(_ completion: fr_uring_completion, reactor: Reactor) -> Int {
         _ = fr_eventfd_drain(wakeupDescriptor)
         if completion.flags & FR_URING_CQE_F_MORE == 0 {
             _ = fr_uring_poll_multishot(ring, wakeupDescriptor, Self.wakeupData)
         }
         return reactor.drainMailbox()
+    }
+
+    // MARK: - Sends
+    //
+    // Order: io_uring gives none between independent SQEs, and a send that
+    // met a full socket and was retried by the kernel later would let younger
+    // datagrams overtake it. So each socket has at most one chain of send SQEs
+    // in flight: its datagrams in order, linked (IOSQE_IO_LINK), each with
+    // MSG_DONTWAIT. A full socket fails the first send with -EAGAIN and cancels
+    // the rest of the chain (-ECANCELED), in order; both go back to the
+    // socket's retry queue, a POLLOUT poll waits for room, and then the retry
+    // queue and what was sent meanwhile go out as the next chain.
+
+    func send(_ registration: Registration, _ bytes: UnsafeRawBufferPointer, to address: UnsafeRawPointer?,
+              length: Int, reactor: Reactor) -> SendResult {
+        guard case .datagram(let state)? = entries[Int(registration.token.slot)] else { return .refused(.notRegistered) }
+        return send(registration, state, bytes, to: address, length: length)
+    }
+
+    @inline(__always)
+    func send(_ registration: Registration, _ state: URingDatagram, _ bytes: UnsafeRawBufferPointer,
+              to address: UnsafeRawPointer?, length: Int) -> SendResult {
+        guard let sender, bytes.count <= state.endpoint.sendOptions.slotSize,
+              bytes.count <= fr_uring_sender_buffer_size(sender) else {
+            return .refused(.tooLarge(bytes.count))
+        }
+        guard state.waiting < state.endpoint.sendOptions.queueCapacity else {
+            waitForBuffers(registration, state)
+            return .refused(.queueFull)
+        }
+        let rc = fr_uring_sender_fill(sender, bytes.baseAddress, bytes.count, address, socklen_t(length))
+        guard rc >= 0 else {
+            if rc == -ENOBUFS {
+                waitForBuffers(registration, state)
+                return .refused(.queueFull)
+            }
+            return .refused(.failed(SystemError(call: "io_uring sendmsg", errno: -rc)))
+        }
+        let index = Int(rc)
+        sendOwners[index] = registration.token.raw
+        sendZeroCopy[index] = bytes.count >= zeroCopyThreshold
+        _ = state.outgoing.push(UInt32(index))
+        if !state.listed {
+            state.listed = true
+            sendReady.append(registration.token)
+        }
+        return state.blocked ? .queued : .sent
+    }
+
+    func send(_ registration: Registration, batch: SendBatch, reactor: Reactor) -> SendBatchResult {
+        var result = SendBatchResult()
+        guard case .datagram(let state)? = entries[Int(registration.token.slot)] else {
+            result.refused = batch.count
+            batch.removeAll()
+            return result
+        }
+        for index in 0..<batch.count {
+            let header = batch.messages[index].msg_hdr
+            switch send(registration, state, batch.bytes(at: index), to: header.msg_name.map { UnsafeRawPointer($0) },
+                        length: Int(header.msg_namelen)) {
+            case .sent: result.sent += 1
+            case .queued: result.queued += 1
+            case .refused(let reason):
+                result.refused += 1
+                if case .failed(let error) = reason { result.lastError = error }
+            }
+        }
+        batch.removeAll()
+        return result
+    }
+
+    func waitForBuffers(_ registration: Registration, _ state: URingDatagram) {
+        if !state.wantsWritable {
+            state.wantsWritable = true
+            writableWaiters.append(registration.token)
+        }
+    }
+
+    /// A send's completion: done (the buffer goes back; for a zero-copy send at
+    /// its second, IORING_CQE_F_NOTIF completion), -EAGAIN/-ECANCELED (back to
+    /// the retry queue, in order), or an error for the handler.
+    func sent(_ completion: fr_uring_completion, reactor: Reactor) {
+        guard let sender else { return }
+        let index = Int(completion.user_data & 0xFF_FFFF)
+        guard index < sendBufferCount else { return }
+        if completion.flags & FR_URING_CQE_F_NOTIF != 0 {
+            release(sender, index)
+            return
+        }
+        let owner = Token(raw: sendOwners[index])
+        let kernelKeepsBuffer = completion.flags & FR_URING_CQE_F_MORE != 0
+        if let registration = reactor.registration(for: owner), case .datagram(let state)? = entries[Int(owner.slot)] {
+            state.inFlight -= 1
+            let result = completion.result
+            if (result == -EAGAIN || result == -ECANCELED) && !kernelKeepsBuffer {
+                // Not sent: first again next time, in chain order.
+                _ = state.retry.push(UInt32(index))
+                if !state.listed {
+                    state.listed = true
+                    sendReady.append(owner)
+                }
+                if result == -EAGAIN && !state.blocked { block(registration, state, reactor: reactor) }
+                return
+            }
+            if result < 0 {
+                reactor.sendFailed(registration, SystemError(call: "io_uring sendmsg", errno: -result))
+            }
+        }
+        // A zero-copy send's buffer is the kernel's until its notification.
+        if !kernelKeepsBuffer { release(sender, index) }
+    }
+
+    @inline(__always)
+    func release(_ sender: OpaquePointer, _ index: Int) {
+        fr_uring_sender_release(sender, UInt32(index))
+        sendsCompleted += 1
+    }
+
+    /// The socket's send buffer is full: hold its sends until POLLOUT.
+    func block(_ registration: Registration, _ state: URingDatagram, reactor: Reactor) {
+        state.blocked = true
+        do {
+            try System.uringPrepare("io_uring_get_sqe") {
+                fr_uring_poll_add(ring, registration.descriptor, FR_READY_WRITABLE, Self.sendPollData(registration.token))
+            }
+        } catch {
+            // No poll: retry at the next submit instead (a spin at worst, never a stall).
+            state.blocked = false
+        }
+    }
+
+    /// POLLOUT after -EAGAIN: the held sends go out with this cycle's submit.
+    func unblocked(_ completion: fr_uring_completion, reactor: Reactor) {
+        let token = Self.token(fromData: completion.user_data)
+        guard reactor.registration(for: token) != nil, case .datagram(let state)? = entries[Int(token.slot)] else {
+            reactor.counters.staleEvents &+= 1
+            return
+        }
+        state.blocked = false
+    }
+
+    /// Buffers came back: tell the sockets that were refused for want of them.
+    func notifyWritable(_ reactor: Reactor) -> Int {
+        guard let sender, fr_uring_sender_available(sender) > 0 else { return 0 }
+        var work = 0
+        var index = 0
+        // A handler may send (and be refused, appending again): index, don't iterate,
+        // and only the waiters present now.
+        let waiting = writableWaiters.count
+        while index < waiting {
+            let token = writableWaiters[index]
+            index += 1
+            guard let registration = reactor.registration(for: token),
+                  case .datagram(let state)? = entries[Int(token.slot)] else { continue }
+            if state.waiting >= state.endpoint.sendOptions.queueCapacity {
+                writableWaiters.append(token)   // still full: keep waiting
+                continue
+            }
+            state.wantsWritable = false
+            reactor.sendsDrained(registration, state.endpoint)
+            work += 1
+        }
+        writableWaiters.removeFirst(waiting)
+        return work
+    }
+
+    /// Prepares one chain of a socket's held sends: retries first, then new ones.
+    func prepareChain(_ registration: Registration, _ state: URingDatagram, _ sender: OpaquePointer) {
+        let n = min(state.retry.count + state.outgoing.count, Int(fr_uring_sq_space(ring)))
+        var k = 0
+        while k < n {
+            let fromRetry = !state.retry.isEmpty
+            guard let index = fromRetry ? state.retry.pop() : state.outgoing.pop() else { return }
+            do {
+                try System.uringPrepare("io_uring_get_sqe") {
+                    fr_uring_sender_prepare(ring, sender, index, registration.descriptor, Self.sendData | UInt64(index),
+                                            sendZeroCopy[Int(index)] ? 1 : 0, k < n - 1 ? 1 : 0)
+                }
+            } catch {
+                // Keep it first in line for the next submit. (The SQE before it,
+                // linked, simply ends the chain.)
+                _ = fromRetry ? state.retry.pushFront(index) : state.outgoing.pushFront(index)
+                return
+            }
+            state.inFlight += 1
+            k += 1
+        }
+    }
+
+    /// Submits the SQEs prepared during the cycle (sends, re-arms) now.
+    func submit(reactor: Reactor) {
+        guard !torndown else { return }
+        if !sendReady.isEmpty, let sender {
+            var kept = 0
+            for position in sendReady.indices {
+                let token = sendReady[position]
+                guard reactor.registration(for: token) != nil,
+                      case .datagram(let state)? = entries[Int(token.slot)] else { continue }
+                // One chain in flight per socket, none while the socket is full.
+                if !state.blocked && state.inFlight == 0 {
+                    prepareChain(reactor.registration(for: token)!, state, sender)
+                }
+                if state.retry.isEmpty && state.outgoing.isEmpty {
+                    state.listed = false
+                } else {
+                    sendReady[kept] = token
+                    kept += 1
+                }
+            }
+            sendReady.removeLast(sendReady.count - kept)
+        }
+        // EBUSY/EAGAIN: the kernel is short of room; the next wait submits them.
+        _ = try? System.uringSubmit(ring)
     }
 
     /// Frees receivers whose receive has ended (outside any delivery).
@@ -468,6 +885,12 @@ final class URingBackend: Backend {
         fr_uring_destroy(ring)
         for receiver in retiring { fr_uring_receiver_destroy(nil, receiver.raw) }
         retiring.removeAll()
+        for entry in entries {
+            if case .datagram(let state)? = entry { fr_uring_receiver_destroy(nil, state.receiver.raw) }
+        }
+        entries.removeAll()
+        // (After the ring: the kernel no longer reads the send buffers.)
+        fr_uring_sender_destroy(sender)
         if hostDescriptor >= 0 { System.close(hostDescriptor) }
         hostDescriptor = -1
     }
@@ -488,4 +911,42 @@ final class URingReceiver {
         self.token = token
         userData = URingBackend.receiveData(token)
     }
+}
+
+/// io_uring's state of one datagram socket: its receiver, its sends.
+final class URingDatagram {
+    let endpoint: DatagramEndpoint
+    let receiver: URingReceiver
+    /// Filled send buffers waiting for the next chain, in order.
+    let outgoing: IndexQueue
+    /// Sends of the last chain that did not go out (-EAGAIN, -ECANCELED): before `outgoing`.
+    let retry: IndexQueue
+    /// Send SQEs prepared whose completion has not arrived (one chain).
+    var inFlight = 0
+    /// The socket said -EAGAIN: sends are held until its POLLOUT poll completes.
+    var blocked = false
+    /// In `URingBackend.sendReady`.
+    var listed = false
+    /// A send was refused since the last `writable`.
+    var wantsWritable = false
+
+    init(endpoint: DatagramEndpoint, receiver: URingReceiver) {
+        self.endpoint = endpoint
+        self.receiver = receiver
+        outgoing = IndexQueue(capacity: endpoint.sendOptions.queueCapacity)
+        retry = IndexQueue(capacity: endpoint.sendOptions.queueCapacity)
+    }
+
+    /// Send buffers this socket holds: waiting, retrying or in flight (at most
+    /// `SendOptions.queueCapacity`).
+    var waiting: Int { outgoing.count + retry.count + inFlight }
+}
+
+/// io_uring's state of one plain descriptor.
+final class URingDescriptor {
+    let handler: any DescriptorHandler
+    /// A poll is in flight.
+    var armed = false
+
+    init(handler: any DescriptorHandler) { self.handler = handler }
 }

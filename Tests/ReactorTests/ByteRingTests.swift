@@ -9,10 +9,10 @@ import TestSupport
     @Test func writeConsumeWrapsAndKeepsOrder() {
         var ring = ByteRing.allocate(capacity: 8)
         defer { ring.deallocate() }
-        #expect(ring.write(UnsafeRawBufferPointer([1, 2, 3, 4, 5, 6].withUnsafeBytes { $0 })) == 6)
+        #expect(([1, 2, 3, 4, 5, 6] as [UInt8]).withUnsafeBytes { ring.write($0) } == 6)
         ring.consume(4)
         // 2 held at offsets 4..5; six more wrap: 2 at the end, 4 at the start.
-        let accepted = [7, 8, 9, 10, 11, 12, 13].withUnsafeBytes { ring.write($0) }
+        let accepted = ([7, 8, 9, 10, 11, 12, 13] as [UInt8]).withUnsafeBytes { ring.write($0) }
         #expect(accepted == 6)   // only 6 free
         #expect(ring.isFull)
         let spans = ring.readable

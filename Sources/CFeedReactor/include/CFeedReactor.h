@@ -110,6 +110,15 @@ uint32_t fr_epoll_event_flags(const struct epoll_event *events, int index);
 size_t fr_epoll_event_size(void);
 
 int fr_eventfd(void);                          // nonblocking, close-on-exec
+/// pipe2(O_NONBLOCK | O_CLOEXEC) into fds[0] (read end) and fds[1]. 0 or -errno.
+int fr_pipe(int fds[2]);
+/// timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC). fd or -errno.
+int fr_timerfd_create(void);
+/// timerfd_settime: first expiry after initial_ns (0 disarms), then every interval_ns. 0 or -errno.
+int fr_timerfd_set(int fd, uint64_t initial_ns, uint64_t interval_ns);
+/// read / write, EINTR retried. Bytes or -errno.
+ssize_t fr_read(int fd, void *bytes, size_t length);
+ssize_t fr_write(int fd, const void *bytes, size_t length);
 int fr_eventfd_signal(int fd);                 // adds 1; returns 0 or -errno
 int fr_eventfd_drain(int fd);                  // reads the counter; 0, -EAGAIN or -errno
 
@@ -289,6 +298,42 @@ int fr_uring_receiver_arm(fr_uring *u, fr_uring_receiver *r, uint64_t user_data)
 int fr_uring_receiver_datagram(fr_uring_receiver *r, int32_t result, uint32_t cqe_flags, fr_datagram *out);
 /// Gives every buffer taken since the last release back to the kernel. Returns how many.
 unsigned fr_uring_receiver_release(fr_uring_receiver *r);
+
+// Plain descriptor readiness: one-shot polls, re-armed after each completion
+// (a one-shot poll checks readiness when issued, which makes it level-triggered).
+#define FR_READY_READABLE 1u
+#define FR_READY_WRITABLE 2u
+/// Queues a one-shot poll on fd for `interest` (FR_READY_* bits; 0 still hears
+/// POLLERR/POLLHUP).
+int fr_uring_poll_add(fr_uring *u, int fd, unsigned interest, uint64_t user_data);
+/// Queues an update of the poll `target` to `interest` (IORING_POLL_UPDATE_EVENTS);
+/// its own completion carries user_data (-ENOENT when the poll had completed).
+int fr_uring_poll_update(fr_uring *u, uint64_t target, unsigned interest, uint64_t user_data);
+/// FR_READY_* bits of a poll completion's revents (errors and hangups count as both).
+unsigned fr_uring_poll_ready(int32_t result);
+
+// Sends: a pool of `count` send buffers of `size` bytes each, with their msghdr,
+// iovec and address; one per SQE in flight, returned at its completion.
+typedef struct fr_uring_sender fr_uring_sender;
+#define FR_URING_CQE_F_NOTIF 8u             // IORING_CQE_F_NOTIF: a zero-copy send's buffer is free
+fr_uring_sender *fr_uring_sender_create(unsigned count, size_t size);
+void fr_uring_sender_destroy(fr_uring_sender *s);
+unsigned fr_uring_sender_available(const fr_uring_sender *s);
+size_t fr_uring_sender_buffer_size(const fr_uring_sender *s);
+/// Copies a datagram (and its destination; addr NULL: the connected peer) into a
+/// free buffer. Returns the buffer index, -ENOBUFS when none is free, -EMSGSIZE.
+int fr_uring_sender_fill(fr_uring_sender *s, const void *bytes, size_t length, const void *addr,
+                         socklen_t addr_length);
+/// Queues the SQE of a filled buffer: IORING_OP_SENDMSG to its address
+/// (IORING_OP_SEND without one: a connected socket), their _ZC forms when
+/// zero_copy, always MSG_DONTWAIT (a full socket completes with -EAGAIN);
+/// IOSQE_IO_LINK when link (the next SQE waits for this one). 0 or -EBUSY (SQ full).
+int fr_uring_sender_prepare(fr_uring *u, fr_uring_sender *s, unsigned index, int fd, uint64_t user_data,
+                            int zero_copy, int link);
+/// Free SQ entries.
+unsigned fr_uring_sq_space(const fr_uring *u);
+/// Returns a buffer to the pool (at its send's final completion).
+void fr_uring_sender_release(fr_uring_sender *s, unsigned index);
 
 #ifdef __cplusplus
 }

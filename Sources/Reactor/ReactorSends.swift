@@ -1,0 +1,70 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Sends through a registered datagram socket's backend (see `SendOptions`):
+/// never blocking, never growing, each outcome typed and counted.
+///
+/// ```swift
+/// switch reactor.send(token, packet, to: peer) {
+/// case .sent, .queued: break
+/// case .refused(let why): dropped += 1   // .queueFull: wait for writable
+/// }
+/// ```
+extension Reactor {
+    /// Sends one datagram to `address` (nil: the connected peer).
+    @discardableResult
+    public func send(_ token: Token, _ bytes: UnsafeRawBufferPointer, to address: SocketAddress? = nil) -> SendResult {
+        guard let registration = registration(for: token) else { return count(.refused(.notRegistered)) }
+        guard let address else {
+            return count(backend.send(registration, bytes, to: nil, length: 0, reactor: self))
+        }
+        return address.withSockaddr { raw, length in
+            count(backend.send(registration, bytes, to: raw, length: Int(length), reactor: self))
+        }
+    }
+
+    /// Sends one datagram to a raw sockaddr of `length` bytes, such as a received
+    /// datagram's `sourceAddress` (answering without copying the address).
+    @discardableResult
+    public func send(_ token: Token, _ bytes: UnsafeRawBufferPointer, toRaw address: UnsafeRawPointer,
+                     length: Int) -> SendResult {
+        guard let registration = registration(for: token) else { return count(.refused(.notRegistered)) }
+        return count(backend.send(registration, bytes, to: address, length: length, reactor: self))
+    }
+
+    /// Sends every datagram of `batch` (epoll: sendmmsg), queueing what the
+    /// kernel will not take now. The batch is empty afterwards.
+    @discardableResult
+    public func send(_ token: Token, batch: SendBatch) -> SendBatchResult {
+        guard let registration = registration(for: token) else {
+            var result = SendBatchResult()
+            result.refused = batch.count
+            batch.removeAll()
+            counters.sendsRefused &+= UInt64(result.refused)
+            return result
+        }
+        let result = backend.send(registration, batch: batch, reactor: self)
+        counters.sendsDirect &+= UInt64(result.sent)
+        counters.sendsQueued &+= UInt64(result.queued)
+        counters.sendsRefused &+= UInt64(result.refused)
+        return result
+    }
+
+    /// Submits what sends prepared outside a duty cycle (io_uring SQEs) now,
+    /// rather than at the next `poll`/`runOnce`. Sends made from callbacks are
+    /// submitted at the end of their cycle anyway. epoll: nothing to do.
+    public func flushSends() {
+        if !closed { backend.submit(reactor: self) }
+    }
+
+    @inline(__always)
+    func count(_ result: SendResult) -> SendResult {
+        switch result {
+        case .sent: counters.sendsDirect &+= 1
+        case .queued: counters.sendsQueued &+= 1
+        case .refused: counters.sendsRefused &+= 1
+        }
+        return result
+    }
+}
