@@ -22,9 +22,7 @@ extension Reactor {
         }
         // Set once here; accepted sockets inherit it (tcp(7): a socket returned by
         // accept inherits the listener's options), saving a system call per accept.
-        if options.stream.noDelay {
-            try TCPStream(descriptor: listener.descriptor).setNoDelay(true)
-        }
+        try TCPStream(descriptor: listener.descriptor).apply(options.stream)
         let state = TCPListenerState(descriptor: listener.descriptor, handler: handler, options: options)
         try registerListener(state)
         return state.token
@@ -38,7 +36,7 @@ extension Reactor {
     public func connect(to address: SocketAddress, options: TCPStreamOptions = TCPStreamOptions(), timeout: UInt64? = nil,
                         pool: TCPConnectionPool? = nil, handler: any TCPStreamHandler) throws(ReactorError) -> Token {
         try options.validate()
-        let (stream, connectedAtOnce) = try TCPStream.connect(to: address, noDelay: options.noDelay)
+        let (stream, connectedAtOnce) = try TCPStream.connect(to: address, options: options)
         let connection = pool?.take() ?? TCPConnection(options: options)
         connection.reset(descriptor: stream.descriptor, handler: handler, options: options,
                          phase: connectedAtOnce ? .open : .connecting)
@@ -52,7 +50,9 @@ extension Reactor {
         let token = connection.token
         if connectedAtOnce {
             tcpCounters.connected &+= 1
-            handler.connected(token: token, reactor: self)
+            if connection.callOut(reactor: self, { token in handler.connected(token: token, reactor: self) }) {
+                connection.flush(reactor: self)
+            }
         } else if let timeout {
             connection.connectTimer = try schedule(after: timeout, tag: token.raw, handler: connection)
         }
@@ -64,7 +64,7 @@ extension Reactor {
     public func register(_ stream: TCPStream, options: TCPStreamOptions = TCPStreamOptions(), pool: TCPConnectionPool? = nil,
                          handler: any TCPStreamHandler) throws(ReactorError) -> Token {
         try options.validate()
-        if options.noDelay { try stream.setNoDelay(true) }
+        try stream.apply(options)
         let connection = pool?.take() ?? TCPConnection(options: options)
         connection.reset(descriptor: stream.descriptor, handler: handler, options: options, phase: .open)
         do { try registerStream(connection) } catch {

@@ -214,17 +214,34 @@ final class TCPConnection {
         }
     }
 
-    /// One `received` call: the flush of what it wrote happens after it returns.
+    /// One `received` call: the flush of what it wrote happens after it returns
+    /// (or after the outer callback, when called from inside one).
     @inline(__always)
     func callReceived(_ spans: ByteSpans, reactor: Reactor) -> Int {
         guard let handler else { return 0 }
-        let token = self.token
-        inCallback = true
-        let consumed = handler.received(spans, token: token, reactor: reactor)
-        guard self.token == token else { return 0 }
-        inCallback = false
-        if phase == .open && (!send.isEmpty || shutdownRequested || closeWhenFlushed) { flush(reactor: reactor) }
+        var consumed = 0
+        guard callOut(reactor: reactor, { token in consumed = handler.received(spans, token: token, reactor: reactor) }) else {
+            return 0
+        }
         return max(0, min(consumed, spans.count))
+    }
+
+    /// Runs a handler callback with writes deferred; afterwards (outermost call
+    /// only) flushes what it wrote. False when the callback ended the connection.
+    @inline(__always)
+    func callOut(reactor: Reactor, _ body: (Token) -> Void) -> Bool {
+        let token = self.token
+        let outer = !inCallback
+        inCallback = true
+        body(token)
+        guard self.token == token else { return false }
+        if outer {
+            inCallback = false
+            if phase == .open && (!send.isEmpty || shutdownRequested || closeWhenFlushed || wantsWritable) {
+                flush(reactor: reactor)
+            }
+        }
+        return self.token == token && phase != .closed
     }
 
     func pauseReading(reactor: Reactor) {
@@ -243,15 +260,42 @@ final class TCPConnection {
         return 1
     }
 
-    /// Sends what the ring holds (epoll: sendmsg of its spans), then the
-    /// follow-ups: shutdown, close, `writable`, interest.
+    /// Sends what the ring holds (sendmsg of its spans), then the follow-ups:
+    /// the deferred shutdown or close, `writable` once below the low mark (and
+    /// sending what that wrote, again), and the interest.
     func flush(reactor: Reactor) {
         let token = self.token
-        if !send.isEmpty && !writeShut {
-            guard reactor.streamSend(self) else { return }   // failed and finished
+        while true {
+            if !send.isEmpty && !writeShut {
+                guard reactor.streamSend(self) else { return }   // failed and finished
+            }
+            guard self.token == token, phase == .open else { return }
+            if send.isEmpty {
+                if closeWhenFlushed {
+                    finish(.local(flushed: true), reactor: reactor)
+                    return
+                }
+                if shutdownRequested && !writeShut {
+                    writeShut = true
+                    do { try System.shutdown(descriptor, how: Int32(SHUT_WR)) } catch {
+                        failed(error, reactor: reactor)
+                        return
+                    }
+                    if peerEOF {
+                        finish(.peerClosed, reactor: reactor)
+                        return
+                    }
+                }
+            }
+            guard wantsWritable && send.count <= lowWater && !closeWhenFlushed && !inCallback else { break }
+            wantsWritable = false
+            inCallback = true
+            handler?.writable(token: token, reactor: reactor)
+            guard self.token == token else { return }
+            inCallback = false
+            // Whatever it wrote goes out on the next turn of the loop.
+            guard phase == .open else { return }
         }
-        afterSend(reactor: reactor)
-        guard self.token == token, phase == .open else { return }
         reactor.streamInterestChanged(self)
     }
 
@@ -275,38 +319,6 @@ final class TCPConnection {
         return true
     }
 
-    /// What follows bytes leaving the ring: the deferred shutdown or close, and
-    /// `writable` once below the low mark.
-    func afterSend(reactor: Reactor) {
-        guard phase == .open else { return }
-        if send.isEmpty {
-            if closeWhenFlushed {
-                finish(.local(flushed: true), reactor: reactor)
-                return
-            }
-            if shutdownRequested && !writeShut {
-                writeShut = true
-                do { try System.shutdown(descriptor, how: Int32(SHUT_WR)) } catch {
-                    failed(error, reactor: reactor)
-                    return
-                }
-                if peerEOF {
-                    finish(.peerClosed, reactor: reactor)
-                    return
-                }
-            }
-        }
-        if wantsWritable && send.count <= lowWater && !closeWhenFlushed {
-            wantsWritable = false
-            let token = self.token
-            inCallback = true
-            handler?.writable(token: token, reactor: reactor)
-            guard self.token == token else { return }
-            inCallback = false
-            if phase == .open && !send.isEmpty { _ = reactor.streamSend(self) }
-        }
-    }
-
     /// A connect finished: nil error means connected.
     func connectCompleted(_ error: SystemError?, reactor: Reactor) {
         guard phase == .connecting else { return }
@@ -321,12 +333,10 @@ final class TCPConnection {
         }
         phase = .open
         reactor.tcpCounters.connected &+= 1
-        let token = self.token
-        inCallback = true
-        handler?.connected(token: token, reactor: reactor)
-        guard self.token == token else { return }
-        inCallback = false
-        flush(reactor: reactor)
+        guard let handler else { return }
+        if callOut(reactor: reactor, { token in handler.connected(token: token, reactor: reactor) }) {
+            flush(reactor: reactor)   // interest: now reading, and writing if it wrote
+        }
     }
 
     func connectTimedOut(reactor: Reactor) {
@@ -345,12 +355,10 @@ final class TCPConnection {
             return
         }
         reactor.streamInterestChanged(self)
-        let token = self.token
-        inCallback = true
-        handler?.peerClosed(token: token, reactor: reactor)
-        guard self.token == token else { return }
-        inCallback = false
-        if phase == .open { flush(reactor: reactor) }
+        guard let handler else { return }
+        if callOut(reactor: reactor, { token in handler.peerClosed(token: token, reactor: reactor) }) {
+            flush(reactor: reactor)
+        }
     }
 
     /// A read or send failed: a reset is `.reset`, anything else `.error`.

@@ -4,8 +4,9 @@ public enum TCPCloseReason: Equatable, Sendable, CustomStringConvertible {
     /// This side closed it (`Reactor.close(_:flush:)`); `flushed` is false when
     /// queued bytes were discarded (or could not be sent before the close).
     case local(flushed: Bool)
-    /// The peer ended its stream (EOF) and the connection was then closed, by the
-    /// default `peerClosed` or by the handler after it finished writing.
+    /// Both directions ended: the peer's EOF arrived after this side had shut
+    /// its write side down (`shutdownWrite`), or this side shut down after the
+    /// peer's EOF. (Closing in `peerClosed`, the default, is `.local`.)
     case peerClosed
     /// The peer reset the connection: ECONNRESET on a read, EPIPE or ECONNRESET on
     /// a send.
@@ -70,7 +71,7 @@ public protocol TCPStreamHandler: AnyObject {
     func writable(token: Token, reactor: Reactor)
 
     /// The peer ended its stream (EOF; it may still read). Default: close after
-    /// flushing what is queued (`closed(.peerClosed)` follows). A handler that
+    /// flushing what is queued (`closed(.local(flushed: true))` follows). A handler that
     /// wants to keep writing (half-close) overrides this and closes later.
     func peerClosed(token: Token, reactor: Reactor)
 

@@ -71,12 +71,7 @@ final class TCPListenerState {
         }
         liveConnections += 1
         reactor.tcpCounters.accepted &+= 1
-        let streamToken = connection.token
-        connection.inCallback = true
-        streamHandler.connected(token: streamToken, reactor: reactor)
-        guard connection.token == streamToken else { return }
-        connection.inCallback = false
-        if connection.phase == .open { connection.flush(reactor: reactor) }
+        _ = connection.callOut(reactor: reactor) { token in streamHandler.connected(token: token, reactor: reactor) }
     }
 
     /// EMFILE / ENFILE / ENOBUFS / ENOMEM: the listener stays; the handler hears it.

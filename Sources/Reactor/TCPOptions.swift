@@ -13,6 +13,10 @@ public struct TCPStreamOptions: Sendable {
     public var noDelay: Bool = true
     /// Reads per readiness event before moving on to other connections (fairness).
     public var maxReadsPerWake: Int = 4
+    /// SO_SNDBUF / SO_RCVBUF for the socket; nil leaves the kernel's autotuning.
+    /// (Accepted streams inherit the listener's: set them in the listener's `stream`.)
+    public var kernelSendBuffer: Int? = nil
+    public var kernelReceiveBuffer: Int? = nil
 
     public init(receiveCapacity: Int = 64 * 1024, sendCapacity: Int = 64 * 1024, noDelay: Bool = true) {
         self.receiveCapacity = receiveCapacity

@@ -21,16 +21,31 @@ public struct TCPStream: Sendable {
     /// at once (rare; loopback can). A failure the kernel knows at once (no
     /// route: ENETUNREACH) is thrown.
     public static func connect(to address: SocketAddress, noDelay: Bool = true) throws(ReactorError) -> (stream: TCPStream, connected: Bool) {
+        try connect(to: address, options: TCPStreamOptions(noDelay: noDelay))
+    }
+
+    /// Starts a nonblocking connect with `options`' socket options set first.
+    public static func connect(to address: SocketAddress, options: TCPStreamOptions) throws(ReactorError) -> (stream: TCPStream, connected: Bool) {
         let fd: Int32
         do { fd = try System.tcpSocket(family: address.family) } catch { throw .system(error) }
         let stream = TCPStream(descriptor: fd)
         do {
-            if noDelay { try stream.setNoDelayOption(true) }
+            try stream.apply(options)
             return (stream, try System.connect(fd, address))
+        } catch let error as ReactorError {
+            System.close(fd)
+            throw error
         } catch {
             System.close(fd)
-            throw .system(error)
+            throw .system(error as! SystemError)
         }
+    }
+
+    /// TCP_NODELAY and the kernel buffer sizes of `options`.
+    func apply(_ options: TCPStreamOptions) throws(ReactorError) {
+        if options.noDelay { try setNoDelay(true) }
+        if let bytes = options.kernelSendBuffer { try setSendBuffer(bytes: bytes) }
+        if let bytes = options.kernelReceiveBuffer { try setReceiveBuffer(bytes: bytes) }
     }
 
     /// How an in-progress connect ended once the socket is writable: nil when

@@ -61,14 +61,17 @@ import TestSupport
         client.onWritable = push
         let token = try reactor.connect(to: address, options: TCPStreamOptions(receiveCapacity: 1000, sendCapacity: 7000),
                                         handler: client)
-        try pump(reactor, cycles: 20_000) { client.bytes.count == payload.count }
+        try pump(reactor, cycles: 20_000) { client.bytes.count + (reactor.unconsumedBytes(token) ?? 0) == payload.count }
+        // What the last random consume left stays until offered again.
+        client.consume = nil
+        reactor.resumeReading(token)
         #expect(sent == payload.count)
         #expect(client.bytes == payload)
         #expect(client.receivedCalls > 300)
         reactor.close(token)
         try pump(reactor) { client.isClosed && server.echo.closedReasons.count == 1 }
         #expect(client.closeReason == .local(flushed: true))
-        #expect(server.echo.closedReasons == [.peerClosed])
+        #expect(server.echo.closedReasons == [.local(flushed: true)])   // the default peerClosed closes
     }
 
     @Test(arguments: backends)
@@ -121,8 +124,10 @@ import TestSupport
         }
         var options = TCPListenerOptions()
         options.stream = TCPStreamOptions(receiveCapacity: 4096, sendCapacity: 4096)
+        // Small kernel buffers, so that they fill quickly (autotuning would take megabytes).
+        options.stream.kernelReceiveBuffer = 16384
         let (_, address) = try loopbackListener(reactor, options: options, handler: server)
-        let payload = patternBytes(4_000_000, seed: 3)
+        let payload = patternBytes(1_000_000, seed: 3)
         let writer = CollectingStream()
         var sent = 0
         var shortWrites = 0
@@ -135,11 +140,14 @@ import TestSupport
         }
         writer.onConnected = push
         writer.onWritable = push
-        let token = try reactor.connect(to: address, options: TCPStreamOptions(receiveCapacity: 4096, sendCapacity: 65536),
-                                        handler: writer)
+        var writerOptions = TCPStreamOptions(receiveCapacity: 4096, sendCapacity: 65536)
+        writerOptions.kernelSendBuffer = 16384
+        let token = try reactor.connect(to: address, options: writerOptions, handler: writer)
         // The reader consumes nothing: its buffer fills and reading pauses, the
         // kernel buffers fill, then the writer's ring.
-        try pump(reactor, cycles: 5000, timeout: 1_000_000) { reactor.queuedBytes(token) == 65536 }
+        try pump(reactor, cycles: 5000, timeout: 1_000_000) {
+            reactor.queuedBytes(token) == 65536 && reactor.tcpCounters.readStalls >= 1
+        }
         #expect(reactor.queuedBytes(token) == 65536)
         #expect(sent < payload.count && shortWrites >= 1)
         #expect(reactor.tcpCounters.readStalls >= 1)

@@ -15,8 +15,14 @@ import NIOPosix
 import Glibc
 #endif
 
+/// Writes to a descriptor directly (stdio's globals are not concurrency-safe).
+func emit(_ text: String, to fd: Int32) {
+    var text = text
+    text.withUTF8 { _ = write(fd, $0.baseAddress, $0.count) }
+}
+
 func fail(_ problem: String) -> Never {
-    fputs("NIOTCPServer: \(problem)\nusage: NIOTCPServer sink|echo --listen ADDR:PORT [--idle block|spin] [--max-connections N]\n", stderr)
+    emit("NIOTCPServer: \(problem)\nusage: NIOTCPServer sink|echo --listen ADDR:PORT [--idle block|spin] [--max-connections N]\n", to: 2)
     exit(2)
 }
 
@@ -46,8 +52,9 @@ final class SinkHandler: ChannelInboundHandler, @unchecked Sendable {
     func channelInactive(context: ChannelHandlerContext) {
         let seconds = Double(last - first) / 1e9
         let gbps = seconds > 0 ? Double(total) * 8 / seconds / 1e9 : 0
-        print("gbps=\(String(format: "%.3f", gbps)) bytes=\(total)")
-        fflush(stdout)
+        let milli = Int((gbps * 1000).rounded())
+        let fraction = String(milli % 1000)
+        emit("gbps=\(milli / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction) bytes=\(total)\n", to: 1)
         done()
     }
 }
@@ -106,7 +113,7 @@ let bootstrap = ServerBootstrap(group: group)
     }
 do {
     let server = try bootstrap.bind(host: host, port: port).wait()
-    fputs("ready\n", stderr)
+    emit("ready\n", to: 2)
     if mode == "sink" {
         try finished.futureResult.wait()
     } else {
