@@ -53,17 +53,7 @@ static void echo(struct sockaddr_in address) {
     }
 }
 
-static int compare_u64(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
 
-static uint64_t quantile(const uint64_t *sorted, size_t n, double q) {
-    size_t rank = (size_t)(q * (double)n + 0.999999);
-    if (rank == 0) rank = 1;
-    if (rank > n) rank = n;
-    return sorted[rank - 1];
-}
 
 static void ping(struct sockaddr_in address, size_t size, long long warmup, long long count) {
     int fd = tcp_connect(address);
