@@ -38,6 +38,15 @@ let package = Package(
             // treats every executable there as a benchmark suite.
             path: "NIOReceiver/Sources"
         ),
+        // The SwiftNIO TCP sink and echo server tcp.sh measures against (same CLI as tcp-bench).
+        .executableTarget(
+            name: "NIOTCPServer",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "NIOTCPServer/Sources"
+        ),
         // What the suites share (gate configuration, backends, poll loop).
         // Outside Benchmarks/Benchmarks: only executables belong there.
         .target(

@@ -39,6 +39,19 @@ static inline void store_le64(unsigned char *p, uint64_t v) {
     for (int i = 0; i < 8; i++) { p[i] = (unsigned char)v; v >>= 8; }
 }
 
+static inline int compare_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The value at quantile q of sorted samples (nearest rank). */
+static inline uint64_t quantile(const uint64_t *sorted, size_t n, double q) {
+    size_t rank = (size_t)(q * (double)n + 0.999999);
+    if (rank == 0) rank = 1;
+    if (rank > n) rank = n;
+    return sorted[rank - 1];
+}
+
 static inline void die(const char *what) {
     fprintf(stderr, "%s: %s\n", what, strerror(errno));
     exit(1);

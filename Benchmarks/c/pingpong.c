@@ -57,18 +57,7 @@ static void *echo_loop(void *raw) {
     }
 }
 
-static int compare_u64(const void *a, const void *b) {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
 
-/* The value at quantile q of sorted samples (nearest rank). */
-static uint64_t quantile(const uint64_t *sorted, size_t n, double q) {
-    size_t rank = (size_t)(q * (double)n + 0.999999);
-    if (rank == 0) rank = 1;
-    if (rank > n) rank = n;
-    return sorted[rank - 1];
-}
 
 /* Pings `warmup + count` times; returns one-way samples (RTT/2) of the last `count`. */
 static void ping_loop(int fd, size_t size, long long warmup, long long count) {

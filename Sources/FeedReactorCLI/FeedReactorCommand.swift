@@ -9,7 +9,7 @@ struct FeedReactorCommand: ParsableCommand {
         abstract: "A single-threaded UDP reactor for market-data feeds: MoldUDP64, multicast, benchmarks.",
         subcommands: [
             Demo.self, Listen.self, Publish.self, RxBench.self, TxBench.self, LatencyBench.self, PollCost.self,
-            Record.self, Replay.self, UTPCat.self, RudpEcho.self, RudpBench.self, GroupBench.self,
+            Record.self, Replay.self, UTPCat.self, RudpEcho.self, RudpBench.self, GroupBench.self, TCPBench.self,
         ]
     )
 }

@@ -65,8 +65,8 @@ final class EpollBackend: Backend {
                                         data: registration.token.raw)
             } catch { throw .system(error) }
             entries[slot] = .datagram(state)
-        case .descriptor(let handler):
-            let state = EpollDescriptor(handler: handler)
+        case .descriptor, .stream, .listener:
+            let state = EpollDescriptor(handler: registration.kind.readinessHandler!)
             try apply(registration, state, registration.interest)
             entries[slot] = .descriptor(state)
         }

@@ -102,6 +102,8 @@ public final class Reactor {
     /// The clock reading of the current (or last) duty cycle, in nanoseconds.
     public private(set) var now: UInt64
     public var counters = Counters()
+    /// TCP listeners and streams (Reactor+TCP.swift).
+    public internal(set) var tcpCounters = TCPCounters()
     public let timers: TimerWheel
     /// The cross-thread door: post work, wake up, stop.
     public let remote: RemoteHandle
@@ -252,6 +254,7 @@ public final class Reactor {
     @discardableResult
     public func deregister(_ token: Token, closeSocket: Bool = true) -> Bool {
         guard let registration = registration(for: token) else { return false }
+        releaseTCP(registration)
         registration.isOpen = false
         backend.remove(registration)
         registrations[Int(token.slot)] = nil
@@ -461,6 +464,8 @@ public final class Reactor {
         switch registration.kind {
         case .datagram(let endpoint): endpoint.handler.failed(error, token: registration.token, reactor: self)
         case .descriptor(let handler): handler.failed(error, token: registration.token, reactor: self)
+        case .stream(let connection): connection.backendFailed(error, reactor: self)
+        case .listener(let listener): listener.backendFailed(error, reactor: self)
         }
     }
 

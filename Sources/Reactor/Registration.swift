@@ -11,6 +11,24 @@ enum RegistrationKind {
     /// Any descriptor (pipe, timerfd, eventfd, another library's socket): the
     /// backend only reports readiness; the handler does the reading and writing.
     case descriptor(any DescriptorHandler)
+    /// A TCP connection (Reactor+TCP.swift). Backends watch it as a plain
+    /// descriptor: its readable / writable readiness drives readv into its
+    /// receive ring and sendmsg from its send ring.
+    case stream(TCPConnection)
+    /// A TCP listening socket: readable readiness drives accept4.
+    case listener(TCPListenerState)
+}
+
+extension RegistrationKind {
+    /// Who hears the readiness of a readiness-driven kind (all but datagram).
+    var readinessHandler: (any DescriptorHandler)? {
+        switch self {
+        case .datagram: return nil
+        case .descriptor(let handler): return handler
+        case .stream(let connection): return connection
+        case .listener(let listener): return listener
+        }
+    }
 }
 
 /// A registration as the reactor sees it: token, descriptor, kind, interest.

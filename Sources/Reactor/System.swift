@@ -186,6 +186,8 @@ package enum SystemFaults {
         case eventfd, multicastJoin, multicastLeave, threadCreate, setAffinity, getAffinity
         // Reactor v2: registrations, io_uring submission, plain descriptors.
         case epollCtl, uringSQE, uringSubmit, pipe, timerfd
+        // TCP (System+TCP.swift)
+        case tcpSocket, listen, accept, readv, sendv, shutdown   // (bind, connect, setsockopt: shared with UDP setup)
     }
 
     /// Threads with a fault table installed (the fast-path switch).

@@ -272,8 +272,8 @@ final class URingBackend: Backend {
         case .datagram(let endpoint):
             let receiver = try addReceiver(registration, endpoint)
             entries[slot] = .datagram(URingDatagram(endpoint: endpoint, receiver: receiver))
-        case .descriptor(let handler):
-            let state = URingDescriptor(handler: handler)
+        case .descriptor, .stream, .listener:
+            let state = URingDescriptor(handler: registration.kind.readinessHandler!)
             entries[slot] = .descriptor(state)
             if !registration.interest.isEmpty {
                 do {

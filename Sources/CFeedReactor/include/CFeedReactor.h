@@ -212,6 +212,31 @@ int fr_if_index_for_address(const struct sockaddr *address);
 /// (/var/run/netns/NAME) with setns(2). Needs CAP_SYS_ADMIN. 0 or -errno.
 int fr_netns_enter(const char *path);
 
+// MARK: - TCP (tcp.c)
+
+/// A nonblocking, close-on-exec TCP socket of `family`. Descriptor or -errno.
+int fr_tcp_socket(int family);
+int fr_listen(int fd, int backlog);
+/// accept4(SOCK_NONBLOCK | SOCK_CLOEXEC), EINTR retried. `peer` may be NULL.
+/// Descriptor, or -errno (-EAGAIN when no connection is pending).
+int fr_accept(int fd, struct sockaddr_storage *peer, socklen_t *length);
+/// Nonblocking connect: 0 when connected at once, -EINPROGRESS while it goes on
+/// (completion: writable + fr_socket_error), -errno when it failed at once.
+int fr_tcp_connect(int fd, const struct sockaddr *addr, socklen_t length);
+/// SO_ERROR (reading it clears it): 0, a positive errno, or -errno of getsockopt.
+int fr_socket_error(int fd);
+/// readv, EINTR retried. Bytes (0 at EOF) or -errno.
+ssize_t fr_readv(int fd, const struct iovec *iov, int count);
+/// sendmsg(MSG_NOSIGNAL | MSG_DONTWAIT) of the iovecs, EINTR retried. Bytes or -errno.
+ssize_t fr_sendv(int fd, const struct iovec *iov, int count);
+int fr_shutdown(int fd, int how);
+int fr_getpeername(int fd, struct sockaddr_storage *addr, socklen_t *length);
+/// TCP_NODELAY and IPPROTO_TCP (netinet/tcp.h is not in Swift's Glibc view).
+int fr_tcp_nodelay_option(void);
+int fr_ipproto_tcp(void);
+/// SO_LINGER {on, 0}: close() sends RST (abortive close). 0 or -errno.
+int fr_tcp_set_linger_zero(int fd);
+
 // MARK: - io_uring (uring.c)
 //
 // One ring per reactor; one provided buffer ring (buffer group) per registered
