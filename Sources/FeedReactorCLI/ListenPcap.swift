@@ -26,6 +26,9 @@ extension Listen {
         configuration.pinnedSession = session.flatMap(SessionID.init)
         configuration.startSequence = fromSeq
         configuration.reorderWindow = UInt64(reorderMilliseconds * 1e6)
+        // As `Client` does for A/B lines: a capture may hold both lines, and a
+        // copy on line B may trail line A's by a receive batch (2 x 64 packets).
+        configuration.reorderWindowPackets = max(configuration.reorderWindowPackets, 128)
         let counters = MoldCounters()
         let session = Session(configuration: configuration, counters: counters)
         // The consumer stops a reactor at its target; this one never runs.

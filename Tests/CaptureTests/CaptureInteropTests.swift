@@ -115,7 +115,8 @@ struct CaptureInteropTests {
         let serve = try freePort()
         let group = "239.255.95.\(serve % 200 + 1)"
         let replay = try CLIProcess(["replay", path, "--group", group, "--port", "9", "--interface", "127.0.0.1",
-                                     "--rate", "10", "--serve-rerequests", "\(serve)", "--timeout", "10"])
+                                     "--rate", "20", "--loop", "2", "--filter", "udp-port=41000",
+                                     "--serve-rerequests", "\(serve)", "--timeout", "2"])
         #expect(replay.waitFor("sending to", seconds: 20), "\(replay.errorText)")
         #expect(replay.errorText.contains("messages 1..<10"), "\(replay.errorText)")
         let reactor = try Reactor(backend: .epoll)
@@ -127,8 +128,11 @@ struct CaptureInteropTests {
         _ = buffer.withUnsafeMutableBytes { request.encode(into: $0) }
         _ = try buffer.withUnsafeBytes { try client.send($0, to: SocketAddress("127.0.0.1", port: serve)) }
         try pump(reactor, cycles: 2000) { !answers.payloads.isEmpty }
-        replay.process.terminate()
-        _ = replay.finish(seconds: 10)
+        // 4 datagrams twice at 20/s, then answering until the timeout.
+        #expect(replay.finish(seconds: 10) == 0, "\(replay.errorText)")
+        #expect(replay.summary.hasPrefix("sent=8 "), "\(replay.summary)")
+        #expect(replay.summary.contains("loops=2 "), "\(replay.summary)")
+        #expect(replay.summary.contains("answers=1 "), "\(replay.summary)")
         let answer = try #require(answers.payloads.first)
         // The answer holds messages 2...5 exactly as captured.
         var expected = ListenPcapTests.session + FrameBuilder.be32(0) + FrameBuilder.be32(2) + FrameBuilder.be16(4)
