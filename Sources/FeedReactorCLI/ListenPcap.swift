@@ -96,7 +96,7 @@ extension Listen {
 
         var missing = consumer.lostRanges
         var cursor = session.nextExpected
-        while missing.count < 64, let range = session.firstMissing(atOrAfter: cursor, below: session.highestKnown) {
+        while let range = session.firstMissing(atOrAfter: cursor, below: session.highestKnown) {
             missing.append(range)
             cursor = range.upperBound
         }
@@ -112,9 +112,9 @@ extension Listen {
             summary += " line_\(name)_datagrams=\(lines[index].datagrams) line_\(name)_duplicates=\(lines[index].duplicates)"
         }
         summary += " next=\(session.nextExpected) timed_out=\(timedOut) backend=pcap"
-        summary += " missing=\(missing.isEmpty ? "none" : missing.map(describe).joined(separator: ","))"
+        summary += " missing=\(missing.summaryValue)"
         if !reached || !missing.isEmpty {
-            let why = !missing.isEmpty ? "missing \(missing.map(describe).joined(separator: ", "))"
+            let why = !missing.isEmpty ? "missing \(missing.description) (\(missing.rangeCount) ranges, \(missing.messageCount) messages)"
                 : "the capture ended before the \(untilEndOfSession ? "end of session" : "requested count")"
             note("listen: incomplete: \(why)")
             note(summary)

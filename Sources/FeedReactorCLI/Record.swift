@@ -51,7 +51,7 @@ struct Record: ParsableCommand {
     func run() throws {
         let reactor = try Reactor(backend: backend)
         let target = try SocketAddress(group, port: port)
-        guard isMulticast(target) else { throw ValidationError("--group \(group) is not a multicast address") }
+        guard IPAddress(target).isMulticast else { throw ValidationError("--group \(group) is not a multicast address") }
         let socket = try joinMulticast(group: target, interface: interface, source: source,
                                        receiveBuffer: rcvbuf, packetInfo: true, timestamps: true)
         let writer: PcapWriter

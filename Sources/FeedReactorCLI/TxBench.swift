@@ -103,7 +103,7 @@ struct TxBench: ParsableCommand {
 
     func openSocket(_ destination: SocketAddress) throws -> UDPSocket {
         let socket: UDPSocket
-        if isMulticast(destination) {
+        if IPAddress(destination).isMulticast {
             let sendInterface = try interface.map { (text) throws(MulticastError) -> MulticastInterface in
                 try MulticastInterface(parsing: text)
             }

@@ -45,6 +45,8 @@ public enum ReactorError: Error, Equatable, Sendable, CustomStringConvertible {
     case backendUnavailable(backend: String, reason: String)
     case timerCapacityExhausted(capacity: Int)
     case registrationCapacityExhausted(capacity: Int)
+    /// A call named a registration that is gone (`setInterest` on a stale token).
+    case unknownToken(Token)
     case invalidAddress(String)
     case invalidArgument(String)
     case stopped
@@ -57,6 +59,7 @@ public enum ReactorError: Error, Equatable, Sendable, CustomStringConvertible {
             return "timer capacity (\(capacity)) exhausted; raise Reactor.Configuration.timerCapacity"
         case .registrationCapacityExhausted(let capacity):
             return "registration capacity (\(capacity)) exhausted; raise Reactor.Configuration.maxRegistrations"
+        case .unknownToken(let token): return "\(token) does not name a live registration (deregistered already?)"
         case .invalidAddress(let text): return "invalid address '\(text)': use a.b.c.d, an IPv6 address or [v6]:port"
         case .invalidArgument(let text): return text
         case .stopped: return "the reactor was stopped"

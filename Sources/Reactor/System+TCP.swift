@@ -111,10 +111,5 @@ extension System {
         return withUnsafeBytes(of: &storage) { SocketAddress(raw: $0.baseAddress!, length: Int(length))! }
     }
 
-    static func localAddress(_ fd: Int32) throws(SystemError) -> SocketAddress {
-        var storage = sockaddr_storage()
-        var length = socklen_t(0)
-        _ = try check(Int(fr_getsockname(fd, &storage, &length)), "getsockname")
-        return withUnsafeBytes(of: &storage) { SocketAddress(raw: $0.baseAddress!, length: Int(length))! }
-    }
+    // localAddress(_:) is SystemSetup's (shared with UDP sockets).
 }
