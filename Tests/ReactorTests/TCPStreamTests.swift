@@ -216,7 +216,7 @@ import TestSupport
         }
         let raw = try #require(peer)
         _ = reactor.write(token, chunk)
-        try pump(reactor, cycles: 50) { false }
+        try pump(reactor, cycles: 50)   // let the writes go out (a fixed number of cycles)
         // SO_LINGER 0: close sends RST, with our bytes unread in its buffer.
         try raw.setResetOnClose()
         raw.close()
