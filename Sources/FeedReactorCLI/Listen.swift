@@ -93,17 +93,25 @@ struct Listen: ParsableCommand {
             summary += " line_\(name)_datagrams=\(line.datagrams) line_\(name)_duplicates=\(line.duplicates)"
         }
         summary += " next=\(client.session.nextExpected) timed_out=\(stopper.fired) backend=\(reactor.backendKind)"
-        summary += " missing=\(missing.summaryValue)"
-        if !reached || !missing.isEmpty {
-            let why = !missing.isEmpty ? "missing \(missing.description) (\(missing.rangeCount) ranges, \(missing.messageCount) messages)"
-                : "stopped before the \(untilEndOfSession ? "end of session" : "requested count") (timeout)"
-            note("listen: incomplete: \(why)")
-            note(summary)
-            throw ExitCode(2)
-        }
-        note(summary)
+        try finishListen(summary: summary, missing: missing, reached: reached,
+                         shortfall: "stopped before the \(untilEndOfSession ? "end of session" : "requested count") (timeout)")
     }
 
+}
+
+/// The end of a `listen` run (live or `--pcap`): the `key=value` summary is the last
+/// stderr line; exit 2 names the missing ranges, or says why the job stopped short.
+func finishListen(summary: String, missing: RangeList, reached: Bool, shortfall: String) throws {
+    let line = summary + " missing=\(missing.summaryValue)"
+    if !reached || !missing.isEmpty {
+        let why = !missing.isEmpty
+            ? "missing \(missing.description) (\(missing.rangeCount) ranges, \(missing.messageCount) messages)"
+            : shortfall
+        note("listen: incomplete: \(why)")
+        note(line)
+        throw ExitCode(2)
+    }
+    note(line)
 }
 
 /// Ends `run()` when the timeout passes.

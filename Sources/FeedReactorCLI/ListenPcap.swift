@@ -112,15 +112,8 @@ extension Listen {
             summary += " line_\(name)_datagrams=\(lines[index].datagrams) line_\(name)_duplicates=\(lines[index].duplicates)"
         }
         summary += " next=\(session.nextExpected) timed_out=\(timedOut) backend=pcap"
-        summary += " missing=\(missing.summaryValue)"
-        if !reached || !missing.isEmpty {
-            let why = !missing.isEmpty ? "missing \(missing.description) (\(missing.rangeCount) ranges, \(missing.messageCount) messages)"
-                : "the capture ended before the \(untilEndOfSession ? "end of session" : "requested count")"
-            note("listen: incomplete: \(why)")
-            note(summary)
-            throw ExitCode(2)
-        }
-        note(summary)
+        try finishListen(summary: summary, missing: missing, reached: reached,
+                         shortfall: "the capture ended before the \(untilEndOfSession ? "end of session" : "requested count")")
     }
 
     /// Offline there is no re-request: a declared gap is lost at once.
