@@ -97,6 +97,7 @@ public enum BackendKind: String, Sendable, CaseIterable, CustomStringConvertible
     /// io_uring where built and allowed by the kernel, epoll otherwise.
     case auto
 
+    /// The case's name as the command line spells it: `epoll`, `uring` or `auto`.
     public var description: String { rawValue }
 }
 
@@ -115,6 +116,9 @@ public struct ReceiveOptions: Sendable {
     /// copy; datagrams then report an empty source.
     public var sourceAddresses: Bool = true
 
+    /// Options for `Reactor.register(_:options:sendOptions:handler:)`; each argument
+    /// is the property of the same name. The receive memory (`slotCount` ×
+    /// (`slotSize` + `controlSize`)) is allocated once, at registration.
     public init(slotCount: Int = 64, slotSize: Int = 2048, controlSize: Int = 0, maxBatchesPerWake: Int = 16,
                 sourceAddresses: Bool = true) {
         self.slotCount = slotCount

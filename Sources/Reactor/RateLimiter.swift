@@ -53,10 +53,12 @@ public struct RateLimiter: Sendable, Equatable {
 
     /// One bucket: a limiter and its TAT.
     public struct Bucket: Sendable, Equatable {
+        /// The rate and burst this bucket enforces.
         public let limiter: RateLimiter
         /// The theoretical arrival time of the next event.
         public private(set) var arrival: UInt64 = 0
 
+        /// A bucket for `limiter` that admits at once (its theoretical arrival time is 0).
         public init(_ limiter: RateLimiter) { self.limiter = limiter }
 
         /// See `RateLimiter.admit(_:now:)`.

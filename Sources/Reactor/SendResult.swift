@@ -12,6 +12,7 @@ public struct SendOptions: Sendable {
     /// The largest datagram a send accepts (bytes per queue slot).
     public var slotSize: Int = 2048
 
+    /// Options with a queue of `queueCapacity` datagrams of up to `slotSize` bytes.
     public init(queueCapacity: Int = 64, slotSize: Int = 2048) {
         self.queueCapacity = queueCapacity
         self.slotSize = slotSize
@@ -31,6 +32,7 @@ public enum SendRefusal: Error, Equatable, Sendable, CustomStringConvertible {
     /// The kernel refused this datagram (EMSGSIZE, ECONNREFUSED, EACCES, ...).
     case failed(SystemError)
 
+    /// What was refused and what to do about it.
     public var description: String {
         switch self {
         case .queueFull:
@@ -61,11 +63,15 @@ public enum SendResult: Equatable, Sendable {
 /// (in order: the first `sent`, then `queued`, then `refused`, except that a
 /// datagram the kernel refused with an error is counted in `refused` where it stood).
 public struct SendBatchResult: Equatable, Sendable {
+    /// Datagrams the kernel took (or io_uring holds in SQEs).
     public var sent = 0
+    /// Datagrams put into the socket's send queue (they go out when it is writable).
     public var queued = 0
+    /// Datagrams neither sent nor queued.
     public var refused = 0
     /// The last kernel error among the refused, if any.
     public var lastError: SystemError?
 
+    /// An empty result: nothing sent, queued or refused.
     public init() {}
 }
