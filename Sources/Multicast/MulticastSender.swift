@@ -15,6 +15,7 @@ import Glibc
 /// sender.close()
 /// ```
 public struct MulticastSender: Sendable {
+    /// The sending socket (multicast TTL, loopback and interface already set).
     public let socket: UDPSocket
     /// The group and port datagrams go to.
     public let destination: SocketAddress
@@ -81,5 +82,6 @@ public struct MulticastSender: Sendable {
         try socket.send(bytes, to: destination)
     }
 
+    /// Closes the socket. Only for a sender whose socket is not registered with a reactor.
     public func close() { socket.close() }
 }
