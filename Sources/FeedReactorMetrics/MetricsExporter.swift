@@ -80,6 +80,8 @@ public final class MetricsExporter: TimerHandler {
         snapshot()
     }
 
+    /// The periodic timer `start(on:interval:)` scheduled: takes one snapshot of
+    /// every watched object into the metrics backend. Runs on the reactor's thread.
     public func timerFired(_ timer: TimerHandle, tag: UInt64, now: UInt64, reactor: Reactor) {
         snapshot()
     }
