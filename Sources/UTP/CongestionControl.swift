@@ -6,16 +6,23 @@
 /// per `lossDecayInterval`; an RTO collapses it to the minimum. The window only
 /// grows while the sender fills it (RFC 6817 §2.4.1, "cwnd-limited").
 public struct CongestionControl: Sendable {
+    /// The congestion window in bytes: payload the sender may have in flight.
     public private(set) var window: Int
+    /// The smallest window (`UTPConfiguration.minimumWindow`), in bytes; an RTO
+    /// collapses the window to it.
     public let minimumWindow: Int
+    /// The largest window in bytes (the socket buffer, or the peer's receive window).
     public let maximumWindow: Int
     let gainPerRTT: Int
     let target: Int64
     let lossDecayInterval: UInt64
     var lastDecay: UInt64 = 0
     var hasDecayed = false
+    /// Loss events that halved the window (at most one per `lossDecayInterval`).
     public private(set) var losses: UInt64 = 0
 
+    /// A controller starting at `configuration.initialWindow` bytes, kept within
+    /// `configuration.minimumWindow...maximumWindow`.
     public init(configuration: UTPConfiguration, maximumWindow: Int) {
         minimumWindow = configuration.minimumWindow
         self.maximumWindow = max(maximumWindow, configuration.minimumWindow)

@@ -2,6 +2,7 @@ import Reactor
 
 /// What became of one datagram handed to the network.
 public enum UTPSendResult: Sendable {
+    /// The kernel took the datagram.
     case sent
     /// The kernel had no room or refused it for a transient reason; the protocol's
     /// retransmission recovers it.
@@ -13,6 +14,8 @@ public enum UTPSendResult: Sendable {
 /// Where connections put their packets: the socket wiring, or a simulated link in
 /// tests. Called synchronously; `packet` is valid only during the call.
 public protocol UTPOutput: AnyObject {
+    /// Sends `packet` (valid only during the call) to `address`, synchronously.
+    /// Never retries: the protocol retransmits what is dropped.
     func transmit(_ packet: UnsafeRawBufferPointer, to address: SocketAddress) -> UTPSendResult
 }
 
@@ -32,8 +35,12 @@ public protocol UTPConnectionDelegate: AnyObject {
 }
 
 extension UTPConnectionDelegate {
+    /// Default: nothing.
     public func connected(_ connection: UTPConnection) {}
+    /// Default: nothing.
     public func endOfStream(_ connection: UTPConnection) {}
+    /// Default: nothing.
     public func writable(_ connection: UTPConnection) {}
+    /// Default: nothing.
     public func closed(_ connection: UTPConnection, error: UTPError?) {}
 }

@@ -27,8 +27,11 @@ public final class UTPSocket: DatagramHandler, TimerHandler, UTPOutput, UTPListe
     /// How often connection timers are checked (RTOs are at least 500 ms).
     public static let tick: UInt64 = 5_000_000
 
+    /// The I/O-free protocol endpoint the socket feeds (connections, counters).
     public private(set) var endpoint: UTPEndpoint!
+    /// The reactor whose thread drives the socket; use the socket and its streams only there.
     public let reactor: Reactor
+    /// The bound address, with the port the kernel picked for port 0.
     public let localAddress: SocketAddress
     /// Set to accept incoming connections; nil refuses SYNs with a RESET.
     public weak var acceptor: (any UTPAcceptor)? {
@@ -37,9 +40,17 @@ public final class UTPSocket: DatagramHandler, TimerHandler, UTPOutput, UTPListe
     let socket: UDPSocket
     var token: Token?
     var timer: TimerHandle = .invalid
+    /// Sends the kernel refused with an error (the protocol retransmits).
     public private(set) var sendErrors: UInt64 = 0
+    /// The last of those errors, for diagnostics.
     public private(set) var lastSendError: SystemError?
 
+    /// Binds a UDP socket to `address` (DF set for path-MTU discovery, 4 MiB kernel
+    /// buffers), registers it with `reactor` and starts the connection timer. Call on
+    /// the reactor's thread.
+    ///
+    /// - Throws: `ReactorError` when binding, a socket option, the registration or
+    ///   the timer fails (the error names the call).
     public init(reactor: Reactor, bindTo address: SocketAddress, configuration: UTPConfiguration = UTPConfiguration()) throws(ReactorError) {
         self.reactor = reactor
         let socket = try UDPSocket.bound(to: address)
@@ -83,6 +94,8 @@ public final class UTPSocket: DatagramHandler, TimerHandler, UTPOutput, UTPListe
 
     // MARK: - Reactor callbacks
 
+    /// Feeds each datagram of the batch to the endpoint (truncated ones are
+    /// dropped), then sends the acknowledgements the batch made due, once.
     public func receive(_ batch: DatagramBatch, reactor: Reactor) throws {
         let now = reactor.now
         for datagram in batch {
@@ -92,15 +105,21 @@ public final class UTPSocket: DatagramHandler, TimerHandler, UTPOutput, UTPListe
         endpoint.flushAcks(now: now)
     }
 
+    /// The connection timer (every `tick`): retransmission timeouts, SYN retries,
+    /// keep-alives, zero-window probes and the linger after a close.
     public func timerFired(_ timer: TimerHandle, tag: UInt64, now: UInt64, reactor: Reactor) {
         endpoint.poll(now: now)
     }
 
+    /// Wraps an accepted connection in a `UTPStream` and hands it to `acceptor`.
     public func accepted(_ connection: UTPConnection) {
         let stream = UTPStream(connection: connection, socket: self)
         acceptor?.accepted(stream, on: self)
     }
 
+    /// Sends one packet with `sendto`. Would-block becomes `.dropped`; an error is
+    /// counted in `sendErrors` and becomes `.dropped`, except EMSGSIZE (the packet
+    /// exceeds the path MTU the kernel learnt), which becomes `.tooBig(pathMTU: 0)`.
     public func transmit(_ packet: UnsafeRawBufferPointer, to address: SocketAddress) -> UTPSendResult {
         do {
             switch try socket.send(packet, to: address) {
