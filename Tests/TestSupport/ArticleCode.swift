@@ -1,0 +1,55 @@
+import Foundation
+
+/// Keeps a DocC article's code true: every ```swift block of the article must
+/// appear, line for line, in a test source file that compiles and runs it.
+/// Indentation and blank lines are ignored (the test nests the code in a
+/// function), nothing else is.
+///
+/// ```swift
+/// @Test func articleCodeIsThisFile() throws {
+///     let missing = try ArticleCode.blocksMissing(article: "SoupBinTCP/SoupBinTCP.docc/GettingStartedWithSoupBinTCP.md",
+///                                                 from: #filePath)
+///     #expect(missing.isEmpty, "\(missing)")
+/// }
+/// ```
+public enum ArticleCode {
+    /// The package's root directory, found from this file's path.
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    /// The ```swift blocks of `Sources/<article>` (a path under Sources/), each as
+    /// its trimmed, non-empty lines.
+    public static func blocks(article: String) throws -> [[String]] {
+        let text = try String(contentsOf: root.appendingPathComponent("Sources").appendingPathComponent(article),
+                              encoding: .utf8)
+        var blocks: [[String]] = []
+        var current: [String]?
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if current == nil, trimmed == "```swift" {
+                current = []
+            } else if current != nil, trimmed == "```" {
+                blocks.append(current!)
+                current = nil
+            } else if current != nil, !trimmed.isEmpty {
+                current!.append(trimmed)
+            }
+        }
+        return blocks
+    }
+
+    /// The blocks of `article` that do not appear in the file at `sourcePath`
+    /// (pass `#filePath`), as their first lines; empty when all do. An article
+    /// without any block counts as missing its code.
+    public static func blocksMissing(article: String, from sourcePath: String) throws -> [String] {
+        let blocks = try blocks(article: article)
+        guard !blocks.isEmpty else { return ["\(article) has no swift code block"] }
+        let source = try String(contentsOfFile: sourcePath, encoding: .utf8)
+            .split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        return blocks.filter { block in
+            !source.indices.contains { start in
+                start + block.count <= source.count && Array(source[start..<start + block.count]) == block
+            }
+        }.map { $0.first ?? "" }
+    }
+}
