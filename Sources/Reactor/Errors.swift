@@ -65,8 +65,8 @@ public enum ReactorError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidAddress(String)
     /// An argument was out of range; the text says which and what is allowed.
     case invalidArgument(String)
-    /// The reactor was stopped (or closed) before the call could run, e.g.
-    /// `RemoteHandle.run` on a reactor that no longer runs.
+    /// The reactor was closed (`close()`): it runs no more cycles and takes no
+    /// more registrations. Make a new reactor.
     case stopped
 
     /// A sentence naming the failure and how to fix it.

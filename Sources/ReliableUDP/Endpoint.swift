@@ -51,7 +51,9 @@ public final class Endpoint: DatagramHandler, TimerHandler {
     public weak var delegate: (any EndpointDelegate)?
     /// Datagrams that were not handshake answers or packets of this connection.
     public private(set) var droppedDatagrams: UInt64 = 0
-    /// Datagrams the socket refused to send (full send buffer, ENOBUFS, ECONNREFUSED).
+    /// Sends the kernel failed with an error (ECONNREFUSED while the server is
+    /// not up yet, ENOBUFS); the protocol retransmits what they carried. A full
+    /// send buffer (would-block) is not counted here: the connection waits instead.
     public private(set) var sendErrors: UInt64 = 0
     /// Handshake packets repeated because no answer came.
     public private(set) var handshakeRetries = 0

@@ -54,8 +54,8 @@ public final class SoupClient {
         case loggingIn
         /// Logged in: Sequenced Data is delivered to the consumer in order.
         case streaming
-        /// The server sent End of Session, or rejected the login: reconnecting
-        /// would not help (see `rejection`).
+        /// The server sent End of Session or rejected the login (see
+        /// `rejection`), or the client logged out: reconnecting would not help.
         case ended
     }
 
@@ -78,7 +78,8 @@ public final class SoupClient {
         /// Debug packets received (logged by nobody, counted here).
         public var debugPackets: UInt64 = 0
         /// Packets that were not valid SoupBinTCP (bad length, unknown type, a field
-        /// that does not parse); each ends the connection.
+        /// that does not parse), or that the server must not send in the current
+        /// state; each ends the connection.
         public var malformed: UInt64 = 0
         /// Times the server was silent past `serverTimeout` (the connection is then dropped).
         public var serverTimeouts: UInt64 = 0

@@ -11,7 +11,8 @@ public struct CongestionControl: Sendable {
     /// The smallest window (`UTPConfiguration.minimumWindow`), in bytes; an RTO
     /// collapses the window to it.
     public let minimumWindow: Int
-    /// The largest window in bytes (the socket buffer, or the peer's receive window).
+    /// The largest window in bytes: half the send slots' worth of full-size
+    /// packets, as the connection sets it.
     public let maximumWindow: Int
     let gainPerRTT: Int
     let target: Int64

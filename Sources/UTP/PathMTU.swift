@@ -20,7 +20,8 @@ public struct PathMTU: Sendable {
     public private(set) var current: Int
     /// The largest size known to get through.
     public private(set) var floor: Int
-    /// The smallest size known not to get through (or the configured ceiling).
+    /// The upper bound of the search: the configured ceiling, lowered below each
+    /// probe size that failed.
     public private(set) var ceiling: Int
     /// The size of the probe in flight, 0 when none is.
     public private(set) var probeSize = 0
