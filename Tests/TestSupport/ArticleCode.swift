@@ -20,8 +20,12 @@ public enum ArticleCode {
     /// The ```swift blocks of `Sources/<article>` (a path under Sources/), each as
     /// its trimmed, non-empty lines.
     public static func blocks(article: String) throws -> [[String]] {
-        let text = try String(contentsOf: root.appendingPathComponent("Sources").appendingPathComponent(article),
-                              encoding: .utf8)
+        blocks(in: try String(contentsOf: root.appendingPathComponent("Sources").appendingPathComponent(article),
+                              encoding: .utf8))
+    }
+
+    /// The ```swift blocks of Markdown `text`, each as its trimmed, non-empty lines.
+    public static func blocks(in text: String) -> [[String]] {
         var blocks: [[String]] = []
         var current: [String]?
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
@@ -44,12 +48,16 @@ public enum ArticleCode {
     public static func blocksMissing(article: String, from sourcePath: String) throws -> [String] {
         let blocks = try blocks(article: article)
         guard !blocks.isEmpty else { return ["\(article) has no swift code block"] }
+        return try blocks.filter { try !contains($0, sourcePath: sourcePath) }.map { $0.first ?? "" }
+    }
+
+    /// True when the file at `sourcePath` holds `block`'s lines consecutively
+    /// (trimmed, blank lines ignored).
+    public static func contains(_ block: [String], sourcePath: String) throws -> Bool {
         let source = try String(contentsOfFile: sourcePath, encoding: .utf8)
             .split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        return blocks.filter { block in
-            !source.indices.contains { start in
-                start + block.count <= source.count && Array(source[start..<start + block.count]) == block
-            }
-        }.map { $0.first ?? "" }
+        return source.indices.contains { start in
+            start + block.count <= source.count && Array(source[start..<start + block.count]) == block
+        }
     }
 }
