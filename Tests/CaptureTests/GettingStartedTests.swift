@@ -1,18 +1,11 @@
 // The code of Sources/Capture/Capture.docc/GettingStartedWithCapture.md, line for
-// line (the first test checks that), run and checked.
+// line (DocumentationArticleTests checks that), run and checked.
 
 import Foundation
 import Testing
-import TestSupport
 import Capture
 
 @Suite struct CaptureGettingStartedTests {
-    @Test func articleCodeIsThisFile() throws {
-        let missing = try ArticleCode.blocksMissing(article: "Capture/Capture.docc/GettingStartedWithCapture.md",
-                                                    from: #filePath)
-        #expect(missing.isEmpty, "article blocks not in this file: \(missing)")
-    }
-
     @Test func writeThenReadTheDatagramsBack() throws {
         let path = NSTemporaryDirectory() + "capture-getting-started-\(UUID().uuidString).pcap"
         defer { try? FileManager.default.removeItem(atPath: path) }

@@ -1,8 +1,7 @@
 // The code of Sources/SoupBinTCP/SoupBinTCP.docc/GettingStartedWithSoupBinTCP.md,
-// line for line (the first test checks that), run and checked.
+// line for line (DocumentationArticleTests checks that), run and checked.
 
 import Testing
-import TestSupport
 import MoldUDP64
 import SoupBinTCP
 
@@ -23,12 +22,6 @@ final class SequencePrinter: MessageConsumer {
 }
 
 @Suite struct SoupBinTCPGettingStartedTests {
-    @Test func articleCodeIsThisFile() throws {
-        let missing = try ArticleCode.blocksMissing(article: "SoupBinTCP/SoupBinTCP.docc/GettingStartedWithSoupBinTCP.md",
-                                                    from: #filePath)
-        #expect(missing.isEmpty, "article blocks not in this file: \(missing)")
-    }
-
     @Test func loginReplayAndDelivery() throws {
         // The server: one session, replayed and then streamed from the publisher's store.
         let store = RetransmissionStore(messageCapacity: 1024)

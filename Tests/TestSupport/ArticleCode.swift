@@ -1,16 +1,15 @@
 import Foundation
 
 /// Keeps a DocC article's code true: every ```swift block of the article must
-/// appear, line for line, in a test source file that compiles and runs it.
+/// appear, line for line, in a source file the package compiles (a test that
+/// runs it, or an example program).
 /// Indentation and blank lines are ignored (the test nests the code in a
 /// function), nothing else is.
 ///
 /// ```swift
-/// @Test func articleCodeIsThisFile() throws {
-///     let missing = try ArticleCode.blocksMissing(article: "SoupBinTCP/SoupBinTCP.docc/GettingStartedWithSoupBinTCP.md",
-///                                                 from: #filePath)
-///     #expect(missing.isEmpty, "\(missing)")
-/// }
+/// let missing = try ArticleCode.blocksMissing(article: "UTP/UTP.docc/GettingStartedWithUTP.md",
+///                                             from: root.appendingPathComponent("Tests/UTPTests/GettingStartedTests.swift").path)
+/// #expect(missing.isEmpty, "article blocks not in the test: \(missing)")
 /// ```
 public enum ArticleCode {
     /// The package's root directory, found from this file's path.
