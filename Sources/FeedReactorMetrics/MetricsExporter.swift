@@ -54,6 +54,9 @@ public final class MetricsExporter: TimerHandler {
     /// Snapshots taken so far.
     public private(set) var snapshots: UInt64 = 0
 
+    /// An exporter that sends to `factory`, watching nothing yet: call `watch` for
+    /// each object, then `start(on:interval:)` on their reactor's thread.
+    ///
     /// - Parameters:
     ///   - factory: the metrics backend. Tests pass their own; a program usually
     ///     passes `MetricsSystem.factory` after `MetricsSystem.bootstrap`.

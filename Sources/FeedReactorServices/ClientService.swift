@@ -57,6 +57,9 @@ public final class ClientService: Service, @unchecked Sendable {
     /// The summary once the service has ended.
     public var summary: Summary? { finalSummary.mutex.withLock { $0 } }
 
+    /// A service that, when run, starts a reactor thread and builds a MoldUDP64
+    /// client on it for `configuration`; nothing is opened before `run()`.
+    ///
     /// - Parameters:
     ///   - name: the service's name in logs and its thread's name.
     ///   - configuration: the client's lines, servers and tuning.

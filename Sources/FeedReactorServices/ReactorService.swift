@@ -37,6 +37,9 @@ public final class ReactorService: Service, @unchecked Sendable {
     }
     let state = Mutex(State())
 
+    /// A service that, when run, builds a reactor on a thread of its own, calls
+    /// `setUp` there and runs it until shutdown; nothing is opened before `run()`.
+    ///
     /// - Parameters:
     ///   - name: the service's name in logs and its thread's name.
     ///   - configuration: the reactor's backend and capacities.

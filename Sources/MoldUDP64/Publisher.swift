@@ -234,6 +234,10 @@ public final class Publisher: TimerHandler {
     var timer = TimerHandle.invalid
     var armedDeadline = UInt64.max
 
+    /// A publisher for `configuration`'s session that sends through `sink` and, with a
+    /// `store`, keeps every message for retransmission. Attach it to a reactor (or call
+    /// `poll(now:)`) for its flush and heartbeat timers.
+    ///
     /// - Parameters:
     ///   - configuration: session, packing limits, heartbeat interval, simulated loss.
     ///   - sink: where finished packets go (a UDP socket, or memory in tests).

@@ -90,6 +90,10 @@ public final class RetransmissionServer: DatagramHandler {
     let requesters: RequesterTable
     var totalArrival: UInt64 = 0
 
+    /// A server answering re-requests for `configuration.session` from `store`;
+    /// register `socket` with a reactor and this server as its handler. Its answer buffer
+    /// and requester table are allocated here, once.
+    ///
     /// - Parameters:
     ///   - socket: the socket to register with the reactor for this server
     ///     (answers are sent on it, so they come from the address clients asked).

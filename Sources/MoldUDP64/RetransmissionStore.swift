@@ -54,6 +54,9 @@ public final class RetransmissionStore {
     /// Where the next message goes, in the same unbounded stream.
     var writePosition: UInt64 = 0
 
+    /// An empty store whose message index and byte ring are allocated here, once;
+    /// appending past either capacity evicts the oldest messages.
+    ///
     /// - Parameters:
     ///   - messageCapacity: the most messages held (rounded up to a power of two).
     ///   - byteCapacity: the most payload bytes held; at least 65,535 so any

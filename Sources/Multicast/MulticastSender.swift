@@ -22,6 +22,14 @@ public struct MulticastSender: Sendable {
     /// The interface index multicast leaves on (0: the kernel's route decides).
     public let interfaceIndex: UInt32
 
+    /// A socket that sends to `group`:`port`, with the interface, source, TTL and
+    /// loopback set once, here.
+    ///
+    /// - Throws: `MulticastError` naming the fix: a group that is not multicast,
+    ///   port 0, a source that cannot send to the group, an interface that does
+    ///   not exist or cannot multicast (or is missing for a link-local group), or
+    ///   the socket call that failed.
+    ///
     /// - Parameters:
     ///   - group: the multicast group to send to.
     ///   - port: the group's UDP port.

@@ -23,6 +23,9 @@ public struct RateLimiter: Sendable, Equatable {
     /// How far ahead of `now` the TAT may run: `interval * (burst - 1)`.
     public let tolerance: UInt64
 
+    /// A limit of `rate` events per second with bursts of up to `burst` back to back
+    /// (GCRA); the state lives in the caller (`Bucket`), so one limiter serves many keys.
+    ///
     /// - Parameters:
     ///   - rate: events per second, 1...1e9.
     ///   - burst: events allowed back to back, at least 1.

@@ -63,6 +63,9 @@ public final class TimerWheel {
     /// Timers alive now (scheduled and neither fired, if one-shot, nor cancelled).
     public private(set) var count = 0
 
+    /// A wheel with all its timer slots and buckets allocated here, once; scheduling,
+    /// cancelling and firing allocate nothing afterwards.
+    ///
     /// - Parameters:
     ///   - tickNanoseconds: the wheel's resolution (default 100 µs).
     ///   - slots: buckets per rotation, rounded up to a power of two.
