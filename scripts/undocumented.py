@@ -14,7 +14,9 @@ of `public extension`) and `#if` branches are all handled the way Swift handles
 them. `--skip-inherited-docs` keeps a conformance from borrowing its protocol's
 comment, and `--skip-synthesized-members` leaves out what the compiler wrote
 (synthesised `==`, default implementations from other modules), so what remains
-is exactly what a person wrote in Sources/ and must document.
+is exactly what a person wrote in Sources/ and must document. A comment
+counts only when it opens with a summary: one that starts with `- Parameters:`
+(or another callout) gives DocC no abstract and is reported too.
 
 The modules checked are the targets of the package's library products (from
 `swift package dump-package`). Prints `file:line: kind name` per symbol and a
@@ -27,6 +29,7 @@ a gate without this same filtering.
 """
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -65,9 +68,19 @@ def dump_symbol_graphs():
         sys.exit("undocumented: `swift package dump-symbol-graph` failed (output above); fix the build first")
 
 
+# A comment that opens with a callout has no summary: DocC shows no abstract.
+CALLOUT = re.compile(r"-\s*(parameters?|returns|throws|precondition|postcondition|note|important|warning)\b",
+                     re.IGNORECASE)
+
+
 def documented(symbol):
+    """True when the symbol's doc comment opens with a summary sentence (an
+    empty comment, or one that starts with `- Parameters:` or another callout,
+    leaves DocC without an abstract and does not count)."""
     comment = symbol.get("docComment")
-    return comment is not None and any(line.get("text", "").strip() for line in comment.get("lines", []))
+    lines = [line.get("text", "").strip() for line in (comment or {}).get("lines", [])]
+    lines = [line for line in lines if line]
+    return bool(lines) and not CALLOUT.match(lines[0])
 
 
 def undocumented_symbols(directory, module):

@@ -26,6 +26,16 @@ public struct Documented {
 
 public func undocumentedFunction() {}  // UNDOCUMENTED
 
+/// - Parameters:
+///   - value: a parameter list alone is no summary.
+public func onlyParameters(value: Int) {}  // UNDOCUMENTED
+
+/// A summary, then the parameters.
+///
+/// - Parameters:
+///   - value: documented.
+public func summaryAndParameters(value: Int) {}
+
 // A plain comment is not documentation.
 public let undocumentedAfterPlainComment = 0  // UNDOCUMENTED
 
