@@ -130,11 +130,13 @@ public struct ReceiveOptions: Sendable {
 }
 
 import CFeedReactor
+import Synchronization
 
 /// Builds the backend a configuration asks for.
 enum BackendFactory {
-    /// Set once per process when `.auto` fell back to epoll, so the reason is said once.
-    nonisolated(unsafe) static var fallbackReported = false
+    /// Set once per process when `.auto` fell back to epoll, so the reason is
+    /// said once (atomic: reactors are made on many threads at once).
+    static let fallbackReported = Atomic<Bool>(false)
 
     static func make(_ configuration: Reactor.Configuration) throws(ReactorError) -> any Backend {
         switch configuration.backend {
@@ -146,8 +148,7 @@ enum BackendFactory {
             do {
                 return try URingBackend(configuration)
             } catch {
-                if !fallbackReported {
-                    fallbackReported = true
+                if !fallbackReported.exchange(true, ordering: .relaxed) {
                     configuration.logger.notice("io_uring backend not used, falling back to epoll", metadata: ["reason": "\(error.description)"])
                 }
                 return try EpollBackend(maxEvents: configuration.maxEventsPerWait, maxRegistrations: configuration.maxRegistrations)

@@ -152,7 +152,7 @@ public final class Reactor {
     var closed = false
     /// The mailbox's second array: posted work is swapped into it and run from
     /// it, so a drain allocates nothing.
-    var mailboxDrain = ContiguousArray<RemoteHandle.Work>()
+    var mailboxDrain = ContiguousArray<RemoteHandle.Posted>()
     /// Channels whose items this reactor receives (`attach(_:receiver:)`).
     var channels = ContiguousArray<any ChannelDrain>()
 
@@ -525,7 +525,7 @@ public final class Reactor {
         if count > 0 {
             // Index, don't iterate: iterating would retain the array, and the
             // removeAll below would then copy it instead of keeping its capacity.
-            for index in 0..<count { mailboxDrain[index](self) }
+            for index in 0..<count { mailboxDrain[index].work(self) }
             mailboxDrain.removeAll(keepingCapacity: true)
             counters.posted &+= UInt64(count)
         }
