@@ -288,6 +288,16 @@ public final class Rerequester {
                 inFlight[index].attempts = 0
                 inFlight[index].since = now
             }
+            guard session.canKeep(from: remaining.lowerBound) else {
+                // The reorder buffer is full of nearer data, so the session
+                // dropped this answer (or would drop the rest). Asking again
+                // now would bring the same answer to the same full buffer, in
+                // a loop that eats the whole rate limit; the range stays a
+                // declared gap and is asked for once delivery makes room.
+                noteAnswer(index)
+                complete(index)
+                continue
+            }
             inFlight[index].answered = true
             let cap = statistics[inFlight[index].server].answerCap
             if cap > 0 && inFlight[index].received >= min(inFlight[index].asked, cap) {
@@ -327,12 +337,7 @@ public final class Rerequester {
             giveUpEverything(session: session)
         }
         sweep(now: now, session: session)
-        var limited = false
-        // Retries first: they are older than any new gap.
-        for index in inFlight.indices where inFlight[index].active && inFlight[index].due {
-            guard limiter.admit(&theoreticalArrival, now: now) else { limited = true; break }
-            send(index, session: id, now: now)
-        }
+        var limited = !sendDue(now: now, session: session, id: id)
         if !limited { limited = !requestNewGaps(now: now, session: session, id: id) }
         if limited { counters.rateLimited &+= 1 }
     }
@@ -402,6 +407,36 @@ public final class Rerequester {
         }
     }
 
+    /// Sends the retries and continuations that are due, lowest sequence
+    /// number first: the range delivery waits for gets the next token, however
+    /// many further-ahead entries are due (they are older than any new gap, so
+    /// they go before `requestNewGaps`). An entry whose answer the session
+    /// could not keep is dropped instead (asked for again once there is room);
+    /// one whose range became partly buffered asks only for the missing run
+    /// before the buffered part. Returns false when the rate limit stopped it.
+    func sendDue(now: UInt64, session: Session, id: SessionID) -> Bool {
+        while true {
+            var lowest = -1
+            for index in inFlight.indices where inFlight[index].active && inFlight[index].due
+                && (lowest < 0 || inFlight[index].start < inFlight[lowest].start) {
+                lowest = index
+            }
+            guard lowest >= 0 else { return true }
+            let start = inFlight[lowest].start
+            guard let missing = session.firstMissing(atOrAfter: start, below: inFlight[lowest].end),
+                  session.canKeep(from: missing.lowerBound) else {
+                complete(lowest)
+                continue
+            }
+            guard limiter.admit(&theoreticalArrival, now: now) else { return false }
+            // Never ask again for what is buffered: what lies after a buffered
+            // run is a gap of its own, requested by `requestNewGaps`.
+            inFlight[lowest].start = missing.lowerBound
+            inFlight[lowest].end = missing.upperBound
+            send(lowest, session: id, now: now)
+        }
+    }
+
     /// Requests declared gaps not yet in flight. Returns false when the rate
     /// limit stopped it.
     func requestNewGaps(now: UInt64, session: Session, id: SessionID) -> Bool {
@@ -423,6 +458,10 @@ public final class Rerequester {
                 if entry.start > start && entry.start < end { end = entry.start }
             }
             if overlapped { continue }
+            // The buffer is full of nearer data: an answer from here on would
+            // be dropped (and so would everything further ahead). Ask once
+            // delivery has made room.
+            guard session.canKeep(from: start) else { return true }
             if configuration.servers.isEmpty {
                 // Nobody to ask: the whole gap is lost as soon as it is declared
                 // (in one step, however long a forged sequence number made it).

@@ -238,6 +238,17 @@ public final class Session {
         return cursor..<end
     }
 
+    /// True when a packet starting at `sequence` would be kept: delivered at
+    /// once (it starts at or before `nextExpected`), stored in a free slot, or
+    /// stored in place of further-ahead data (see `obtainSlot`). False when the
+    /// buffer is full of data nearer than `sequence`: such a packet would be
+    /// dropped, so the `Rerequester` does not ask for it until there is room.
+    public func canKeep(from sequence: UInt64) -> Bool {
+        guard sequence > nextExpected, buffer.isFull else { return true }
+        guard let last = buffer.highest else { return true }
+        return buffer.first[last] > sequence
+    }
+
     /// The lowest declared gap at or after `sequence`.
     public func firstGap(atOrAfter sequence: UInt64) -> Range<UInt64>? {
         firstMissing(atOrAfter: sequence, below: declaredEnd)
