@@ -132,6 +132,13 @@ public final class Rerequester {
         public var answerCap: UInt64 = 0
         /// Short answers seen (fewer messages than asked).
         public var shortAnswers: UInt64 = 0
+        /// Short answers whose last packet was full (the next message could
+        /// not have fitted): cut by the packet size, not a message cap, so no
+        /// cap is learned from them.
+        public var fullPacketAnswers: UInt64 = 0
+        /// The most packets one answer came in (1: the server answers each
+        /// request with one packet, as `RetransmissionServer` does).
+        public var largestAnswerPackets: UInt64 = 0
     }
 
     /// One outstanding request.
@@ -151,6 +158,9 @@ public final class Rerequester {
         /// Messages asked for by the last send, and received for them since.
         var asked: UInt64 = 0
         var received: UInt64 = 0
+        /// Answer packets for the last send, and whether the latest was full.
+        var packets: UInt64 = 0
+        var lastPacketFull = false
         /// First send, or the last progress: the give-up clock.
         var since: UInt64 = 0
     }
@@ -175,6 +185,10 @@ public final class Rerequester {
     var lastAnswer: UInt64 = 0
     /// The first request sent since the last answer (0: none outstanding).
     var waitingSince: UInt64 = 0
+    /// The largest answer packet and message block seen (bytes), for
+    /// `isFull(_:session:)`.
+    var largestAnswerPacket = 0
+    var largestBlock = 0
     /// The previous poll, for `counters.recoveryNanoseconds`.
     var lastPoll: UInt64 = 0
     let limiter: RateLimiter
@@ -273,10 +287,13 @@ public final class Rerequester {
         guard packet.kind == .data else { return }
         let answerStart = packet.sequenceNumber
         let answerEnd = packet.nextSequenceNumber
+        let full = isFull(packet, session: session)
         for index in inFlight.indices where inFlight[index].active {
             let entry = inFlight[index]
             guard entry.start < answerEnd && answerStart < entry.end else { continue }
             inFlight[index].received &+= min(entry.end, answerEnd) - max(entry.start, answerStart)
+            inFlight[index].packets &+= 1
+            inFlight[index].lastPacketFull = full
             guard let remaining = session.firstMissing(atOrAfter: entry.start, below: entry.end) else {
                 noteAnswer(index)
                 complete(index)
@@ -299,8 +316,12 @@ public final class Rerequester {
                 continue
             }
             inFlight[index].answered = true
-            let cap = statistics[inFlight[index].server].answerCap
-            if cap > 0 && inFlight[index].received >= min(inFlight[index].asked, cap) {
+            let stats = statistics[inFlight[index].server]
+            let cap = stats.answerCap
+            // A full packet from a server known to answer with one packet
+            // (the project's own, and most MTU-bound servers) ends its answer.
+            let packetEnded = full && stats.largestAnswerPackets == 1
+            if packetEnded || (cap > 0 && inFlight[index].received >= min(inFlight[index].asked, cap)) {
                 // The answer brought all the server gives per request: ask
                 // for the rest now rather than wait for packets that will not come.
                 noteAnswer(index)
@@ -311,6 +332,21 @@ public final class Rerequester {
                 inFlight[index].deadline = now &+ configuration.continuationDelay
             }
         }
+    }
+
+    /// True when `packet` (an answer) is full: the largest message block
+    /// seen would not have fitted after it within the largest packet seen
+    /// (live or answer), so the packet size, not a message cap, ended it.
+    /// Below 548 bytes (a 576-byte datagram, which every IPv4 host must
+    /// accept, RFC 791, less IP and UDP headers) no packet counts as full: no
+    /// server limits its packets below that, and tests with tiny messages
+    /// must still see message caps learned.
+    func isFull(_ packet: Packet, session: Session) -> Bool {
+        var blocks = packet.messages.makeIterator()
+        while let message = blocks.next() { largestBlock = max(largestBlock, 2 + message.bytes.count) }
+        largestAnswerPacket = max(largestAnswerPacket, packet.bytes.count)
+        let limit = max(largestAnswerPacket, session.largestLivePacket, 548)
+        return packet.bytes.count + largestBlock > limit
     }
 
     // MARK: - Timer work
@@ -513,6 +549,8 @@ public final class Rerequester {
         inFlight[index].answered = false
         inFlight[index].asked = inFlight[index].end - inFlight[index].start
         inFlight[index].received = 0
+        inFlight[index].packets = 0
+        inFlight[index].lastPacketFull = false
         requestsSent[server] &+= 1
         counters.requests &+= 1
         if waitingSince == 0 { waitingSince = now }
@@ -534,10 +572,20 @@ public final class Rerequester {
         statistics[server].answeredRequests &+= 1
         statistics[server].answeredMessages &+= received
         statistics[server].largestAnswer = max(statistics[server].largestAnswer, received)
+        statistics[server].largestAnswerPackets = max(statistics[server].largestAnswerPackets, entry.packets)
         counters.answerMessagesHighWater = max(counters.answerMessagesHighWater, received)
         let cap = statistics[server].answerCap
         if received < entry.asked {
             statistics[server].shortAnswers &+= 1
+            if entry.lastPacketFull {
+                // Cut by the packet size: the next message did not fit. Pieces
+                // of this many messages would split lost packets that the
+                // server answers whole (packets carry fewer, smaller or larger
+                // messages), so this is no cap; the rest is asked for from
+                // where the answer ended.
+                statistics[server].fullPacketAnswers &+= 1
+                return
+            }
             if cap == 0 || received > cap {
                 // The first short answer, or one larger than the cap: the cap
                 // is at least what this answer carried.

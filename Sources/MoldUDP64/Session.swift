@@ -103,6 +103,10 @@ public final class Session {
     /// so a forged far-future number cannot make it give up on data that
     /// simply has not been sent yet.
     public private(set) var latestLiveEnd: UInt64 = 0
+    /// The largest live packet seen, in bytes: a lower bound on the feed's
+    /// packet size limit (the `Rerequester` tells answers cut by the packet
+    /// size from answers cut by a message cap with it).
+    public private(set) var largestLivePacket = 0
 
     let buffer: ReorderBuffer
     // The reorder window's pending revelations: (highest known, time, packet
@@ -182,7 +186,10 @@ public final class Session {
             return .foreignSession
         }
         packetsReceived &+= 1
-        if !retransmission { latestLiveEnd = packet.nextSequenceNumber }
+        if !retransmission {
+            latestLiveEnd = packet.nextSequenceNumber
+            largestLivePacket = max(largestLivePacket, packet.bytes.count)
+        }
         switch packet.kind {
         case .heartbeat:
             // A heartbeat carries the next sequence number to be sent
