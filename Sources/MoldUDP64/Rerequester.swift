@@ -22,14 +22,20 @@ public enum RerequesterError: Error, Equatable, Sendable, CustomStringConvertibl
 /// and no clock of its own: `poll(now:session:)` decides, a `RequestSink` sends.
 ///
 /// - Requests only missing ranges (never what is delivered or buffered), and
-///   never a range that is already in flight.
+///   never a range that is already in flight, nor one whose answer the full
+///   reorder buffer would drop (`Session.canKeep(from:)`): that waits until
+///   delivery makes room. Due requests go lowest sequence number first.
 /// - Adapts to what each server answers. MoldUDP64 1.00 lets a server return
 ///   fewer messages than asked, and busy exchange servers cap answers (a dozen
 ///   messages, in packets of a few). Once a server's answers come back short,
 ///   its cap is learned (the most it answered one request) and large gaps are
 ///   cut into pieces of that size, up to `maxInFlight` of them outstanding
 ///   within the rate limit, so recovery runs in parallel instead of one
-///   partial answer per round trip. Every `probeInterval`-th request to a
+///   partial answer per round trip. An answer whose last packet is full (the
+///   largest message seen would not have fitted) was cut by the packet size,
+///   not a cap: nothing is learned from it, so a lost packet is still asked
+///   for whole, and when the server answers with one packet the rest is asked
+///   for at once. Every `probeInterval`-th request to a
 ///   capped server asks for twice the cap, so a cap that grows is noticed;
 ///   `capDecreaseAfter` short answers in a row lower it.
 /// - An answer with fewer messages than asked keeps the request alive: once it

@@ -11,10 +11,14 @@
 ///   `reorderWindowPackets` further packets arrived, or `reorderWindow`
 ///   nanoseconds passed, since the packet (or heartbeat) that revealed it.
 /// - Out-of-order data waits in a preallocated `ReorderBuffer` sized in bytes
-///   (`bufferBytes`, default 64 MiB), searched and updated in O(log n); when it
-///   is full the furthest-ahead data is dropped (and requested again later):
-///   the next expected message is always delivered straight from its packet,
-///   so progress never depends on buffer space.
+///   (`bufferBytes`, default 64 MiB), searched and updated in O(log n). When
+///   it is full, what is needed next is kept: a packet nearer the head
+///   displaces the furthest-ahead buffered data, and a packet further ahead
+///   than everything buffered is dropped; both count as `bufferDrops`, and the
+///   dropped ranges are missing again, so the `Rerequester` asks for them once
+///   `canKeep(from:)` says an answer would be kept. The next expected message
+///   is always delivered straight from its packet, so progress never depends
+///   on buffer space.
 /// - Packets that overlap what was delivered or buffered (partial or repeated
 ///   retransmissions, A/B copies) contribute only their new messages.
 ///
