@@ -26,14 +26,20 @@ public enum RerequesterError: Error, Equatable, Sendable, CustomStringConvertibl
 /// and no clock of its own: `poll(now:session:)` decides, a `RequestSink` sends.
 ///
 /// - Requests only missing ranges (never what is delivered or buffered), and
-///   never a range that is already in flight.
+///   never a range that is already in flight, nor one whose answer the full
+///   reorder buffer would drop (`Session.canKeep(from:)`): that waits until
+///   delivery makes room. Due requests go lowest sequence number first.
 /// - Adapts to what each server answers. MoldUDP64 1.00 lets a server return
 ///   fewer messages than asked, and busy exchange servers cap answers (a dozen
 ///   messages, in packets of a few). Once a server's answers come back short,
 ///   its cap is learned (the most it answered one request) and large gaps are
 ///   cut into pieces of that size, up to `maxInFlight` of them outstanding
 ///   within the rate limit, so recovery runs in parallel instead of one
-///   partial answer per round trip. Every `probeInterval`-th request to a
+///   partial answer per round trip. An answer whose last packet is full (the
+///   largest message seen would not have fitted) was cut by the packet size,
+///   not a cap: nothing is learned from it, so a lost packet is still asked
+///   for whole, and when the server answers with one packet the rest is asked
+///   for at once. Every `probeInterval`-th request to a
 ///   capped server asks for twice the cap, so a cap that grows is noticed;
 ///   `capDecreaseAfter` short answers in a row lower it.
 /// - An answer with fewer messages than asked keeps the request alive: once it
@@ -140,6 +146,13 @@ public final class Rerequester {
         public var answerCap: UInt64 = 0
         /// Short answers seen (fewer messages than asked).
         public var shortAnswers: UInt64 = 0
+        /// Short answers whose last packet was full (the next message could
+        /// not have fitted): cut by the packet size, not a message cap, so no
+        /// cap is learned from them.
+        public var fullPacketAnswers: UInt64 = 0
+        /// The most packets one answer came in (1: the server answers each
+        /// request with one packet, as `RetransmissionServer` does).
+        public var largestAnswerPackets: UInt64 = 0
     }
 
     /// One outstanding request.
@@ -159,6 +172,9 @@ public final class Rerequester {
         /// Messages asked for by the last send, and received for them since.
         var asked: UInt64 = 0
         var received: UInt64 = 0
+        /// Answer packets for the last send, and whether the latest was full.
+        var packets: UInt64 = 0
+        var lastPacketFull = false
         /// First send, or the last progress: the give-up clock.
         var since: UInt64 = 0
     }
@@ -186,6 +202,10 @@ public final class Rerequester {
     var lastAnswer: UInt64 = 0
     /// The first request sent since the last answer (0: none outstanding).
     var waitingSince: UInt64 = 0
+    /// The largest answer packet and message block seen (bytes), for
+    /// `isFull(_:session:)`.
+    var largestAnswerPacket = 0
+    var largestBlock = 0
     /// The previous poll, for `counters.recoveryNanoseconds`.
     var lastPoll: UInt64 = 0
     let limiter: RateLimiter
@@ -287,10 +307,13 @@ public final class Rerequester {
         guard packet.kind == .data else { return }
         let answerStart = packet.sequenceNumber
         let answerEnd = packet.nextSequenceNumber
+        let full = isFull(packet, session: session)
         for index in inFlight.indices where inFlight[index].active {
             let entry = inFlight[index]
             guard entry.start < answerEnd && answerStart < entry.end else { continue }
             inFlight[index].received &+= min(entry.end, answerEnd) - max(entry.start, answerStart)
+            inFlight[index].packets &+= 1
+            inFlight[index].lastPacketFull = full
             guard let remaining = session.firstMissing(atOrAfter: entry.start, below: entry.end) else {
                 noteAnswer(index)
                 complete(index)
@@ -302,9 +325,23 @@ public final class Rerequester {
                 inFlight[index].attempts = 0
                 inFlight[index].since = now
             }
+            guard session.canKeep(from: remaining.lowerBound) else {
+                // The reorder buffer is full of nearer data, so the session
+                // dropped this answer (or would drop the rest). Asking again
+                // now would bring the same answer to the same full buffer, in
+                // a loop that eats the whole rate limit; the range stays a
+                // declared gap and is asked for once delivery makes room.
+                noteAnswer(index)
+                complete(index)
+                continue
+            }
             inFlight[index].answered = true
-            let cap = statistics[inFlight[index].server].answerCap
-            if cap > 0 && inFlight[index].received >= min(inFlight[index].asked, cap) {
+            let stats = statistics[inFlight[index].server]
+            let cap = stats.answerCap
+            // A full packet from a server known to answer with one packet
+            // (the project's own, and most MTU-bound servers) ends its answer.
+            let packetEnded = full && stats.largestAnswerPackets == 1
+            if packetEnded || (cap > 0 && inFlight[index].received >= min(inFlight[index].asked, cap)) {
                 // The answer brought all the server gives per request: ask
                 // for the rest now rather than wait for packets that will not come.
                 noteAnswer(index)
@@ -315,6 +352,21 @@ public final class Rerequester {
                 inFlight[index].deadline = now &+ configuration.continuationDelay
             }
         }
+    }
+
+    /// True when `packet` (an answer) is full: the largest message block
+    /// seen would not have fitted after it within the largest packet seen
+    /// (live or answer), so the packet size, not a message cap, ended it.
+    /// Below 548 bytes (a 576-byte datagram, which every IPv4 host must
+    /// accept, RFC 791, less IP and UDP headers) no packet counts as full: no
+    /// server limits its packets below that, and tests with tiny messages
+    /// must still see message caps learned.
+    func isFull(_ packet: Packet, session: Session) -> Bool {
+        var blocks = packet.messages.makeIterator()
+        while let message = blocks.next() { largestBlock = max(largestBlock, 2 + message.bytes.count) }
+        largestAnswerPacket = max(largestAnswerPacket, packet.bytes.count)
+        let limit = max(largestAnswerPacket, session.largestLivePacket, 548)
+        return packet.bytes.count + largestBlock > limit
     }
 
     // MARK: - Timer work
@@ -341,12 +393,7 @@ public final class Rerequester {
             giveUpEverything(session: session)
         }
         sweep(now: now, session: session)
-        var limited = false
-        // Retries first: they are older than any new gap.
-        for index in inFlight.indices where inFlight[index].active && inFlight[index].due {
-            guard limiter.admit(&theoreticalArrival, now: now) else { limited = true; break }
-            send(index, session: id, now: now)
-        }
+        var limited = !sendDue(now: now, session: session, id: id)
         if !limited { limited = !requestNewGaps(now: now, session: session, id: id) }
         if limited { counters.rateLimited &+= 1 }
     }
@@ -416,6 +463,36 @@ public final class Rerequester {
         }
     }
 
+    /// Sends the retries and continuations that are due, lowest sequence
+    /// number first: the range delivery waits for gets the next token, however
+    /// many further-ahead entries are due (they are older than any new gap, so
+    /// they go before `requestNewGaps`). An entry whose answer the session
+    /// could not keep is dropped instead (asked for again once there is room);
+    /// one whose range became partly buffered asks only for the missing run
+    /// before the buffered part. Returns false when the rate limit stopped it.
+    func sendDue(now: UInt64, session: Session, id: SessionID) -> Bool {
+        while true {
+            var lowest = -1
+            for index in inFlight.indices where inFlight[index].active && inFlight[index].due
+                && (lowest < 0 || inFlight[index].start < inFlight[lowest].start) {
+                lowest = index
+            }
+            guard lowest >= 0 else { return true }
+            let start = inFlight[lowest].start
+            guard let missing = session.firstMissing(atOrAfter: start, below: inFlight[lowest].end),
+                  session.canKeep(from: missing.lowerBound) else {
+                complete(lowest)
+                continue
+            }
+            guard limiter.admit(&theoreticalArrival, now: now) else { return false }
+            // Never ask again for what is buffered: what lies after a buffered
+            // run is a gap of its own, requested by `requestNewGaps`.
+            inFlight[lowest].start = missing.lowerBound
+            inFlight[lowest].end = missing.upperBound
+            send(lowest, session: id, now: now)
+        }
+    }
+
     /// Requests declared gaps not yet in flight. Returns false when the rate
     /// limit stopped it.
     func requestNewGaps(now: UInt64, session: Session, id: SessionID) -> Bool {
@@ -437,6 +514,10 @@ public final class Rerequester {
                 if entry.start > start && entry.start < end { end = entry.start }
             }
             if overlapped { continue }
+            // The buffer is full of nearer data: an answer from here on would
+            // be dropped (and so would everything further ahead). Ask once
+            // delivery has made room.
+            guard session.canKeep(from: start) else { return true }
             if configuration.servers.isEmpty {
                 // Nobody to ask: the whole gap is lost as soon as it is declared
                 // (in one step, however long a forged sequence number made it).
@@ -488,6 +569,8 @@ public final class Rerequester {
         inFlight[index].answered = false
         inFlight[index].asked = inFlight[index].end - inFlight[index].start
         inFlight[index].received = 0
+        inFlight[index].packets = 0
+        inFlight[index].lastPacketFull = false
         requestsSent[server] &+= 1
         counters.requests &+= 1
         if waitingSince == 0 { waitingSince = now }
@@ -509,10 +592,20 @@ public final class Rerequester {
         statistics[server].answeredRequests &+= 1
         statistics[server].answeredMessages &+= received
         statistics[server].largestAnswer = max(statistics[server].largestAnswer, received)
+        statistics[server].largestAnswerPackets = max(statistics[server].largestAnswerPackets, entry.packets)
         counters.answerMessagesHighWater = max(counters.answerMessagesHighWater, received)
         let cap = statistics[server].answerCap
         if received < entry.asked {
             statistics[server].shortAnswers &+= 1
+            if entry.lastPacketFull {
+                // Cut by the packet size: the next message did not fit. Pieces
+                // of this many messages would split lost packets that the
+                // server answers whole (packets carry fewer, smaller or larger
+                // messages), so this is no cap; the rest is asked for from
+                // where the answer ended.
+                statistics[server].fullPacketAnswers &+= 1
+                return
+            }
             if cap == 0 || received > cap {
                 // The first short answer, or one larger than the cap: the cap
                 // is at least what this answer carried.

@@ -11,10 +11,14 @@
 ///   `reorderWindowPackets` further packets arrived, or `reorderWindow`
 ///   nanoseconds passed, since the packet (or heartbeat) that revealed it.
 /// - Out-of-order data waits in a preallocated `ReorderBuffer` sized in bytes
-///   (`bufferBytes`, default 64 MiB), searched and updated in O(log n); when it
-///   is full the furthest-ahead data is dropped (and requested again later):
-///   the next expected message is always delivered straight from its packet,
-///   so progress never depends on buffer space.
+///   (`bufferBytes`, default 64 MiB), searched and updated in O(log n). When
+///   it is full, what is needed next is kept: a packet nearer the head
+///   displaces the furthest-ahead buffered data, and a packet further ahead
+///   than everything buffered is dropped; both count as `bufferDrops`, and the
+///   dropped ranges are missing again, so the `Rerequester` asks for them once
+///   `canKeep(from:)` says an answer would be kept. The next expected message
+///   is always delivered straight from its packet, so progress never depends
+///   on buffer space.
 /// - Packets that overlap what was delivered or buffered (partial or repeated
 ///   retransmissions, A/B copies) contribute only their new messages.
 ///
@@ -107,6 +111,10 @@ public final class Session {
     /// so a forged far-future number cannot make it give up on data that
     /// simply has not been sent yet.
     public private(set) var latestLiveEnd: UInt64 = 0
+    /// The largest live packet seen, in bytes: a lower bound on the feed's
+    /// packet size limit (the `Rerequester` tells answers cut by the packet
+    /// size from answers cut by a message cap with it).
+    public private(set) var largestLivePacket = 0
 
     let buffer: ReorderBuffer
     // The reorder window's pending revelations: (highest known, time, packet
@@ -188,7 +196,10 @@ public final class Session {
             return .foreignSession
         }
         packetsReceived &+= 1
-        if !retransmission { latestLiveEnd = packet.nextSequenceNumber }
+        if !retransmission {
+            latestLiveEnd = packet.nextSequenceNumber
+            largestLivePacket = max(largestLivePacket, packet.bytes.count)
+        }
         switch packet.kind {
         case .heartbeat:
             // A heartbeat carries the next sequence number to be sent
@@ -242,6 +253,17 @@ public final class Session {
         guard cursor < limit else { return nil }
         let end = entry.map { min(limit, buffer.first[$0]) } ?? limit
         return cursor..<end
+    }
+
+    /// True when a packet starting at `sequence` would be kept: delivered at
+    /// once (it starts at or before `nextExpected`), stored in a free slot, or
+    /// stored in place of further-ahead data (see `obtainSlot`). False when the
+    /// buffer is full of data nearer than `sequence`: such a packet would be
+    /// dropped, so the `Rerequester` does not ask for it until there is room.
+    public func canKeep(from sequence: UInt64) -> Bool {
+        guard sequence > nextExpected, buffer.isFull else { return true }
+        guard let last = buffer.highest else { return true }
+        return buffer.first[last] > sequence
     }
 
     /// The lowest declared gap at or after `sequence`.

@@ -25,6 +25,12 @@ final class MoldRig: MessageConsumer, RequestSink {
     /// Models of stingy exchange servers, one per server, replacing the
     /// plain answers (and the answer links) when set.
     var stingy: [StingyServer]?
+    /// The project's own `RetransmissionServer`s (I/O-free core), one per
+    /// server, replacing the plain answers when set; answers travel the
+    /// answer links.
+    var retransmissionServers: [RetransmissionServer]?
+    /// The address the servers see requests come from.
+    let clientAddress = try! SocketAddress("127.0.0.1", port: 40_999)
     /// Per sequence number (index seq - 1): arrived on the live feed.
     private(set) var liveReceived: [Bool] = []
     /// One past the last message published live so far (servers answer only those).
@@ -38,6 +44,8 @@ final class MoldRig: MessageConsumer, RequestSink {
     private(set) var unrecoverableReports: [Range<UInt64>] = []
     private(set) var requests: [(time: UInt64, server: Int, first: UInt64, count: UInt16)] = []
     private(set) var foreignReports: [SessionID] = []
+    /// Requests that asked for messages the reorder buffer held when sent.
+    private(set) var requestsForBuffered = 0
     private(set) var endedAt: UInt64?
     var expectedNext: UInt64
 
@@ -90,6 +98,11 @@ final class MoldRig: MessageConsumer, RequestSink {
     // MARK: RequestSink
 
     func sendRequest(serverIndex: Int, session: SessionID, firstSequence: UInt64, count: UInt16) {
+        // Issue 18: never ask for what is buffered.
+        if let slot = self.session.buffer.firstEntry(endingAfter: firstSequence),
+           self.session.buffer.first[slot] < firstSequence + UInt64(count) {
+            requestsForBuffered += 1
+        }
         requests.append((now, serverIndex, firstSequence, count))
         requestLinks[serverIndex].send(MoldFeed.request(session: session.bytes, first: firstSequence, count: count), now: now)
     }
@@ -143,14 +156,17 @@ final class MoldRig: MessageConsumer, RequestSink {
     /// Sends `packets` on the downstream link one per `interval`, then a
     /// heartbeat every `heartbeatInterval` (and end of session if asked), and
     /// runs until `done` or `limit` of simulated time.
-    func run(_ packets: [[UInt8]], interval: UInt64 = 10_000, heartbeatInterval: UInt64 = 1_000_000,
+    /// `offsets`, when given, are the packets' send times after the start
+    /// instead (non-decreasing, one per packet).
+    func run(_ packets: [[UInt8]], interval: UInt64 = 10_000, offsets: [UInt64]? = nil, heartbeatInterval: UInt64 = 1_000_000,
              endOfSession: Bool = false, limit: UInt64 = 60_000_000_000,
              inject: ((Int, MoldRig) -> Void)? = nil, until done: (MoldRig) -> Bool) {
         let start = now
+        func due(_ index: Int) -> UInt64 { offsets?[index] ?? UInt64(index) * interval }
         var nextPacket = 0
         var nextHeartbeat = UInt64.max
         while now - start < limit && !done(self) {
-            while nextPacket < packets.count && start + UInt64(nextPacket) * interval <= now {
+            while nextPacket < packets.count && start + due(nextPacket) <= now {
                 inject?(nextPacket, self)
                 let packet = packets[nextPacket]
                 if packet[18..<20] != [0, 0] && packet[18..<20] != [0xFF, 0xFF] {
@@ -176,6 +192,19 @@ final class MoldRig: MessageConsumer, RequestSink {
                     for answer in model.answers(upTo: now) { self.answer(answer, from: servers[server]) }
                     continue
                 }
+                if let own = retransmissionServers?[server] {
+                    for request in requestLinks[server].receive(upTo: now) where serverAlive[server] {
+                        let answer = request.withUnsafeBytes { bytes in
+                            clientAddress.withSockaddr { raw, length in
+                                own.answer(to: bytes, from: UnsafeRawBufferPointer(start: raw, count: Int(length)), now: now)
+                                    .map { Array($0) }
+                            }
+                        }
+                        if let answer { answerLinks[server].send(answer, now: now) }
+                    }
+                    for answer in answerLinks[server].receive(upTo: now) { self.answer(answer, from: servers[server]) }
+                    continue
+                }
                 for request in requestLinks[server].receive(upTo: now) where serverAlive[server] {
                     if let answer = (serverStore ?? feed).answer(request: request, maxMessages: answerMaxMessages,
                                                                            publishedEnd: publishedEnd) {
@@ -187,7 +216,7 @@ final class MoldRig: MessageConsumer, RequestSink {
             rerequester.poll(now: now, session: session)
             // Jump to the next event, at least 1 µs ahead.
             var next = nextHeartbeat
-            if nextPacket < packets.count { next = min(next, start + UInt64(nextPacket) * interval) }
+            if nextPacket < packets.count { next = min(next, start + due(nextPacket)) }
             for link in [downstream] + requestLinks + answerLinks { if let arrival = link.nextArrival { next = min(next, arrival) } }
             for model in stingy ?? [] { if let arrival = model.nextArrival { next = min(next, arrival) } }
             if let deadline = rerequester.nextDeadline(session: session) { next = min(next, deadline) }

@@ -150,6 +150,50 @@ final class RequestRecorder: RequestSink {
         #expect(session.counters.recovered == 19)
     }
 
+    @Test func fullBufferKeepsWhatIsNeededNextAndAsksForTheRestOnceThereIsRoom() throws {
+        let counters = MoldCounters()
+        let session = Session(configuration: .init(reorderWindowPackets: 0, maxBufferedPackets: 3), counters: counters)
+        let recorder = Recorder()
+        session.consumer = recorder
+        let rerequester = try Rerequester(configuration: .init(servers: servers), counters: counters)
+        rerequester.sink = sink
+        live(session, 1, 1)
+        live(session, 20, 1)
+        live(session, 30, 1)
+        live(session, 40, 1)        // full: 20, 30, 40
+        live(session, 50, 1)        // furthest ahead of all: dropped, counted
+        #expect(counters.bufferDrops == 1)
+        live(session, 10, 1)        // nearer: displaces 40, the furthest ahead
+        #expect(counters.bufferDrops == 2)
+        #expect(session.bufferedPackets == 3)
+        #expect(!session.canKeep(from: 31) && session.canKeep(from: 21) && session.canKeep(from: 2))
+        rerequester.poll(now: 0, session: session)
+        // The head and the ranges between buffered data are asked for; nothing
+        // buffered is; nothing beyond 30 either while an answer there would be
+        // dropped (31...51 waits for room).
+        #expect(sink.sent.map(\.first) == [2, 11, 21])
+        #expect(sink.sent.map(\.count) == [8, 9, 9])
+        answer(rerequester, session, 2, 8, at: 100_000)        // delivers 1...10: room again
+        #expect(session.nextExpected == 11)
+        rerequester.poll(now: 100_000, session: session)
+        // 40 and 50, dropped before, are asked for again now, with what lay around them.
+        #expect(sink.sent.count == 4 && sink.sent[3].first == 31 && sink.sent[3].count == 20)
+        answer(rerequester, session, 21, 9, at: 200_000)       // buffered: 20, 21...29, 30 (full)
+        answer(rerequester, session, 31, 20, at: 200_000)      // beyond all of it: dropped
+        #expect(counters.bufferDrops == 22)
+        answer(rerequester, session, 11, 9, at: 200_000)
+        #expect(recorder.sequences == Array(1...30))
+        // The dropped answer's request was set aside, not repeated into the
+        // full buffer; with room again it is asked for once more.
+        #expect(sink.sent.count == 4 && rerequester.inFlightCount == 0)
+        rerequester.poll(now: 200_000, session: session)
+        #expect(sink.sent.count == 5 && sink.sent[4].first == 31 && sink.sent[4].count == 20)
+        answer(rerequester, session, 31, 20, at: 300_000)
+        #expect(recorder.sequences == Array(1...50))
+        #expect(counters.recovered == 46 && counters.duplicates == 0)
+        #expect(rerequester.inFlightCount == 0)
+    }
+
     @Test func answerThatBringsTheCapIsContinuedAtOnce() throws {
         let (session, rerequester) = try make {
             $0.continuationDelay = 1_000_000

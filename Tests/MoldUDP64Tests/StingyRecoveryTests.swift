@@ -48,6 +48,7 @@ import TestSupport
         #expect(rig.deliveredAll(), "\(summary)")
         #expect(rig.counters.unrecoverable == 0 && rig.lost.isEmpty, "\(summary)")
         #expect(rig.counters.bufferDrops == 0, "\(summary)")
+        #expect(rig.requestsForBuffered == 0, "\(summary)")
         // Every request that a lost answer (20%) wasted is inevitable; beyond
         // that, at most 1.25x the minimum the 14-message cap allows. Reordered
         // packets declared lost before they arrive add requests the minimum
