@@ -6,7 +6,8 @@
 // the 20-byte header and a 2-byte length before each). `--coalesce` gathers an
 // epoll duty cycle's packets into one sendmmsg (SendOptions.coalesce). Without --udp
 // packets go to a sink that drops them (packing alone); with --udp each packet is
-// sent through a reactor (epoll: sendto; io_uring: SQEs; --backend) to a
+// sent through a reactor (epoll: sendto; io_uring: SQEs; --backend) on a socket
+// connected (as the C baseline's) to a
 // loopback socket nobody reads (the kernel drops what does not fit its buffer);
 // the loop runs a reactor poll every --poll-every messages (default 64, the C
 // baseline's sendmmsg batch), as a duty cycle would. Packets/s counts packets the
@@ -52,7 +53,8 @@ for run in 1...runs {
     let reactor = try Reactor(backend: backend)
     let sink: any PacketSink = useUDP
         ? try UDPPacketSink(reactor: reactor, socket: UDPSocket.bound(to: SocketAddress("127.0.0.1", port: 0)),
-                            destination: try target.localAddress(), options: SendOptions(queueCapacity: 256, slotSize: max(64, packetSize), coalesce: coalesce))
+                            destination: try target.localAddress(), options: SendOptions(queueCapacity: 256, slotSize: max(64, packetSize), coalesce: coalesce),
+                            connect: true)
         : DiscardingSink()
     let publisher = Publisher(configuration, sink: sink, store: store)
     let start = fr_monotonic_ns()

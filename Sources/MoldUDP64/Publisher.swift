@@ -34,6 +34,8 @@ public final class UDPPacketSink: PacketSink, DatagramHandler {
     /// The socket's registration when the sink was made with a reactor; nil for a
     /// sink that calls `sendto` itself.
     public private(set) var token: Token?
+    /// The socket is connected to `destination`: sends carry no address.
+    public let connected: Bool
 
     /// A sink that sends with `sendto` on `socket` itself, without a reactor: a full
     /// send buffer fails the send (counted by the publisher) instead of queuing it.
@@ -41,15 +43,21 @@ public final class UDPPacketSink: PacketSink, DatagramHandler {
         self.socket = socket
         self.destination = destination
         reactor = nil
+        connected = false
     }
 
     /// Registers `socket` with `reactor` (which then owns it) and sends through
-    /// it. The reactor must outlive the sink.
+    /// it. The reactor must outlive the sink. With `connect`, the socket is
+    /// connected to `destination` and packets go without an address: the kernel
+    /// then keeps the route instead of looking it up per packet (a unicast or a
+    /// multicast destination alike; the socket then hears only that address).
     public init(reactor: Reactor, socket: UDPSocket, destination: SocketAddress,
-                options: SendOptions = SendOptions()) throws(ReactorError) {
+                options: SendOptions = SendOptions(), connect: Bool = false) throws(ReactorError) {
         self.socket = socket
         self.destination = destination
         self.reactor = reactor
+        if connect { try socket.connect(to: destination) }
+        connected = connect
         token = try reactor.register(socket, options: ReceiveOptions(slotCount: 1, slotSize: 64), send: options,
                                      handler: self)
     }
@@ -59,7 +67,7 @@ public final class UDPPacketSink: PacketSink, DatagramHandler {
     /// `sendFailures`.
     public func send(_ packet: UnsafeRawBufferPointer) -> Bool {
         if let reactor, let token {
-            switch reactor.send(token, packet, to: destination) {
+            switch reactor.send(token, packet, to: connected ? nil : destination) {
             case .sent, .queued: return true
             case .refused(let reason):
                 if case .failed(let error) = reason { lastFailure = error.errno } else { lastFailure = EAGAIN }

@@ -231,4 +231,32 @@ final class CollectingSink: PacketSink {
         #expect(publisher.counters.packetsSent == 4 && publisher.counters.sendFailures == 0)
         publisher.detach()
     }
+
+    /// A sink on the reactor's send path with a connected socket (each backend,
+    /// coalesced on epoll): packets go without an address, arrive in order, and
+    /// the receiver sees them from the sink's socket.
+    @Test(arguments: TestEnvironment.backends)
+    func connectedSinkThroughTheReactor(backend: BackendKind) throws {
+        let reactor = try Reactor(backend: backend)
+        let (receiver, destination) = try loopbackSocket()
+        let received = CollectingHandler()
+        try reactor.register(receiver, handler: received)
+        let (sender, _) = try loopbackSocket()
+        let source = try sender.localAddress()
+        let sink = try UDPPacketSink(reactor: reactor, socket: sender, destination: destination,
+                                     options: SendOptions(queueCapacity: 64, coalesce: true), connect: true)
+        #expect(sink.connected)
+        var configuration = Publisher.Configuration(session: testSession)
+        configuration.flushDelay = 0
+        configuration.heartbeatInterval = 0
+        let publisher = Publisher(configuration, sink: sink)
+        for sequence in UInt64(1)...40 {
+            let message = testMessage(sequence, length: 20)
+            _ = try message.withUnsafeBytes { raw throws(PublisherError) in try publisher.append(raw, now: 1) }
+        }
+        try pump(reactor) { received.payloads.count == 40 }
+        #expect(received.payloads.compactMap { ParsedPacket($0)?.sequenceNumber } == Array(UInt64(1)...40))
+        #expect(received.sources.allSatisfy { $0 == source })
+        #expect(publisher.counters.packetsSent == 40 && publisher.counters.sendFailures == 0)
+    }
 }
