@@ -121,7 +121,11 @@ import TestSupport
             #expect(checker.delivered == StingyRecoveryTests.messageCount, "\(summary)")
             #expect(checker.mismatches == 0 && checker.lost.isEmpty, "\(summary)")
             #expect(c.unrecoverable == 0, "\(summary)")
-            #expect(client.rerequester.statistics(server: 0).answerCap == 14, "\(summary)")
+            // The fake-clock test pins the cap at 14. Here a loaded machine also
+            // drops answer packets in the kernel, and a run of half answers (one
+            // of the two 7-message packets) lowers the cap by design: it must
+            // still be learned, and never above what the server sends.
+            #expect((7...14).contains(client.rerequester.statistics(server: 0).answerCap), "\(summary)")
             client.close()
         }
     }
