@@ -11,13 +11,20 @@
 # The single reactor runs on CPU $SINGLE_CPU, the pair on CPUs 0 and 1. Prints
 # each run, then the medians and their ratio (two / one).
 #
-# Knobs (environment): ROUNDS COUNT SIZE BACKEND SINGLE_CPU SKIP_BUILD=1
+# RT=1 runs every reactor SCHED_FIFO (chrt -f 10; threads inherit it): on a
+# machine busy with other work the pair then has its two CPUs to itself, as
+# the single reactor has its one.
+#
+# Knobs (environment): ROUNDS COUNT SIZE BACKEND SINGLE_CPU RT=0|1 SKIP_BUILD=1
 set -euo pipefail
 ROUNDS=${ROUNDS:-5}
 COUNT=${COUNT:-1000000}
 SIZE=${SIZE:-64}
 BACKEND=${BACKEND:-epoll}
 SINGLE_CPU=${SINGLE_CPU:-1}
+RT=${RT:-0}
+priority=()
+[[ "$RT" == 1 ]] && priority=(chrt -f 10)
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
 if [[ -z "${SKIP_BUILD:-}" ]]; then
@@ -28,7 +35,7 @@ FR="$ROOT/.build/release/feedreactor"
 
 one=() two=()
 run() {  # reactors cpus
-    "$FR" group-bench --reactors "$1" --cpus "$2" --sockets 2 --count "$COUNT" --size "$SIZE" --backend "$BACKEND" 2>/dev/null \
+    "${priority[@]}" "$FR" group-bench --reactors "$1" --cpus "$2" --sockets 2 --count "$COUNT" --size "$SIZE" --backend "$BACKEND" 2>/dev/null \
         | sed -n 's/^pps=\([0-9]*\).*/\1/p'
 }
 for ((round = 1; round <= ROUNDS; round++)); do

@@ -26,6 +26,8 @@ struct GroupBench: ParsableCommand {
     @Option(help: "Backend of every reactor.") var backend: BackendKind = .epoll
     @Option(help: "Receive buffer per socket in bytes (SO_RCVBUFFORCE as root).") var rcvbuf: Int = 1_073_741_823
     @Option(help: "Give up after this many seconds of draining.") var timeout: Double = 60
+    @Option(help: "Fill every socket from this CPU (default: from the CPU of the reactor that drains it).")
+    var fillCPU: Int?
 
     func validate() throws {
         guard reactors > 0, sockets > 0, count > 0, size >= 8 else {
@@ -49,7 +51,14 @@ struct GroupBench: ParsableCommand {
             try socket.setReceiveBuffer(bytes: rcvbuf)
             targets.append(socket)
         }
-        try fill(targets)
+        // Socket i is filled from the CPU of the reactor that drains it, as a
+        // NIC's receive queue steered to that core would: the kernel then frees
+        // each datagram on the CPU that allocated it, in either configuration
+        // (remote frees cost the draining CPU, and only the CPU other than the
+        // filler's would pay them).
+        // (The main thread stays on the last filler CPU; it only waits. Each
+        // reactor thread pins itself to its own CPU.)
+        try fill(targets) { index in fillCPU ?? cpuList[index % reactors] }
         note("filled \(sockets) sockets with \(count) datagrams of \(size) bytes")
 
         var configuration = Reactor.Configuration(backend: backend)
@@ -89,12 +98,13 @@ struct GroupBench: ParsableCommand {
     }
 
     /// Queues `count` sequence-numbered datagrams into each socket with sendmmsg(64).
-    func fill(_ targets: [UDPSocket]) throws {
+    func fill(_ targets: [UDPSocket], cpu: (Int) -> Int) throws {
         let sender = try UDPSocket.bound(to: SocketAddress("127.0.0.1", port: 0))
         defer { sender.close() }
         try sender.setSendBuffer(bytes: 8 << 20)
         let batch = SendBatch(capacity: 64, slotSize: size)
-        for target in targets {
+        for (index, target) in targets.enumerated() {
+            _ = fr_pin_to_cpu(Int32(cpu(index)))
             let destination = try target.localAddress()
             var sequence: UInt64 = 0
             var spins = 0
