@@ -24,7 +24,10 @@ struct UTPCat: ParsableCommand {
     @Option(name: .short, help: "Local UDP port (0: any).") var port: UInt16 = 0
     @Option(name: .short, help: "Local address to bind.") var source: String?
     @Option(help: "Give up after this many seconds (0: never).") var timeout: Double = 0
-    @Option(help: "Path MTU ceiling in bytes (discovery probes from 576 up to it).") var mtu: Int = 1500
+    @Option(help: """
+        Path MTU ceiling in bytes, overriding the kernel's route MTU (default: the route's MTU \
+        towards the peer, at most 1500; discovery probes between 576 and it).
+        """) var mtu: Int?
     @Option(help: "auto, epoll or uring.") var backend: BackendKind = .epoll
     @Argument(help: "Host to connect to.") var host: String?
     @Argument(help: "Port to connect to.") var remotePort: UInt16?
@@ -32,12 +35,15 @@ struct UTPCat: ParsableCommand {
     func validate() throws {
         if listen && host != nil { throw ValidationError("-l listens; give HOST PORT only to connect") }
         if !listen && (host == nil || remotePort == nil) { throw ValidationError("give HOST PORT to connect, or -l [-p PORT] to listen") }
-        if mtu < 576 || mtu > 65_535 { throw ValidationError("--mtu must be within 576...65535") }
+        if let mtu, mtu < 576 || mtu > 65_535 { throw ValidationError("--mtu must be within 576...65535") }
     }
 
     func run() throws {
         var configuration = UTPConfiguration()
-        configuration.mtu = mtu
+        if let mtu {
+            configuration.mtu = mtu
+            configuration.routeMTU = false
+        }
         let reactor = try Reactor(Reactor.Configuration(backend: backend))
         let target = try host.map { try SocketAddress($0, port: remotePort!) }
         let bindAddress = try SocketAddress(source ?? ((target?.isIPv6 ?? false) ? "::" : "0.0.0.0"), port: port)
@@ -73,7 +79,7 @@ struct UTPCat: ParsableCommand {
             let meanDelay: String = fixed(stats.meanQueueingDelayMicroseconds / 1000)
             let maximumDelay: String = fixed(Double(stats.maximumQueueingDelay) / 1000)
             let seconds: String = fixed(Double(reactor.now &- start) / 1e9)
-            var line = "mtu=\(connection.pathMTU.current) probes=\(connection.pathMTU.probesSent) timeouts=\(stats.timeouts)"
+            var line = "mtu=\(connection.pathMTU.current) mtu_ceiling=\(connection.pathMTU.ceiling) too_big_reports=\(socket.tooBigReports) probes=\(connection.pathMTU.probesSent) timeouts=\(stats.timeouts)"
             line += " fast_resent=\(stats.fastRetransmissions) window=\(connection.congestion.window)"
             line += " queueing_delay_ms_mean=\(meanDelay) queueing_delay_ms_max=\(maximumDelay) seconds=\(seconds)"
             note(line)

@@ -142,7 +142,11 @@ public final class UTPConnection {
         self.state = state
         isIPv6 = peer.isIPv6
         rtt = RTTEstimator(initial: configuration.synTimeout)
-        pathMTU = PathMTU(floor: configuration.minimumMTU, ceiling: configuration.mtu, discovery: configuration.mtuDiscovery)
+        var ceiling = configuration.mtu
+        if configuration.routeMTU, let route = endpoint.output.pathMTU(to: peer), route > 0 {
+            ceiling = min(ceiling, route)
+        }
+        pathMTU = PathMTU(floor: min(configuration.minimumMTU, ceiling), ceiling: ceiling, discovery: configuration.mtuDiscovery)
         congestion = CongestionControl(configuration: configuration,
                                        maximumWindow: configuration.sendSlots / 2 * UTPConfiguration.payloadSize(mtu: configuration.mtu, ipv6: peer.isIPv6))
         delays = DelayHistory(minutes: configuration.baseDelayMinutes)
@@ -755,7 +759,20 @@ public final class UTPConnection {
         case .sent, .dropped:
             break
         case .tooBig(let mtu):
+            // The probe itself was refused: its retransmission (unpadded) recovers it.
             pathMTU.tooBig(reported: mtu, packetSize: packet.count + (isIPv6 ? 48 : 28))
+        }
+    }
+
+    /// The network says nothing larger than `mtu` bytes reaches the peer (ICMP
+    /// "fragmentation needed" / "packet too big", or a local EMSGSIZE, from the
+    /// socket's error queue). Lowers the path MTU at once; a probe above it was
+    /// dropped on the way, so it is resent unpadded now, without counting it as
+    /// congestion (the loss says nothing about queues).
+    public func pathTooBig(mtu: Int, now: UInt64) {
+        guard mtu > 0, state == .connected || state == .synSent else { return }
+        if let probe = pathMTU.tooBig(reported: mtu, packetSize: 0), markLost(probe) {
+            fillWindow(now: now)
         }
     }
 

@@ -125,6 +125,18 @@ public final class UTPEndpoint {
         reapClosed()
     }
 
+    /// The network reported that nothing above `mtu` bytes reaches `host` (ICMP
+    /// "fragmentation needed" / "packet too big", or a local EMSGSIZE, read from the
+    /// socket's error queue). A path MTU belongs to the route to a host, not to a
+    /// port (a local report names port 0), so every connection to that host hears it.
+    public func pathTooBig(to host: SocketAddress, mtu: Int, now: UInt64) {
+        counters.pathMTUReports &+= 1
+        for connection in connections.values where connection.peer.isSameHost(as: host) {
+            connection.pathTooBig(mtu: mtu, now: now)
+        }
+        reapClosed()
+    }
+
     /// The earliest deadline of any connection (nil when idle).
     public var nextDeadline: UInt64? {
         var earliest: UInt64?
@@ -187,5 +199,16 @@ public final class UTPEndpoint {
             if connections[key] === connection { connections[key] = nil }
         }
         closedQueue.removeAll(keepingCapacity: true)
+    }
+}
+
+extension SocketAddress {
+    /// Same family, address and scope id; any port.
+    func isSameHost(as other: SocketAddress) -> Bool {
+        var mine = self
+        var theirs = other
+        mine.port = 0
+        theirs.port = 0
+        return mine == theirs
     }
 }

@@ -14,6 +14,14 @@ public enum UTPSendResult: Sendable {
 /// tests. Called synchronously; `packet` is valid only during the call.
 public protocol UTPOutput: AnyObject {
     func transmit(_ packet: UnsafeRawBufferPointer, to address: SocketAddress) -> UTPSendResult
+    /// The largest IP packet the kernel would send towards `address` (its route's
+    /// path MTU or interface MTU), asked once per connection when
+    /// `UTPConfiguration.routeMTU` is on. Nil: unknown (the default; tests).
+    func pathMTU(to address: SocketAddress) -> Int?
+}
+
+extension UTPOutput {
+    public func pathMTU(to address: SocketAddress) -> Int? { nil }
 }
 
 /// Events of one connection, on the thread that drives it.

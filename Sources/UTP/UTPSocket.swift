@@ -13,9 +13,13 @@ public protocol UTPAcceptor: AnyObject {
 /// µTP on the reactor: one UDP socket, many connections. Receives datagram batches
 /// from the reactor, hands each to the I/O-free `UTPEndpoint`, flushes the
 /// deferred ACKs once per batch, and runs the connections' timers from one
-/// periodic reactor timer. Packets leave through `UDPSocket.send` with DF set
-/// (IP_MTU_DISCOVER = IP_PMTUDISC_DO) so path-MTU probes mean something and the
-/// kernel's EMSGSIZE reaches the connection.
+/// periodic reactor timer. Packets leave through the reactor's send path
+/// (`Reactor.send`: a send the kernel would block on waits in the socket's bounded
+/// queue instead of being lost) with DF set (IP_MTU_DISCOVER = IP_PMTUDISC_DO), so
+/// path-MTU probes mean something. IP_RECVERR is on: ICMP "fragmentation needed"
+/// and local EMSGSIZE reports are read from the error queue and lower the path MTU
+/// of every connection to that host; each new connection starts from the kernel's
+/// MTU towards its peer (`UDPSocket.routeMTU`), capped by `UTPConfiguration.mtu`.
 ///
 /// ```swift
 /// let reactor = try Reactor()
@@ -37,19 +41,34 @@ public final class UTPSocket: DatagramHandler, TimerHandler, UTPOutput, UTPListe
     let socket: UDPSocket
     var token: Token?
     var timer: TimerHandle = .invalid
+    /// Sends the kernel refused with an error (EMSGSIZE included), and the last such
+    /// error other than EMSGSIZE.
     public private(set) var sendErrors: UInt64 = 0
     public private(set) var lastSendError: SystemError?
+    /// Sends refused because the socket's send queue was full (drops: the protocol
+    /// retransmits). Sends the kernel would block on are queued, not counted here.
+    public private(set) var sendsRefused: UInt64 = 0
+    /// Reports read from the socket's error queue (any kind), and those naming an MTU.
+    public private(set) var errorReports: UInt64 = 0
+    public private(set) var tooBigReports: UInt64 = 0
+    /// Largest datagram sent or received (the receive slot and send queue slot size).
+    let slotSize: Int
+    /// Reports read at most per drain (the queue is bounded by the socket's receive
+    /// buffer anyway; this bounds one callback's work).
+    static let reportsPerDrain = 64
 
     public init(reactor: Reactor, bindTo address: SocketAddress, configuration: UTPConfiguration = UTPConfiguration()) throws(ReactorError) {
         self.reactor = reactor
         let socket = try UDPSocket.bound(to: address)
         self.socket = socket
+        slotSize = max(2048, configuration.mtu)
         do {
             if address.isIPv6 {
                 try socket.setOption(level: Int32(IPPROTO_IPV6), name: IPV6_MTU_DISCOVER, value: IPV6_PMTUDISC_DO, call: "setsockopt(IPV6_MTU_DISCOVER)")
             } else {
                 try socket.setOption(level: Int32(IPPROTO_IP), name: IP_MTU_DISCOVER, value: IP_PMTUDISC_DO, call: "setsockopt(IP_MTU_DISCOVER)")
             }
+            try socket.enableErrorQueue()
             // Room for a window of packets in both directions.
             try socket.setReceiveBuffer(bytes: 4 << 20)
             try socket.setSendBuffer(bytes: 4 << 20)
@@ -60,7 +79,9 @@ public final class UTPSocket: DatagramHandler, TimerHandler, UTPOutput, UTPListe
         }
         endpoint = UTPEndpoint(configuration: configuration, output: self)
         do {
-            token = try reactor.register(socket, options: ReceiveOptions(slotCount: 64, slotSize: max(2048, configuration.mtu)), handler: self)
+            // A send queue deep enough for a burst of a window refilled by one ACK.
+            token = try reactor.register(socket, options: ReceiveOptions(slotCount: 64, slotSize: slotSize),
+                                         send: SendOptions(queueCapacity: 512, slotSize: slotSize), handler: self)
             timer = try reactor.schedule(after: UTPSocket.tick, period: UTPSocket.tick, handler: self)
         } catch {
             if let token { reactor.deregister(token) } else { socket.close() }
@@ -93,7 +114,42 @@ public final class UTPSocket: DatagramHandler, TimerHandler, UTPOutput, UTPListe
     }
 
     public func timerFired(_ timer: TimerHandle, tag: UInt64, now: UInt64, reactor: Reactor) {
+        // A report queued without a failing receive (a local EMSGSIZE whose send
+        // result went elsewhere) keeps the socket polling EPOLLERR: one recvmsg per
+        // tick (EAGAIN when empty) keeps the queue empty.
+        _ = drainErrorQueue(now: now, sentTo: nil)
         endpoint.poll(now: now)
+    }
+
+    /// The socket reported an error. With IP_RECVERR an ICMP error fails the next
+    /// receive once (sk_err) and an io_uring send completion brings EMSGSIZE here;
+    /// the details wait in the error queue.
+    public func failed(_ error: any Error, token: Token, reactor: Reactor) {
+        _ = drainErrorQueue(now: reactor.now, sentTo: nil)
+    }
+
+    /// Reads the error queue and hands every "too big" report to the endpoint.
+    /// Returns the smallest MTU reported for `sentTo`'s host (0: none); reports
+    /// for that host are returned rather than applied, because the connection
+    /// sending to it is in the middle of a send.
+    func drainErrorQueue(now: UInt64, sentTo: SocketAddress?) -> Int {
+        var smallest = 0
+        var reads = 0
+        while reads < UTPSocket.reportsPerDrain {
+            reads += 1
+            let report: SocketErrorReport?
+            do { report = try socket.nextError() } catch { return smallest }
+            guard let report else { return smallest }
+            errorReports &+= 1
+            guard let mtu = report.pathMTU, let host = report.destination else { continue }
+            tooBigReports &+= 1
+            if let sentTo, host.isSameHost(as: sentTo) {
+                smallest = smallest == 0 ? mtu : min(smallest, mtu)
+            } else {
+                endpoint.pathTooBig(to: host, mtu: mtu, now: now)
+            }
+        }
+        return smallest
     }
 
     public func accepted(_ connection: UTPConnection) {
@@ -102,16 +158,27 @@ public final class UTPSocket: DatagramHandler, TimerHandler, UTPOutput, UTPListe
     }
 
     public func transmit(_ packet: UnsafeRawBufferPointer, to address: SocketAddress) -> UTPSendResult {
-        do {
-            switch try socket.send(packet, to: address) {
-            case .processed: return .sent
-            case .wouldBlock: return .dropped
-            }
-        } catch {
+        guard let token else { return .dropped }
+        switch reactor.send(token, packet, to: address) {
+        case .sent, .queued:
+            return .sent
+        case .refused(.failed(let error)):
             sendErrors &+= 1
-            if error.errno == EMSGSIZE { return .tooBig(pathMTU: 0) }
+            if error.errno == EMSGSIZE {
+                // The kernel queued a local report naming the route's MTU (ip(7)
+                // IP_RECVERR); read it now, the queue must be drained anyway.
+                return .tooBig(pathMTU: drainErrorQueue(now: reactor.now, sentTo: address))
+            }
             lastSendError = error
             return .dropped
+        case .refused:
+            sendsRefused &+= 1
+            return .dropped
         }
+    }
+
+    /// The kernel's MTU towards `address` (the connection's path-MTU ceiling).
+    public func pathMTU(to address: SocketAddress) -> Int? {
+        try? UDPSocket.routeMTU(to: address)
     }
 }

@@ -1,3 +1,4 @@
+import Reactor
 import Testing
 import TestSupport
 @testable import UTP
@@ -41,5 +42,65 @@ struct PathMTUTests {
         #expect(rig.serverApp.received == rig.clientApp.source)
         #expect(connection.pathMTU.current <= 1000)
         #expect(connection.statistics.timeouts == 0 || connection.pathMTU.ceiling < 1000)
+    }
+
+    @Test("an ICMP \"fragmentation needed\" sets the path MTU to the reported size at once")
+    func icmpFragmentationNeeded() throws {
+        let rig = UTPRig(seed: 34, impairment: .init(delay: 1_000_000))
+        // The first probe tries the ceiling (1500); the router drops it and names 1280.
+        rig.clientOutput.routerMTU = 1280
+        rig.clientApp.source = pattern(2_000_000, seed: 4)
+        try rig.connect()
+        rig.run { rig.serverApp.endOfStream }
+        let connection = rig.clientApp.connection!
+        #expect(rig.serverApp.received == rig.clientApp.source)
+        #expect(rig.client.counters.pathMTUReports >= 1)
+        #expect(connection.pathMTU.ceiling == 1280)
+        #expect(connection.pathMTU.current == 1280, "the reported MTU is tried next and confirmed")
+        #expect(connection.pathMTU.probesSent <= 3)
+        #expect(connection.statistics.timeouts == 0, "the dropped probe was resent at once, not after an RTO")
+    }
+
+    @Test("without discovery, an ICMP report lowers the size of new packets")
+    func icmpWithoutDiscovery() throws {
+        var configuration = UTPConfiguration()
+        configuration.mtuDiscovery = false
+        let rig = UTPRig(seed: 35, impairment: .init(delay: 1_000_000), configuration: configuration)
+        rig.clientToServer.dropIf = { $0.count + 28 > 1280 }
+        rig.clientApp.source = pattern(100_000, seed: 5)
+        try rig.connect()
+        rig.step()
+        rig.client.pathTooBig(to: rig.serverAddress, mtu: 1280, now: rig.now)
+        rig.run { rig.serverApp.endOfStream }
+        let connection = rig.clientApp.connection!
+        #expect(rig.serverApp.received == rig.clientApp.source)
+        #expect(connection.pathMTU.current == 1280)
+        #expect(connection.payloadSize == 1280 - 28 - 20)
+    }
+
+    @Test("a report only lowers the ceiling, and never below 68 bytes")
+    func reportsAreBounded() {
+        var mtu = PathMTU(floor: 576, ceiling: 1500, discovery: true)
+        mtu.tooBig(reported: 9000, packetSize: 0)
+        #expect(mtu.ceiling == 1500)
+        mtu.tooBig(reported: 1, packetSize: 0)
+        #expect(mtu.ceiling == 68 && mtu.current == 68)
+    }
+
+    @Test("the kernel's route MTU caps the ceiling; the configured mtu caps the kernel's")
+    func routeMTUCeiling() throws {
+        let rig = UTPRig(seed: 36, impairment: .init(delay: 1_000_000))
+        rig.clientOutput.routeMTU = 1400
+        let capped = try rig.connect()
+        #expect(capped.pathMTU.ceiling == 1400)
+        rig.clientOutput.routeMTU = 65_536
+        let loopbackLike = try rig.client.connect(to: try SocketAddress("10.0.0.3", port: 1), now: rig.now)
+        #expect(loopbackLike.pathMTU.ceiling == 1500)
+        var override = UTPConfiguration()
+        override.routeMTU = false
+        override.mtu = 1450
+        let other = UTPRig(seed: 37, configuration: override)
+        other.clientOutput.routeMTU = 1300
+        #expect(try other.connect().pathMTU.ceiling == 1450, "routeMTU off: --mtu overrides the kernel")
     }
 }
