@@ -6,12 +6,13 @@
 # on A's own interface, so TCP Small Queues on the sender cannot hide the queue.
 #
 #   scripts/utp-netns.sh [MIB] [RATE] [LOSS_PERCENT] [COMPETE_SECONDS]
-#   scripts/utp-netns.sh 50 50mbit 2 45        # the README figures (TCP outlasts µTP)
+#   scripts/utp-netns.sh 50 50mbit 2 45        # the README figures
+#   TCP_FIRST=1 scripts/utp-netns.sh 50 50mbit 0 45   # TCP's queue is there before µTP
 #
 # 1. a MIB-MiB `feedreactor utp-cat` transfer across the bottleneck, checked with cmp;
 # 2. the same transfer while a bulk TCP flow (python3 sockets) shares the bottleneck
-#    (TCP is not subject to the UDP drop): prints each flow's throughput and the
-#    queueing delay µTP measured. LEDBAT yields: µTP's share falls far below TCP's.
+#    for COMPETE seconds (see below): each flow's throughput over those seconds, the
+#    queueing delay µTP measured and the tbf backlog. LEDBAT yields to TCP.
 # Output: `key=value` lines on stdout. FEEDREACTOR=path picks the binary
 # (default .build/release/feedreactor); TRANSFER_ONLY=1 stops after step 1.
 set -euo pipefail
@@ -75,7 +76,16 @@ utp_transfer() {   # $1: tag
 utp_transfer alone
 [[ -n "${TRANSFER_ONLY:-}" ]] && exit 0
 
-# A bulk TCP flow on the same bottleneck, for COMPETE seconds.
+# 2. Competition: a bulk TCP flow (python3 sockets, not subject to the UDP drop)
+#    shares the bottleneck for COMPETE seconds. Default order: µTP runs alone for
+#    WARMUP seconds first (its base delay is then the empty queue's, as when a
+#    download is under way and a TCP flow starts), then TCP joins. TCP_FIRST=1 starts
+#    TCP first: µTP's first delay samples already include TCP's standing queue, so
+#    its base delay is too high (LEDBAT's latecomer problem, RFC 6817 section 4.4).
+#    Reports µTP's and TCP's throughput over the same COMPETE seconds, the queueing
+#    delay µTP measured then (its --stats-interval lines), and the tbf backlog
+#    sampled each second (the real queueing delay: backlog bytes / RATE).
+WARMUP=${WARMUP:-5}
 cat > "$WORK/tcp.py" <<'PY'
 import socket, sys, time
 mode = sys.argv[1]
@@ -94,13 +104,61 @@ else:
     while time.time() < end: conn.sendall(block)
     conn.close()
 PY
-ip netns exec $B $PY "$WORK/tcp.py" sink > "$WORK/tcp.out" &
-sink=$!
+RATE_BITS=$($PY -c "
+import re, sys
+m = re.fullmatch(r'([0-9.]+)([kmg]?)bit', sys.argv[1].lower())
+print(int(float(m.group(1)) * {'': 1, 'k': 1e3, 'm': 1e6, 'g': 1e9}[m.group(2)]))" "$RATE")
+backlog_ms() {   # the tbf queue now, in ms at RATE
+    local bytes
+    bytes=$(tc -n $R -s qdisc show dev rb$$ | sed -n 's/.*backlog \([0-9]*\)b.*/\1/p' | head -n 1)
+    echo "${bytes:-0} * 8 * 1000 / $RATE_BITS" | bc -l
+}
+size_of() { stat -c %s "$1" 2>/dev/null || echo 0; }
+
+ip netns exec $B "$BIN" utp-cat -l -p 9000 --timeout 600 > "$WORK/out2.bin" 2> "$WORK/listen2.err" < /dev/null &
+listener=$!
 sleep 0.3
-ip netns exec $A $PY "$WORK/tcp.py" source "$COMPETE" &
-source=$!
-sleep 2   # TCP fills the queue first
-utp_transfer competing || true
-wait $source
+start_tcp() {
+    ip netns exec $B $PY "$WORK/tcp.py" sink > "$WORK/tcp.out" &
+    sink=$!
+    sleep 0.3
+    ip netns exec $A $PY "$WORK/tcp.py" source "$COMPETE" &
+    source=$!
+}
+order=utp_first
+if [[ -n "${TCP_FIRST:-}" ]]; then
+    order=tcp_first
+    start_tcp
+    sleep 2   # TCP fills the queue first
+fi
+utp_start=$(date +%s.%N)
+ip netns exec $A "$BIN" utp-cat 10.77.0.2 9000 --timeout 600 --stats-interval 1 < "$WORK/in.bin" > /dev/null 2> "$WORK/send2.err" &
+sender=$!
+if [[ -z "${TCP_FIRST:-}" ]]; then
+    sleep "$WARMUP"
+    start_tcp
+fi
+# The competition interval: from TCP's start (µTP-first) or µTP's (TCP-first) to TCP's end.
+c0=$(date +%s.%N); b0=$(size_of "$WORK/out2.bin")
+: > "$WORK/backlog"
+while kill -0 $source 2>/dev/null; do backlog_ms >> "$WORK/backlog"; sleep 1; done
+c1=$(date +%s.%N); b1=$(size_of "$WORK/out2.bin")
 wait $sink
-cat "$WORK/tcp.out"
+wait $sender || true
+wait $listener || true
+same=no
+cmp -s "$WORK/in.bin" "$WORK/out2.bin" && same=yes
+t0=$(echo "$c0 - $utp_start" | bc -l); t1=$(echo "$c1 - $utp_start" | bc -l)
+# µTP's own queueing-delay measurements inside the competition interval.
+utp_delay=$(awk -v t0="$t0" -v t1="$t1" '/^stats /{ t = 0; d = -1
+    for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "t") t = kv[2]; if (kv[1] == "delay_ms") d = kv[2] }
+    if (t > t0 + 1 && t <= t1 && d >= 0) { sum += d; n++ } } END { if (n) printf "%.1f", sum / n; else print "n/a" }' "$WORK/send2.err")
+utp_window=$(awk -v t1="$t1" '/^stats /{ for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "t") t = kv[2]; if (kv[1] == "window") w = kv[2] }
+    if (t <= t1) last = w } END { print last }' "$WORK/send2.err")
+backlog=$(awk '{ sum += $1; n++ } END { if (n) printf "%.1f", sum / n; else print "n/a" }' "$WORK/backlog")
+seconds=$(echo "$c1 - $c0" | bc -l)
+echo "competing order=$order seconds=$(printf %.1f "$seconds") utp_mbit_per_s=$(echo "($b1 - $b0) * 8 / $seconds / 1000000" | bc -l | cut -c1-6) utp_queueing_delay_ms_mean=$utp_delay utp_window_at_end=$utp_window tbf_backlog_ms_mean=$backlog byte_exact=$same"
+echo "competing $(cat "$WORK/tcp.out")"
+echo "competing sender: $(grep -E '^mtu=' "$WORK/send2.err")"
+[[ -n "${KEEP_STATS:-}" ]] && cp "$WORK/send2.err" "$KEEP_STATS"
+[[ $same == yes ]]

@@ -29,6 +29,10 @@ struct UTPCat: ParsableCommand {
         towards the peer, at most 1500; discovery probes between 576 and it).
         """) var mtu: Int?
     @Option(help: "auto, epoll or uring.") var backend: BackendKind = .epoll
+    @Option(help: """
+        Every this many seconds, a stderr line `stats t=<s> bytes_in=<n> bytes_out=<n> window=<bytes> \
+        delay_ms=<mean queueing delay µTP measured in the interval> ...` (0: none).
+        """) var statsInterval: Double = 0
     @Argument(help: "Host to connect to.") var host: String?
     @Argument(help: "Port to connect to.") var remotePort: UInt16?
 
@@ -59,7 +63,9 @@ struct UTPCat: ParsableCommand {
         let start = reactor.now
         let deadline: UInt64? = timeout > 0 ? start &+ Nanoseconds.seconds(timeout) : nil
         var finishedAt: UInt64?
+        var reporter = IntervalStats(start: start, interval: statsInterval)
         while true {
+            if let connection = cat.stream?.connection { reporter.report(connection, now: reactor.now) }
             _ = try reactor.runOnce(timeout: cat.stdinReadable ? 200_000 : 1_000_000)
             cat.readStdin()
             if cat.failure != nil { break }
@@ -92,6 +98,35 @@ struct UTPCat: ParsableCommand {
             note("utp-cat: \(failure)")
             throw ExitCode(1)
         }
+    }
+}
+
+/// utp-cat's `--stats-interval` lines: what LEDBAT saw in each interval.
+struct IntervalStats {
+    let start: UInt64
+    let interval: UInt64
+    var next: UInt64
+    var delaySum: UInt64 = 0
+    var delaySamples: UInt64 = 0
+
+    init(start: UInt64, interval: Double) {
+        self.start = start
+        self.interval = interval > 0 ? Nanoseconds.seconds(interval) : 0
+        next = start &+ self.interval
+    }
+
+    mutating func report(_ connection: UTPConnection, now: UInt64) {
+        guard interval > 0, now >= next else { return }
+        next = now &+ interval
+        let stats = connection.statistics
+        let samples = stats.queueingDelaySamples &- delaySamples
+        let mean = samples == 0 ? 0 : Double(stats.queueingDelaySum &- delaySum) / Double(samples) / 1000
+        delaySum = stats.queueingDelaySum
+        delaySamples = stats.queueingDelaySamples
+        var line = "stats t=\(fixed(Double(now &- start) / 1e9)) bytes_in=\(stats.bytesReceived) bytes_out=\(stats.bytesSent)"
+        line += " window=\(connection.congestion.window) delay_ms=\(fixed(mean)) base_delay_us=\(connection.delays.base)"
+        line += " rtt_ms=\(fixed(Double(connection.rtt.smoothed) / 1e6)) losses=\(connection.congestion.losses)"
+        note(line)
     }
 }
 

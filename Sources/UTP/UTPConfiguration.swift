@@ -51,6 +51,12 @@ public struct UTPConfiguration: Sendable {
     public var targetDelay: UInt64 = 100_000_000
     /// LEDBAT: most the window grows per RTT, in bytes (libutp MAX_CWND_INCREASE_BYTES_PER_RTT).
     public var maximumWindowGainPerRTT = 3000
+    /// Above the target delay, shrink the window multiplicatively, by
+    /// W·(delay/target − 1) per RTT (at most half), as LEDBAT++ does
+    /// (draft-irtf-iccrg-ledbat-plus-plus-01 §4.3), instead of libutp's at most
+    /// `maximumWindowGainPerRTT`: µTP then yields to a TCP flow within a few RTTs
+    /// rather than half a minute. Off: exactly libutp's rule. Growth is unchanged.
+    public var multiplicativeDecrease = true
     /// Smallest congestion window (bytes). One packet may always be in flight.
     public var minimumWindow = 3000
     /// The congestion window at connection start (bytes).
