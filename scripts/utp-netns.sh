@@ -85,24 +85,41 @@ utp_transfer alone
 #    Reports µTP's and TCP's throughput over the same COMPETE seconds, the queueing
 #    delay µTP measured then (its --stats-interval lines), and the tbf backlog
 #    sampled each second (the real queueing delay: backlog bytes / RATE).
+#    TCP_FLOWS=N makes the bulk transfer N parallel connections (one Linux TCP
+#    flow here rarely holds the queue above 100 ms: its cwnd falls back often).
 WARMUP=${WARMUP:-5}
+TCP_FLOWS=${TCP_FLOWS:-1}   # parallel TCP connections of the bulk transfer
 cat > "$WORK/tcp.py" <<'PY'
-import socket, sys, time
-mode = sys.argv[1]
+import socket, sys, threading, time
+mode, flows = sys.argv[1], int(sys.argv[2])
 if mode == "sink":
     server = socket.socket(); server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    server.bind(("10.77.0.2", 9100)); server.listen(1)
-    conn, _ = server.accept(); total = 0; start = time.time()
-    while True:
-        data = conn.recv(1 << 16)
-        if not data: break
-        total += len(data)
-    seconds = time.time() - start
-    print("tcp bytes=%d seconds=%.2f mbit_per_s=%.2f" % (total, seconds, total * 8 / seconds / 1e6), flush=True)
+    # SO_RCVBUFFORCE (root): a receive window that autotuning does not hold down.
+    server.setsockopt(socket.SOL_SOCKET, 33, 16 << 20)
+    server.bind(("10.77.0.2", 9100)); server.listen(flows)
+    totals = [0] * flows
+    def drain(conn, index):
+        while True:
+            data = conn.recv(1 << 16)
+            if not data: break
+            totals[index] += len(data)
+    threads = []
+    for index in range(flows):
+        conn, _ = server.accept()
+        if index == 0: start = time.time()
+        threads.append(threading.Thread(target=drain, args=(conn, index))); threads[-1].start()
+    for thread in threads: thread.join()
+    seconds = time.time() - start; total = sum(totals)
+    print("tcp flows=%d bytes=%d seconds=%.2f mbit_per_s=%.2f" % (flows, total, seconds, total * 8 / seconds / 1e6), flush=True)
 else:
-    conn = socket.create_connection(("10.77.0.2", 9100)); block = b"x" * (1 << 16); end = time.time() + float(sys.argv[2])
-    while time.time() < end: conn.sendall(block)
-    conn.close()
+    end = time.time() + float(sys.argv[3])
+    def pour():
+        conn = socket.create_connection(("10.77.0.2", 9100)); block = b"x" * (1 << 16)
+        while time.time() < end: conn.sendall(block)
+        conn.close()
+    threads = [threading.Thread(target=pour) for _ in range(flows)]
+    for thread in threads: thread.start()
+    for thread in threads: thread.join()
 PY
 RATE_BITS=$($PY -c "
 import re, sys
@@ -119,10 +136,10 @@ ip netns exec $B "$BIN" utp-cat -l -p 9000 --timeout 600 > "$WORK/out2.bin" 2> "
 listener=$!
 sleep 0.3
 start_tcp() {
-    ip netns exec $B $PY "$WORK/tcp.py" sink > "$WORK/tcp.out" &
+    ip netns exec $B $PY "$WORK/tcp.py" sink "$TCP_FLOWS" > "$WORK/tcp.out" &
     sink=$!
     sleep 0.3
-    ip netns exec $A $PY "$WORK/tcp.py" source "$COMPETE" &
+    ip netns exec $A $PY "$WORK/tcp.py" source "$TCP_FLOWS" "$COMPETE" &
     source=$!
 }
 order=utp_first
