@@ -8,6 +8,9 @@
 # read from its error queue (IP_RECVERR) must set the path MTU to NEXT_HOP_MTU.
 #
 #   scripts/utp-pmtu.sh [MIB] [NEXT_HOP_MTU]
+#   NO_DISCOVERY=1 scripts/utp-pmtu.sh        # every packet at 1500 until the ICMP:
+#                                             # those in flight are resent with DF clear
+# BACKEND=uring picks utp-cat's backend (default epoll).
 #
 # Output: `key=value` lines; the last is `pmtu byte_exact=yes mtu=1280 ...`.
 # Exit 0 when the transfer is byte-exact and the sender ended at NEXT_HOP_MTU.
@@ -42,7 +45,9 @@ ip netns exec $B "$BIN" utp-cat -l -p 9000 --timeout 60 > "$WORK/out.bin" 2> "$W
 listener=$!
 # The listener prints "listening on ..." once bound: wait for it (bounded).
 for _ in $(seq 1 100); do grep -q listening "$WORK/listen.err" 2>/dev/null && break; sleep 0.05; done
-ip netns exec $A "$BIN" utp-cat 10.78.0.2 9000 --timeout 60 < "$WORK/in.bin" > /dev/null 2> "$WORK/send.err"
+flags=(--backend "${BACKEND:-epoll}")
+[[ -n "${NO_DISCOVERY:-}" ]] && flags+=(--no-mtu-discovery)
+ip netns exec $A "$BIN" utp-cat 10.78.0.2 9000 --timeout 60 "${flags[@]}" < "$WORK/in.bin" > /dev/null 2> "$WORK/send.err"
 wait $listener
 same=no
 cmp -s "$WORK/in.bin" "$WORK/out.bin" && same=yes

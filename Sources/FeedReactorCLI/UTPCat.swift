@@ -28,6 +28,8 @@ struct UTPCat: ParsableCommand {
         Path MTU ceiling in bytes, overriding the kernel's route MTU (default: the route's MTU \
         towards the peer, at most 1500; discovery probes between 576 and it).
         """) var mtu: Int?
+    @Flag(help: "Send every packet at the MTU ceiling; no probing (an ICMP report still lowers it).")
+    var noMtuDiscovery = false
     @Option(help: "auto, epoll or uring.") var backend: BackendKind = .epoll
     @Option(help: """
         Every this many seconds, a stderr line `stats t=<s> bytes_in=<n> bytes_out=<n> window=<bytes> \
@@ -44,6 +46,7 @@ struct UTPCat: ParsableCommand {
 
     func run() throws {
         var configuration = UTPConfiguration()
+        configuration.mtuDiscovery = !noMtuDiscovery
         if let mtu {
             configuration.mtu = mtu
             configuration.routeMTU = false
@@ -86,6 +89,7 @@ struct UTPCat: ParsableCommand {
             let maximumDelay: String = fixed(Double(stats.maximumQueueingDelay) / 1000)
             let seconds: String = fixed(Double(reactor.now &- start) / 1e9)
             var line = "mtu=\(connection.pathMTU.current) mtu_ceiling=\(connection.pathMTU.ceiling) too_big_reports=\(socket.tooBigReports) probes=\(connection.pathMTU.probesSent) timeouts=\(stats.timeouts)"
+            line += " fragmentable_resends=\(stats.fragmentableResends)"
             line += " fast_resent=\(stats.fastRetransmissions) window=\(connection.congestion.window)"
             line += " queueing_delay_ms_mean=\(meanDelay) queueing_delay_ms_max=\(maximumDelay) seconds=\(seconds)"
             note(line)

@@ -53,6 +53,9 @@ public final class UTPConnection {
         public var fastRetransmissions: UInt64 = 0
         public var timeouts: UInt64 = 0
         public var duplicateAcks: UInt64 = 0
+        /// Retransmissions sent with DF clear: larger than a path MTU learnt after
+        /// their first transmission.
+        public var fragmentableResends: UInt64 = 0
         /// Sum and count of queueing-delay samples (µs), for the mean.
         public var queueingDelaySum: UInt64 = 0
         public var queueingDelaySamples: UInt64 = 0
@@ -678,7 +681,10 @@ public final class UTPConnection {
         // convey a selective ACK.
         if reorderCount == 0 { ackPending = false }
         if rtoDeadline == nil { rtoDeadline = now &+ currentRTO }
-        send(UnsafeRawBufferPointer(start: scratch, count: headerLength + slot.length), now: now)
+        // A resend larger than the path MTU learnt since its first transmission
+        // would be refused (EMSGSIZE) or dropped forever with DF: let it fragment.
+        let oversized = slot.transmissions > 0 && headerLength + slot.length + (isIPv6 ? 48 : 28) > pathMTU.current
+        send(UnsafeRawBufferPointer(start: scratch, count: headerLength + slot.length), now: now, fragmentable: oversized)
     }
 
     /// Appends padding extensions so the IP packet reaches the probe size; returns
@@ -752,10 +758,11 @@ public final class UTPConnection {
         send(UnsafeRawBufferPointer(start: scratch, count: length), now: now)
     }
 
-    func send(_ packet: UnsafeRawBufferPointer, now: UInt64) {
+    func send(_ packet: UnsafeRawBufferPointer, now: UInt64, fragmentable: Bool = false) {
         lastSend = now
         statistics.packetsSent &+= 1
-        switch endpoint.transmit(packet, to: peer) {
+        if fragmentable { statistics.fragmentableResends &+= 1 }
+        switch endpoint.transmit(packet, to: peer, fragmentable: fragmentable) {
         case .sent, .dropped:
             break
         case .tooBig(let mtu):

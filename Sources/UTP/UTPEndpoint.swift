@@ -177,9 +177,9 @@ public final class UTPEndpoint {
         _ = transmit(UnsafeRawBufferPointer(start: scratch, count: length), to: peer)
     }
 
-    func transmit(_ packet: UnsafeRawBufferPointer, to peer: SocketAddress) -> UTPSendResult {
+    func transmit(_ packet: UnsafeRawBufferPointer, to peer: SocketAddress, fragmentable: Bool = false) -> UTPSendResult {
         counters.packetsSent &+= 1
-        let result = output.transmit(packet, to: peer)
+        let result = fragmentable ? output.transmitFragmentable(packet, to: peer) : output.transmit(packet, to: peer)
         if case .dropped = result { counters.sendFailures &+= 1 }
         return result
     }

@@ -18,10 +18,17 @@ public protocol UTPOutput: AnyObject {
     /// path MTU or interface MTU), asked once per connection when
     /// `UTPConfiguration.routeMTU` is on. Nil: unknown (the default; tests).
     func pathMTU(to address: SocketAddress) -> Int?
+    /// Sends a datagram the network may fragment (DF clear): a retransmission of a
+    /// packet sized for a path MTU that has since shrunk (its sequence number and
+    /// bytes are fixed, so it cannot be re-split). Default: `transmit`.
+    func transmitFragmentable(_ packet: UnsafeRawBufferPointer, to address: SocketAddress) -> UTPSendResult
 }
 
 extension UTPOutput {
     public func pathMTU(to address: SocketAddress) -> Int? { nil }
+    public func transmitFragmentable(_ packet: UnsafeRawBufferPointer, to address: SocketAddress) -> UTPSendResult {
+        transmit(packet, to: address)
+    }
 }
 
 /// Events of one connection, on the thread that drives it.

@@ -177,6 +177,36 @@ public final class UTPSocket: DatagramHandler, TimerHandler, UTPOutput, UTPListe
         }
     }
 
+    /// Linux has no per-datagram DF for UDP: DF is cleared on the socket for this
+    /// one send (IP_PMTUDISC_DONT: the kernel fragments to the route's MTU), the
+    /// send is flushed to the kernel (io_uring would otherwise send it at the end
+    /// of the duty cycle, with DF back on), and DF is set again. Rare: only
+    /// retransmissions sized for a path MTU that has since shrunk come here.
+    public func transmitFragmentable(_ packet: UnsafeRawBufferPointer, to address: SocketAddress) -> UTPSendResult {
+        guard setFragmentation(allowed: true) else { return transmit(packet, to: address) }
+        let result = transmit(packet, to: address)
+        reactor.flushSends()
+        _ = setFragmentation(allowed: false)
+        return result
+    }
+
+    /// IP_MTU_DISCOVER (IPV6_MTU_DISCOVER): DO (DF set, EMSGSIZE above the path
+    /// MTU) or DONT (the kernel fragments).
+    func setFragmentation(allowed: Bool) -> Bool {
+        do {
+            if localAddress.isIPv6 {
+                try socket.setOption(level: Int32(IPPROTO_IPV6), name: IPV6_MTU_DISCOVER,
+                                     value: allowed ? IPV6_PMTUDISC_DONT : IPV6_PMTUDISC_DO, call: "setsockopt(IPV6_MTU_DISCOVER)")
+            } else {
+                try socket.setOption(level: Int32(IPPROTO_IP), name: IP_MTU_DISCOVER,
+                                     value: allowed ? IP_PMTUDISC_DONT : IP_PMTUDISC_DO, call: "setsockopt(IP_MTU_DISCOVER)")
+            }
+            return true
+        } catch {
+            return false
+        }
+    }
+
     /// The kernel's MTU towards `address` (the connection's path-MTU ceiling).
     public func pathMTU(to address: SocketAddress) -> Int? {
         try? UDPSocket.routeMTU(to: address)

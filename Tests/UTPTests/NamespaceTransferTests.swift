@@ -33,6 +33,11 @@ struct NamespaceTransferTests {
         #expect(status == 0)
         #expect(text.contains("pmtu byte_exact=yes mtu=1280"))
         #expect(!text.contains("too_big_reports=0"), "the ICMP report reached the connection")
+        // Without discovery every packet starts at 1500: those in flight when the ICMP
+        // comes back are resent with DF clear (fragmentable), the rest at 1280.
+        let (plainStatus, plain) = try Self.runScript("utp-pmtu.sh", ["4", "1280"], environment: ["NO_DISCOVERY": "1"])
+        #expect(plainStatus == 0)
+        #expect(plain.contains("pmtu byte_exact=yes mtu=1280"))
     }
 
     /// Runs a script of scripts/ with our feedreactor; its stdout. The scripts

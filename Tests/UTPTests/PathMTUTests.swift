@@ -78,6 +78,23 @@ struct PathMTUTests {
         #expect(connection.payloadSize == 1280 - 28 - 20)
     }
 
+    @Test("without discovery, packets sent at 1500 before the ICMP arrives are resent fragmentable, byte-exact")
+    func oversizedResendsFragment() throws {
+        var configuration = UTPConfiguration()
+        configuration.mtuDiscovery = false
+        let rig = UTPRig(seed: 38, impairment: .init(delay: 1_000_000), configuration: configuration)
+        rig.clientOutput.routerMTU = 1280
+        rig.clientApp.source = pattern(1_000_000, seed: 6)
+        try rig.connect()
+        rig.run { rig.serverApp.endOfStream }
+        let connection = rig.clientApp.connection!
+        #expect(rig.serverApp.received == rig.clientApp.source)
+        #expect(connection.pathMTU.current == 1280)
+        #expect(connection.statistics.fragmentableResends > 0)
+        #expect(rig.clientOutput.fragmentableSends == Int(connection.statistics.fragmentableResends))
+        #expect(connection.error == nil)
+    }
+
     @Test("a report only lowers the ceiling, and never below 68 bytes")
     func reportsAreBounded() {
         var mtu = PathMTU(floor: 576, ceiling: 1500, discovery: true)

@@ -20,6 +20,13 @@ final class LinkOutput: UTPOutput {
     var routeMTU: Int?
     init(link: SimulatedLink) { self.link = link }
     func pathMTU(to address: SocketAddress) -> Int? { routeMTU }
+    /// DF clear: the router fragments it, so it passes `routerMTU`.
+    var fragmentableSends = 0
+    func transmitFragmentable(_ packet: UnsafeRawBufferPointer, to address: SocketAddress) -> UTPSendResult {
+        fragmentableSends += 1
+        link.send(Array(packet), now: now)
+        return .sent
+    }
     func transmit(_ packet: UnsafeRawBufferPointer, to address: SocketAddress) -> UTPSendResult {
         if let refuseAbove, packet.count > refuseAbove { return .tooBig(pathMTU: 0) }
         if let routerMTU, packet.count + 28 > routerMTU {
