@@ -14,7 +14,8 @@
 #    for COMPETE seconds (see below): each flow's throughput over those seconds, the
 #    queueing delay µTP measured and the tbf backlog. LEDBAT yields to TCP.
 # Output: `key=value` lines on stdout. FEEDREACTOR=path picks the binary
-# (default .build/release/feedreactor); TRANSFER_ONLY=1 stops after step 1.
+# (default .build/release/feedreactor); TRANSFER_ONLY=1 stops after step 1,
+# SKIP_ALONE=1 skips it; UTP_FLAGS="--libutp-decrease" passes flags to the sender.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MIB=${1:-50}
@@ -60,7 +61,7 @@ utp_transfer() {   # $1: tag
     sleep 0.3
     local start end
     start=$(date +%s.%N)
-    ip netns exec $A "$BIN" utp-cat 10.77.0.2 9000 --timeout 300 < "$WORK/in.bin" > /dev/null 2> "$WORK/send.err"
+    ip netns exec $A "$BIN" utp-cat 10.77.0.2 9000 --timeout 300 "${utp_flags[@]}" < "$WORK/in.bin" > /dev/null 2> "$WORK/send.err"
     end=$(date +%s.%N)
     wait $listener
     local same=no
@@ -73,7 +74,8 @@ utp_transfer() {   # $1: tag
     [[ $same == yes ]]
 }
 
-utp_transfer alone
+read -r -a utp_flags <<< "${UTP_FLAGS:-}"
+[[ -z "${SKIP_ALONE:-}" ]] && utp_transfer alone
 [[ -n "${TRANSFER_ONLY:-}" ]] && exit 0
 
 # 2. Competition: a bulk TCP flow (python3 sockets, not subject to the UDP drop)
@@ -149,7 +151,7 @@ if [[ -n "${TCP_FIRST:-}" ]]; then
     sleep 2   # TCP fills the queue first
 fi
 utp_start=$(date +%s.%N)
-ip netns exec $A "$BIN" utp-cat 10.77.0.2 9000 --timeout 600 --stats-interval 1 < "$WORK/in.bin" > /dev/null 2> "$WORK/send2.err" &
+ip netns exec $A "$BIN" utp-cat 10.77.0.2 9000 --timeout 600 --stats-interval 1 "${utp_flags[@]}" < "$WORK/in.bin" > /dev/null 2> "$WORK/send2.err" &
 sender=$!
 if [[ -z "${TCP_FIRST:-}" ]]; then
     sleep "$WARMUP"
@@ -174,7 +176,7 @@ utp_window=$(awk -v t1="$t1" '/^stats /{ for (i = 2; i <= NF; i++) { split($i, k
     if (t <= t1) last = w } END { print last }' "$WORK/send2.err")
 backlog=$(awk '{ sum += $1; n++ } END { if (n) printf "%.1f", sum / n; else print "n/a" }' "$WORK/backlog")
 seconds=$(echo "$c1 - $c0" | bc -l)
-echo "competing order=$order seconds=$(printf %.1f "$seconds") utp_mbit_per_s=$(echo "($b1 - $b0) * 8 / $seconds / 1000000" | bc -l | cut -c1-6) utp_queueing_delay_ms_mean=$utp_delay utp_window_at_end=$utp_window tbf_backlog_ms_mean=$backlog byte_exact=$same"
+echo "competing order=$order flags=${UTP_FLAGS:-none} tcp_flows=$TCP_FLOWS seconds=$(printf %.1f "$seconds") utp_mbit_per_s=$(echo "($b1 - $b0) * 8 / $seconds / 1000000" | bc -l | cut -c1-6) utp_queueing_delay_ms_mean=$utp_delay utp_window_at_end=$utp_window tbf_backlog_ms_mean=$backlog byte_exact=$same"
 echo "competing $(cat "$WORK/tcp.out")"
 echo "competing sender: $(grep -E '^mtu=' "$WORK/send2.err")"
 [[ -n "${KEEP_STATS:-}" ]] && cp "$WORK/send2.err" "$KEEP_STATS"

@@ -30,6 +30,8 @@ struct UTPCat: ParsableCommand {
         """) var mtu: Int?
     @Flag(help: "Send every packet at the MTU ceiling; no probing (an ICMP report still lowers it).")
     var noMtuDiscovery = false
+    @Flag(help: "LEDBAT above target: libutp's linear decrease (at most 3,000 bytes per RTT) instead of LEDBAT++'s multiplicative one.")
+    var libutpDecrease = false
     @Option(help: "auto, epoll or uring.") var backend: BackendKind = .epoll
     @Option(help: """
         Every this many seconds, a stderr line `stats t=<s> bytes_in=<n> bytes_out=<n> window=<bytes> \
@@ -47,6 +49,7 @@ struct UTPCat: ParsableCommand {
     func run() throws {
         var configuration = UTPConfiguration()
         configuration.mtuDiscovery = !noMtuDiscovery
+        configuration.multiplicativeDecrease = !libutpDecrease
         if let mtu {
             configuration.mtu = mtu
             configuration.routeMTU = false
