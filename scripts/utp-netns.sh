@@ -26,22 +26,9 @@ BIN=$(realpath "${FEEDREACTOR:-.build/release/feedreactor}")
 PY=/usr/bin/python3
 [[ $(id -u) == 0 ]] || { echo "needs root (network namespaces, tc, nft)" >&2; exit 2; }
 command -v nft >/dev/null || { echo "nft missing: apt-get install -y nftables" >&2; exit 2; }
+source scripts/router-namespaces.sh
 A=utpa$$; R=utpr$$; B=utpb$$
-WORK=$(mktemp -d)
-cleanup() { for ns in $A $R $B; do ip netns del $ns 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
-for ns in $A $R $B; do ip netns add $ns; ip -n $ns link set lo up; done
-ip link add a$$ netns $A type veth peer name ra$$ netns $R
-ip link add b$$ netns $B type veth peer name rb$$ netns $R
-ip -n $A addr add 10.77.1.1/24 dev a$$
-ip -n $R addr add 10.77.1.254/24 dev ra$$
-ip -n $R addr add 10.77.0.254/24 dev rb$$
-ip -n $B addr add 10.77.0.2/24 dev b$$
-ip -n $A link set a$$ up; ip -n $B link set b$$ up
-ip -n $R link set ra$$ up; ip -n $R link set rb$$ up
-ip -n $A route add default via 10.77.1.254
-ip -n $B route add default via 10.77.0.254
-ip netns exec $R sysctl -qw net.ipv4.ip_forward=1
+make_router_namespaces 77
 # The bottleneck: R -> B at RATE, a queue of up to 300 ms.
 tc -n $R qdisc add dev rb$$ root tbf rate "$RATE" burst 32kb latency 300ms
 ip netns exec $B nft -f - <<NFT

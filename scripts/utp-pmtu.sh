@@ -21,24 +21,12 @@ MIB=${1:-4}
 HOP=${2:-1280}
 BIN=$(realpath "${FEEDREACTOR:-.build/release/feedreactor}")
 [[ $(id -u) == 0 ]] || { echo "needs root (network namespaces)" >&2; exit 2; }
+source scripts/router-namespaces.sh
 A=pmta$$; R=pmtr$$; B=pmtb$$
-WORK=$(mktemp -d)
-cleanup() { for ns in $A $R $B; do ip netns del $ns 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
-for ns in $A $R $B; do ip netns add $ns; ip -n $ns link set lo up; done
-ip link add a$$ netns $A type veth peer name ra$$ netns $R
-ip link add b$$ netns $B type veth peer name rb$$ netns $R
-ip -n $A addr add 10.78.1.1/24 dev a$$
-ip -n $R addr add 10.78.1.254/24 dev ra$$
-ip -n $R addr add 10.78.0.254/24 dev rb$$
-ip -n $B addr add 10.78.0.2/24 dev b$$
+make_router_namespaces 78
+# The next hop's MTU: R's link to B (both ends).
 ip -n $R link set rb$$ mtu "$HOP"
 ip -n $B link set b$$ mtu "$HOP"
-ip -n $A link set a$$ up; ip -n $B link set b$$ up
-ip -n $R link set ra$$ up; ip -n $R link set rb$$ up
-ip -n $A route add default via 10.78.1.254
-ip -n $B route add default via 10.78.0.254
-ip netns exec $R sysctl -qw net.ipv4.ip_forward=1
 
 head -c $((MIB * 1024 * 1024)) /dev/urandom > "$WORK/in.bin"
 ip netns exec $B "$BIN" utp-cat -l -p 9000 --timeout 60 > "$WORK/out.bin" 2> "$WORK/listen.err" < /dev/null &

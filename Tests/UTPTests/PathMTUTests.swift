@@ -5,6 +5,23 @@ import TestSupport
 
 @Suite("µTP path-MTU discovery on the simulated link")
 struct PathMTUTests {
+    /// A rig whose connections send every packet at the configured MTU (no probing).
+    static func fixedMTURig(seed: UInt64) -> UTPRig {
+        var configuration = UTPConfiguration()
+        configuration.mtuDiscovery = false
+        return UTPRig(seed: seed, impairment: .init(delay: 1_000_000), configuration: configuration)
+    }
+
+    /// Sends `count` bytes client to server, checks them byte-exact, returns the
+    /// client's connection.
+    static func transfer(_ rig: UTPRig, _ count: Int, seed: UInt64) throws -> UTPConnection {
+        rig.clientApp.source = pattern(count, seed: seed)
+        try rig.connect()
+        rig.run { rig.serverApp.endOfStream }
+        #expect(rig.serverApp.received == rig.clientApp.source)
+        return try #require(rig.clientApp.connection)
+    }
+
     @Test("probes climb to the ceiling when nothing is dropped")
     func climbsToCeiling() throws {
         let rig = UTPRig(seed: 31, impairment: .init(delay: 1_000_000))
@@ -49,11 +66,7 @@ struct PathMTUTests {
         let rig = UTPRig(seed: 34, impairment: .init(delay: 1_000_000))
         // The first probe tries the ceiling (1500); the router drops it and names 1280.
         rig.clientOutput.routerMTU = 1280
-        rig.clientApp.source = pattern(2_000_000, seed: 4)
-        try rig.connect()
-        rig.run { rig.serverApp.endOfStream }
-        let connection = rig.clientApp.connection!
-        #expect(rig.serverApp.received == rig.clientApp.source)
+        let connection = try Self.transfer(rig, 2_000_000, seed: 4)
         #expect(rig.client.counters.pathMTUReports >= 1)
         #expect(connection.pathMTU.ceiling == 1280)
         #expect(connection.pathMTU.current == 1280, "the reported MTU is tried next and confirmed")
@@ -63,9 +76,7 @@ struct PathMTUTests {
 
     @Test("without discovery, an ICMP report lowers the size of new packets")
     func icmpWithoutDiscovery() throws {
-        var configuration = UTPConfiguration()
-        configuration.mtuDiscovery = false
-        let rig = UTPRig(seed: 35, impairment: .init(delay: 1_000_000), configuration: configuration)
+        let rig = Self.fixedMTURig(seed: 35)
         rig.clientToServer.dropIf = { $0.count + 28 > 1280 }
         rig.clientApp.source = pattern(100_000, seed: 5)
         try rig.connect()
@@ -80,15 +91,9 @@ struct PathMTUTests {
 
     @Test("without discovery, packets sent at 1500 before the ICMP arrives are resent fragmentable, byte-exact")
     func oversizedResendsFragment() throws {
-        var configuration = UTPConfiguration()
-        configuration.mtuDiscovery = false
-        let rig = UTPRig(seed: 38, impairment: .init(delay: 1_000_000), configuration: configuration)
+        let rig = Self.fixedMTURig(seed: 38)
         rig.clientOutput.routerMTU = 1280
-        rig.clientApp.source = pattern(1_000_000, seed: 6)
-        try rig.connect()
-        rig.run { rig.serverApp.endOfStream }
-        let connection = rig.clientApp.connection!
-        #expect(rig.serverApp.received == rig.clientApp.source)
+        let connection = try Self.transfer(rig, 1_000_000, seed: 6)
         #expect(connection.pathMTU.current == 1280)
         #expect(connection.statistics.fragmentableResends > 0)
         #expect(rig.clientOutput.fragmentableSends == Int(connection.statistics.fragmentableResends))
