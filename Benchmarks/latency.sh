@@ -4,6 +4,7 @@
 # alternating within each round; medians of the per-run percentiles.
 #
 #   ./latency.sh                      # ROUNDS=5 COUNT=50000
+#   ROWS="c-busy-poll fr-epoll-spin fr-epoll-block" OLD_FR=/tmp/old/.build/release/feedreactor SKIP_BUILD=1 ./latency.sh
 #
 # Rows: C busy-poll; FeedReactor epoll spin (busy polling: sockets read directly);
 # epoll spin through epoll_wait (--no-busy-poll); io_uring spin; epoll block; and
@@ -16,8 +17,11 @@ ROUNDS=${ROUNDS:-5}
 COUNT=${COUNT:-50000}
 mkdir -p c/bin
 cc -O2 -pthread -o c/bin/pingpong c/pingpong.c
-(cd .. && swift build -c release --product feedreactor >/dev/null)
+[[ -n "${SKIP_BUILD:-}" ]] || (cd .. && swift build -c release --product feedreactor >/dev/null)
 FR=../.build/release/feedreactor
+# OLD_FR=/path/to/an/older/feedreactor adds its epoll spin and block rows
+# (fr-old-*), alternating with the rest: the before/after of a change.
+OLD_FR=${OLD_FR:-}
 declare -A rows=(
   [c-busy-poll]="c/bin/pingpong --count $COUNT --pin 0 --echo-pin 1"
   [fr-epoll-spin]="$FR latency-bench --count $COUNT --idle spin --backend epoll"
@@ -26,7 +30,12 @@ declare -A rows=(
   [fr-epoll-block]="$FR latency-bench --count $COUNT --idle block --backend epoll"
   [fr-epoll-spin-ts]="$FR latency-bench --count $COUNT --idle spin --backend epoll --timestamps"
 )
-order=(c-busy-poll fr-epoll-spin fr-epoll-spin-epollwait fr-uring-spin fr-epoll-block fr-epoll-spin-ts)
+order=(${ROWS:-c-busy-poll fr-epoll-spin fr-epoll-spin-epollwait fr-uring-spin fr-epoll-block fr-epoll-spin-ts})
+if [[ -n "$OLD_FR" ]]; then
+  rows[fr-old-epoll-spin]="$OLD_FR latency-bench --count $COUNT --idle spin --backend epoll"
+  rows[fr-old-epoll-block]="$OLD_FR latency-bench --count $COUNT --idle block --backend epoll"
+  order+=(fr-old-epoll-spin fr-old-epoll-block)
+fi
 raw=$(mktemp)
 for round in $(seq 1 "$ROUNDS"); do
   for name in "${order[@]}"; do

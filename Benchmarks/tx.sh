@@ -9,8 +9,9 @@
 # per duty cycle) and c/tx_sendmmsg.c (sendmmsg(64) in a loop), all on a
 # connected socket, pinned to CPU $SENDER_CPU, alternating within each round
 # (the starting one rotates per round). With PUBLISHER=1 the round also runs
-# the PublishThroughput example (--udp, 40-byte messages in 1400-byte packets,
-# through each backend) and C at 1400 bytes for its ratio.
+# the PublishThroughput example at each size too (--udp, one message filling
+# each packet, through each backend; on epoll with --coalesce unless
+# PUB_COALESCE=0), as the publisher rows, against C at the same size.
 #
 # What is measured is the sender: every sender aims at one UDP socket that is
 # bound and never read (an rx-bench waiting for a start file that never
@@ -20,7 +21,7 @@
 # loopback delivery up to that drop runs on the sender's CPU in softirq, alike
 # for all; the differences are the senders' own.
 #
-# Knobs: ROUNDS COUNT SIZES SENDER_CPU PORT PUBLISHER=0|1 PUB_MESSAGES RT=0|1 SKIP_BUILD=1
+# Knobs: ROUNDS COUNT SIZES SENDER_CPU PORT PUBLISHER=0|1 PUB_COALESCE=0|1 RT=0|1 SKIP_BUILD=1
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-5}
@@ -29,7 +30,7 @@ SIZES=${SIZES:-"64 512"}
 SENDER_CPU=${SENDER_CPU:-1}
 PORT=${PORT:-47900}
 PUBLISHER=${PUBLISHER:-1}
-PUB_MESSAGES=${PUB_MESSAGES:-4000000}
+PUB_COALESCE=${PUB_COALESCE:-1}
 RT=${RT:-0}
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -83,52 +84,51 @@ run_one() {  # name size -> appends pps to $WORK/<name>-<size>
     log "round $round $1 size $2: $line"
 }
 
-run_publisher() {  # backend -> appends packets/s to $WORK/pub-<backend>
-    local line
-    line=$("${prefix[@]}" "$PUBLISH" --runs 1 --messages "$PUB_MESSAGES" --udp --backend "$1" 2>&1 | tail -1)
+run_publisher() {  # backend size -> appends packets/s to $WORK/pub-<backend>-<size>
+    # One message a packet, filling it: the 20-byte header and a 2-byte length.
+    local line extra=()
+    [[ "$1" == epoll && "$PUB_COALESCE" == 1 ]] && extra=(--coalesce)
+    line=$("${prefix[@]}" "$PUBLISH" --runs 1 --messages "$COUNT" --message-size $(( $2 - 22 )) --packet-size "$2" \
+        --udp --backend "$1" "${extra[@]}" 2>&1 | tail -1)
     local pps
     pps=$(echo "$line" | sed -n 's/.* \([0-9]*\) packets\/s.*/\1/p')
-    [[ -n "$pps" ]] && echo "$pps" >>"$WORK/pub-$1"
-    log "round $round publisher $1: $line"
+    [[ -n "$pps" ]] && echo "$pps" >>"$WORK/pub-$1-$2"
+    log "round $round publisher $1 size $2: $line"
 }
 
 SENDERS=(fr-epoll fr-uring c)
+[[ "$PUBLISHER" == 1 ]] && SENDERS+=(pub-epoll pub-uring)
+N=${#SENDERS[@]}
 for round in $(seq "$ROUNDS"); do
     for size in $SIZES; do
-        for k in 0 1 2; do
-            run_one "${SENDERS[$(( (k + round) % 3 ))]}" "$size"
+        for k in $(seq 0 $(( N - 1 ))); do
+            name=${SENDERS[$(( (k + round) % N ))]}
+            case $name in
+                pub-*) run_publisher "${name#pub-}" "$size" ;;
+                *) run_one "$name" "$size" ;;
+            esac
+            # Every sender's figure of this round, in round order, for per-round ratios.
+            f="$WORK/$name-$size"; [[ -f "$f" ]] && [[ $(wc -l <"$f") -lt $round ]] && echo 0 >>"$f"
         done
     done
-    if [[ "$PUBLISHER" == 1 ]]; then
-        for k in 0 1 2; do
-            case $(( (k + round) % 3 )) in
-                0) run_publisher epoll ;;
-                1) run_publisher uring ;;
-                2) run_one c 1400 ;;
-            esac
-        done
-    fi
 done
 
 median() { sort -n "$1" | awk '{ v[NR] = $1 } END { if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else print int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }'; }
 
-echo "size  sender     median_pps  vs_c   (rounds: $ROUNDS, $COUNT datagrams, CPU $SENDER_CPU)"
+# vs_c: ratio of the medians; round_ratio: median of the per-round ratios
+# (each sender against C in the same round; what to read on a noisy machine).
+round_ratio() {  # file cfile
+    paste "$1" "$2" | awk '$2 > 0 && $1 > 0 { print $1 / $2 }' | sort -g \
+        | awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else if (NR % 2) printf "%.3f", v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+echo "size  sender     median_pps  vs_c   round_ratio  (rounds: $ROUNDS, $COUNT datagrams, CPU $SENDER_CPU)"
 for size in $SIZES; do
     c=$(median "$WORK/c-$size")
-    for name in fr-epoll fr-uring c; do
+    for name in "${SENDERS[@]}"; do
         [[ -f "$WORK/$name-$size" ]] || continue
         m=$(median "$WORK/$name-$size")
-        printf "%-5s %-10s %10s  %s   [%s]\n" "$size" "$name" "$m" "$(ratio "$m" "$c")" "$(tr '\n' ' ' <"$WORK/$name-$size")"
+        printf "%-5s %-10s %10s  %s   %s   [%s]\n" "$size" "$name" "$m" "$(ratio "$m" "$c")" \
+            "$(round_ratio "$WORK/$name-$size" "$WORK/c-$size")" "$(tr '\n' ' ' <"$WORK/$name-$size")"
     done
 done
-if [[ "$PUBLISHER" == 1 && -f "$WORK/c-1400" ]]; then
-    c=$(median "$WORK/c-1400")
-    printf "%-5s %-10s %10s  %s   [%s]\n" 1400 c "$c" 1.000 "$(tr '\n' ' ' <"$WORK/c-1400")"
-    for backend in epoll uring; do
-        [[ -f "$WORK/pub-$backend" ]] || continue
-        m=$(median "$WORK/pub-$backend")
-        printf "%-5s %-10s %10s  %s   [%s]  (publisher packets/s, 1400-byte packets)\n" 1400 "pub-$backend" "$m" \
-            "$(ratio "$m" "$c")" "$(tr '\n' ' ' <"$WORK/pub-$backend")"
-    done
-fi

@@ -1,11 +1,16 @@
-// swift build -c release --product PublishThroughput && taskset -c 1 .build/release/PublishThroughput [--runs 5] [--messages 10000000] [--udp [--backend epoll|uring]]
+// swift build -c release --product PublishThroughput && taskset -c 1 .build/release/PublishThroughput [--runs 5] [--messages 10000000] [--message-size 40] [--packet-size 1400] [--udp [--backend epoll|uring] [--coalesce]]
 //
 // Publisher hot path throughput: append 40-byte messages (numbered, packed into
-// 1400-byte MoldUDP64 packets, kept in the retransmission store). Without --udp
+// 1400-byte MoldUDP64 packets, kept in the retransmission store; the sizes are
+// options: `--packet-size 64 --message-size 42` sends one message a packet,
+// the 20-byte header and a 2-byte length before each). `--coalesce` gathers an
+// epoll duty cycle's packets into one sendmmsg (SendOptions.coalesce). Without --udp
 // packets go to a sink that drops them (packing alone); with --udp each packet is
 // sent through a reactor (epoll: sendto; io_uring: SQEs; --backend) to a
 // loopback socket nobody reads (the kernel drops what does not fit its buffer);
-// the loop runs a reactor poll every 1024 messages, as a duty cycle would.
+// the loop runs a reactor poll every --poll-every messages (default 64, the C
+// baseline's sendmmsg batch), as a duty cycle would. Packets/s counts packets the
+// sink handed over (a refused send is a send failure, not a packet).
 // Prints messages/second and packets/second per run and the medians.
 import CFeedReactor
 import MoldUDP64
@@ -24,13 +29,18 @@ func argument(_ name: String, default value: Int) -> Int {
 
 let runs = argument("--runs", default: 5)
 let messages = argument("--messages", default: 10_000_000)
+let messageSize = argument("--message-size", default: 40)
+let packetSize = argument("--packet-size", default: 1400)
 let useUDP = CommandLine.arguments.contains("--udp")
+let coalesce = CommandLine.arguments.contains("--coalesce")
+/// Messages between reactor polls (a duty cycle's worth of appends).
+let pollEvery = max(1, argument("--poll-every", default: 64))
 let backend: BackendKind = CommandLine.arguments.firstIndex(of: "--backend")
     .flatMap { $0 + 1 < CommandLine.arguments.count ? BackendKind(rawValue: CommandLine.arguments[$0 + 1]) : nil } ?? .epoll
 var packetRates: [Double] = []
 let session = try SessionID(validating: "PUBBENCH01")
 let target = try UDPSocket.bound(to: SocketAddress("127.0.0.1", port: 0))
-let message = [UInt8](repeating: 0x5A, count: 40)
+let message = [UInt8](repeating: 0x5A, count: messageSize)
 var rates: [Double] = []
 
 for run in 1...runs {
@@ -38,26 +48,28 @@ for run in 1...runs {
     var configuration = Publisher.Configuration(session: session)
     configuration.flushDelay = 1_000_000_000   // packets close on size, not on time
     configuration.heartbeatInterval = 0
+    configuration.maxPacketSize = packetSize
     let reactor = try Reactor(backend: backend)
     let sink: any PacketSink = useUDP
         ? try UDPPacketSink(reactor: reactor, socket: UDPSocket.bound(to: SocketAddress("127.0.0.1", port: 0)),
-                            destination: try target.localAddress(), options: SendOptions(queueCapacity: 256))
+                            destination: try target.localAddress(), options: SendOptions(queueCapacity: 256, slotSize: max(64, packetSize), coalesce: coalesce))
         : DiscardingSink()
     let publisher = Publisher(configuration, sink: sink, store: store)
     let start = fr_monotonic_ns()
     try message.withUnsafeBytes { bytes in
         for i in 0..<messages {
             try publisher.append(bytes, now: 1)
-            if i & 1023 == 1023 { try reactor.poll() }
+            if i % pollEvery == pollEvery - 1 { try reactor.poll() }
         }
     }
     publisher.flush(now: 1)
     try reactor.poll()
     let seconds = Double(fr_monotonic_ns() - start) / 1e9
     rates.append(Double(messages) / seconds)
-    packetRates.append(Double(publisher.counters.dataPackets) / seconds)
+    packetRates.append(Double(publisher.counters.packetsSent) / seconds)
     print("run \(run): \(Int(rates.last!)) messages/s \(Int(packetRates.last!)) packets/s "
           + "(\(publisher.counters.dataPackets) packets, \(publisher.counters.sendFailures) send failures)")
 }
 print("median: \(Int(rates.sorted()[rates.count / 2])) messages/s \(Int(packetRates.sorted()[packetRates.count / 2])) packets/s "
-      + "(\(messages) messages of 40 bytes per run, \(useUDP ? "\(backend) loopback" : "packing only"))")
+      + "(\(messages) messages of \(messageSize) bytes in packets of up to \(packetSize) per run, "
+      + "\(useUDP ? "\(backend)\(coalesce ? " coalesced" : "") loopback" : "packing only"))")

@@ -16,6 +16,7 @@ public enum CaptureError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A structural field is out of range (pcapng block length not a multiple of 4, ...).
     case malformed(offset: Int, reason: String)
 
+    /// What went wrong and where (the byte offset in the file), with what to check.
     public var description: String {
         switch self {
         case .io(let path, let operation, let errno):

@@ -11,10 +11,14 @@ import Glibc
 /// var reader = try CaptureReader(file.bytes)
 /// ```
 public final class CaptureFile {
+    /// The path the file was opened from.
     public let path: String
     /// The whole file. Valid until the `CaptureFile` is released.
     public let bytes: UnsafeRawBufferPointer
 
+    /// Opens `path` and maps it read-only (`mmap`); the mapping is released with the object.
+    ///
+    /// - Throws: `CaptureError.io` naming the failed call (`open`, `fstat`, `mmap`) and its errno.
     public init(path: String) throws(CaptureError) {
         self.path = path
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)

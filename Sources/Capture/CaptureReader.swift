@@ -19,18 +19,25 @@
 public struct CaptureReader {
     /// The container format.
     public enum Format: Sendable, Equatable {
+        /// Classic pcap: `nanoseconds` when the magic is 0xA1B23C4D (else microseconds),
+        /// `swapped` when the file was written on a host of the other byte order.
         case pcap(nanoseconds: Bool, swapped: Bool)
+        /// pcapng (section header, interface description and enhanced packet blocks);
+        /// byte order is read per section.
         case pcapng
     }
 
     /// Wireshark's upper bound for one record (WTAP_MAX_PACKET_SIZE_STANDARD).
     public static let maximumRecordLength = 262_144
 
+    /// Classic pcap's magic for microsecond timestamps (in the writer's byte order).
     public static let pcapMicrosecondMagic: UInt32 = 0xA1B2_C3D4
+    /// Classic pcap's magic for nanosecond timestamps (in the writer's byte order).
     public static let pcapNanosecondMagic: UInt32 = 0xA1B2_3C4D
     static let sectionHeaderType: UInt32 = 0x0A0D_0D0A
     static let byteOrderMagic: UInt32 = 0x1A2B_3C4D
 
+    /// The container format, detected from the first four bytes.
     public let format: Format
     let bytes: UnsafeRawBufferPointer
     var offset: Int

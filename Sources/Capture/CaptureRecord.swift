@@ -12,6 +12,8 @@ public struct CaptureRecord {
     /// length cut it.
     public let originalLength: Int
 
+    /// A record of `linkType` captured at `timestamp` (nanoseconds since the Unix
+    /// epoch); `bytes` is a view that must outlive the record.
     public init(timestamp: UInt64, linkType: LinkType, bytes: UnsafeRawBufferPointer, originalLength: Int) {
         self.timestamp = timestamp
         self.linkType = linkType

@@ -1,8 +1,10 @@
 /// An IPv4 or IPv6 address as read from a captured header, by value.
 public struct CapturedAddress: Hashable, Sendable, CustomStringConvertible {
+    /// True for a 16-byte IPv6 address, false for a 4-byte IPv4 address.
     public let isIPv6: Bool
     /// The address bytes in network order; IPv4 uses the first 4 of `high`.
     public let high: UInt64
+    /// The last 8 address bytes in network order (IPv6 only; 0 for IPv4).
     public let low: UInt64
 
     /// Reads 4 (IPv4) or 16 (IPv6) bytes at `pointer`.
@@ -28,6 +30,7 @@ public struct CapturedAddress: Hashable, Sendable, CustomStringConvertible {
         return withUnsafeBytes(of: &value) { body(UnsafeRawBufferPointer(rebasing: $0[0..<(isIPv6 ? 16 : 4)])) }
     }
 
+    /// True for 224.0.0.0/4 (IPv4) or ff00::/8 (IPv6).
     public var isMulticast: Bool {
         withBytes { isIPv6 ? $0[0] == 0xFF : $0[0] & 0xF0 == 0xE0 }
     }
@@ -59,9 +62,15 @@ public struct CapturedDatagram {
     /// Capture time in nanoseconds since the Unix epoch (of the last fragment,
     /// for a reassembled datagram).
     public let timestamp: UInt64
+    /// The IP source address.
     public let source: CapturedAddress
+    /// The UDP source port.
     public let sourcePort: UInt16
+    /// The IP destination address (the group, for multicast feeds).
     public let destination: CapturedAddress
+    /// The UDP destination port.
     public let destinationPort: UInt16
+    /// The UDP payload: a view into the mapped capture or the reassembler's buffer,
+    /// valid until the next datagram is read. Copy what you keep.
     public let payload: UnsafeRawBufferPointer
 }

@@ -8,10 +8,17 @@
 /// print(datagrams.counters.summary)
 /// ```
 public final class DatagramReader {
+    /// The record reader underneath (its `format` says pcap or pcapng).
     public private(set) var reader: CaptureReader
+    /// Reassembles IPv4 fragments across records.
     public let reassembler: FragmentReassembler
+    /// What was decoded, skipped or dropped so far, per reason.
     public private(set) var counters = DecodeCounters()
 
+    /// A reader of the UDP datagrams in the capture `bytes` (pcap or pcapng), with
+    /// fragments reassembled per `reassembly`. `bytes` must outlive the reader.
+    ///
+    /// - Throws: `CaptureError` when the file header is not pcap or pcapng.
     public init(_ bytes: UnsafeRawBufferPointer, reassembly: FragmentReassembler.Configuration = .init()) throws(CaptureError) {
         reader = try CaptureReader(bytes)
         reassembler = FragmentReassembler(reassembly)

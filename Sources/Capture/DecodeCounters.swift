@@ -29,6 +29,7 @@ public struct DecodeCounters: Sendable, Equatable {
     /// IPv6 fragments (not reassembled; rare for UDP feeds).
     public var ipv6Fragments: UInt64 = 0
 
+    /// All counters at zero.
     public init() {}
 
     /// `key=value` pairs for a summary line.

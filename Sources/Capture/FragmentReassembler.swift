@@ -11,10 +11,15 @@
 public final class FragmentReassembler {
     /// Identifies one datagram's fragments (RFC 791: source, destination, protocol, identification).
     public struct Key: Hashable, Sendable {
+        /// The IPv4 source address, as read from the header (network order).
         public var source: UInt32
+        /// The IPv4 destination address, as read from the header (network order).
         public var destination: UInt32
+        /// The IPv4 identification field.
         public var identification: UInt16
+        /// The IPv4 protocol number (17 for UDP).
         public var protocolNumber: UInt8
+        /// The key of one datagram's fragments; each argument is the header field of the same name.
         public init(source: UInt32, destination: UInt32, identification: UInt16, protocolNumber: UInt8) {
             self.source = source
             self.destination = destination
@@ -23,11 +28,14 @@ public final class FragmentReassembler {
         }
     }
 
+    /// How many partial datagrams are held and for how long.
     public struct Configuration: Sendable {
         /// Partial datagrams held at once.
         public var capacity: Int = 64
         /// Capture-time nanoseconds a partial datagram may wait for its other fragments.
         public var timeout: UInt64 = 30_000_000_000
+        /// A configuration holding `capacity` partial datagrams for up to `timeout`
+        /// nanoseconds of capture time each.
         public init(capacity: Int = 64, timeout: UInt64 = 30_000_000_000) {
             self.capacity = capacity
             self.timeout = timeout
@@ -39,6 +47,7 @@ public final class FragmentReassembler {
     static let unitsPerSlot = (maximumPayload + 7) / 8
     static let wordsPerSlot = (unitsPerSlot + 63) / 64
 
+    /// The configuration the reassembler was made with.
     public let configuration: Configuration
     let buffers: UnsafeMutableRawPointer
     let bitmaps: UnsafeMutablePointer<UInt64>
@@ -49,6 +58,8 @@ public final class FragmentReassembler {
     var totalLength: [Int]
     var unitsFilled: [Int]
 
+    /// A reassembler with `configuration.capacity` slots of 64 KiB each, allocated
+    /// here, once.
     public init(_ configuration: Configuration = Configuration()) {
         precondition(configuration.capacity >= 1, "a reassembler needs at least one slot")
         self.configuration = configuration

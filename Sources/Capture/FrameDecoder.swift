@@ -7,6 +7,8 @@
 public enum FrameDecoder {
     /// What one frame held.
     public enum Result {
+        /// A whole UDP datagram (reassembled, when it came in fragments); its payload
+        /// is a view, valid until the next frame is decoded.
         case datagram(CapturedDatagram)
         /// Counted in the counters (not UDP, cut, a fragment held, ...).
         case skipped

@@ -3,7 +3,9 @@
 /// pcapng's IDB `LinkType`). The readers decode the ones listed here; any other
 /// value is read but its frames are counted as `unsupportedLinkType`.
 public struct LinkType: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    /// The LINKTYPE_* number.
     public let rawValue: UInt32
+    /// The link type with this LINKTYPE_* number (known or not).
     public init(rawValue: UInt32) { self.rawValue = rawValue }
 
     /// LINKTYPE_ETHERNET: a 14-byte Ethernet II header (tcpreplay and Wireshark both
@@ -20,6 +22,7 @@ public struct LinkType: RawRepresentable, Hashable, Sendable, CustomStringConver
     /// LINKTYPE_LINUX_SLL2: Linux "cooked" v2, 20-byte header (newer `-i any`).
     public static let linuxSLL2 = LinkType(rawValue: 276)
 
+    /// A short name (`ethernet`, `raw-ip`, `linux-sll`, ...) or `linktype-N` for an unknown one.
     public var description: String {
         switch self {
         case .ethernet: return "ethernet"

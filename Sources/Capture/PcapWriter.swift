@@ -25,17 +25,24 @@ import Glibc
 public final class PcapWriter {
     /// One end of a synthesised UDP datagram.
     public struct Endpoint: Sendable {
+        /// The IPv4 or IPv6 address.
         public var address: CapturedAddress
+        /// The UDP port.
         public var port: UInt16
+        /// The end at `address` and `port`.
         public init(_ address: CapturedAddress, port: UInt16) {
             self.address = address
             self.port = port
         }
     }
 
+    /// The path of the first file (rotated files insert `.1`, `.2`, ... before the extension).
     public let path: String
+    /// The link type in the file header; `writeUDP` synthesises headers for it.
     public let linkType: LinkType
+    /// The snap length in the file header; longer records are cut to it.
     public let snapLength: UInt32
+    /// Rotate to a new file before one would grow past this many bytes; nil never rotates.
     public let rotateBytes: Int?
     /// Files opened so far (1 until the first rotation).
     public private(set) var fileCount = 0

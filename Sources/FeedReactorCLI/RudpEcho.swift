@@ -58,6 +58,9 @@ struct RudpEcho: ParsableCommand {
 
 /// `--guarantee none|order|delivery`
 extension Guarantee: ExpressibleByArgument {
+    /// The guarantee `description` spells as `argument` (`none`, `order`,
+    /// `delivery`); nil for anything else, which ArgumentParser reports as an
+    /// invalid value for the option.
     public init?(argument: String) {
         guard let match = Guarantee.allCases.first(where: { $0.description == argument }) else { return nil }
         self = match

@@ -54,6 +54,9 @@ public final class MetricsExporter: TimerHandler {
     /// Snapshots taken so far.
     public private(set) var snapshots: UInt64 = 0
 
+    /// An exporter that sends to `factory`, watching nothing yet: call `watch` for
+    /// each object, then `start(on:interval:)` on their reactor's thread.
+    ///
     /// - Parameters:
     ///   - factory: the metrics backend. Tests pass their own; a program usually
     ///     passes `MetricsSystem.factory` after `MetricsSystem.bootstrap`.
@@ -80,6 +83,8 @@ public final class MetricsExporter: TimerHandler {
         snapshot()
     }
 
+    /// The periodic timer `start(on:interval:)` scheduled: takes one snapshot of
+    /// every watched object into the metrics backend. Runs on the reactor's thread.
     public func timerFired(_ timer: TimerHandle, tag: UInt64, now: UInt64, reactor: Reactor) {
         snapshot()
     }

@@ -24,15 +24,22 @@ public final class ClientService: Service, @unchecked Sendable {
     public struct Summary: Sendable, Equatable, CustomStringConvertible {
         /// Datagrams read from the lines.
         public var datagrams: UInt64
+        /// Messages handed to the consumer, in sequence order.
         public var delivered: UInt64
+        /// Messages among them that came from re-requests (recovered gaps).
         public var recovered: UInt64
+        /// Re-request packets sent to the retransmission server.
         public var requests: UInt64
         /// Re-requests still unanswered when the client closed (0: recovery finished).
         public var inFlight: Int
         /// Ranges still missing below the highest sequence number seen.
         public var missing: [Range<UInt64>]
+        /// The next sequence number the client expected when it closed (all below it
+        /// were delivered or are listed in `missing`).
         public var nextExpected: UInt64
 
+        /// One `key=value` line: `datagrams=… delivered=… recovered=… requests=…
+        /// in_flight=… next=… missing=…` (`none` when nothing is missing).
         public var description: String {
             let ranges = missing.map { $0.count == 1 ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound - 1)" }
             return "datagrams=\(datagrams) delivered=\(delivered) recovered=\(recovered) requests=\(requests) in_flight=\(inFlight) "
@@ -40,6 +47,7 @@ public final class ClientService: Service, @unchecked Sendable {
         }
     }
 
+    /// The reactor service underneath: its thread runs the client's reactor.
     public let service: ReactorService
     final class SummaryStore: Sendable {
         let mutex = Mutex<Summary?>(nil)
@@ -49,6 +57,9 @@ public final class ClientService: Service, @unchecked Sendable {
     /// The summary once the service has ended.
     public var summary: Summary? { finalSummary.mutex.withLock { $0 } }
 
+    /// A service that, when run, starts a reactor thread and builds a MoldUDP64
+    /// client on it for `configuration`; nothing is opened before `run()`.
+    ///
     /// - Parameters:
     ///   - name: the service's name in logs and its thread's name.
     ///   - configuration: the client's lines, servers and tuning.
@@ -100,6 +111,12 @@ public final class ClientService: Service, @unchecked Sendable {
         }
     }
 
+    /// Runs the client until the task is cancelled or graceful shutdown is
+    /// triggered (then recovery gets `shutdownGrace`), the summary is logged and
+    /// `onSummary` has run.
+    ///
+    /// - Throws: what creating the client or its sockets threw (bind, join), or
+    ///   what the reactor threw while running.
     public func run() async throws { try await service.run() }
 }
 

@@ -20,6 +20,7 @@ import Synchronization
 /// ```
 public final class ReactorService: Service, @unchecked Sendable {
     // @unchecked: the closures run on the reactor's thread only; `state` is behind a mutex.
+    /// The service's name in its log lines and its thread's name.
     public let name: String
     let configuration: Reactor.Configuration
     let idle: IdleStrategy
@@ -36,6 +37,9 @@ public final class ReactorService: Service, @unchecked Sendable {
     }
     let state = Mutex(State())
 
+    /// A service that, when run, builds a reactor on a thread of its own, calls
+    /// `setUp` there and runs it until shutdown; nothing is opened before `run()`.
+    ///
     /// - Parameters:
     ///   - name: the service's name in logs and its thread's name.
     ///   - configuration: the reactor's backend and capacities.
@@ -56,6 +60,11 @@ public final class ReactorService: Service, @unchecked Sendable {
         self.tearDown = tearDown
     }
 
+    /// Starts the reactor on its own thread, runs `setUp` there, and returns when
+    /// the reactor stopped: on graceful shutdown (SIGTERM/SIGINT via a
+    /// `ServiceGroup`) or task cancellation, after `tearDown` ran and the reactor closed.
+    ///
+    /// - Throws: what `setUp` threw, or what the reactor threw while running.
     public func run() async throws {
         try await withGracefulShutdownHandler {
             try await withTaskCancellationHandler {

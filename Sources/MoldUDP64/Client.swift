@@ -22,11 +22,14 @@ import Reactor
 /// try reactor.run()
 /// ```
 public final class Client: RequestSink, TimerHandler {
+    /// What a client joins and whom it asks: its lines, its re-request servers, and
+    /// the tuning of its session, recovery, sockets and logging.
     public struct Configuration: Sendable {
         /// The multicast lines: one, or two carrying the same feed (A/B).
         public var lines: [Subscription]
         /// Re-request servers, tried round-robin with failover.
         public var servers: [SocketAddress]
+        /// Session tuning: reorder window, buffer sizes, a pinned session name.
         public var session: Session.Configuration
         /// Recovery tuning; its `servers` are replaced by `servers` above.
         public var rerequest: Rerequester.Configuration
@@ -41,6 +44,8 @@ public final class Client: RequestSink, TimerHandler {
         /// Diagnostics: setup, failovers, give-ups. Never used per packet.
         public var logger: Logger
 
+        /// A configuration for `lines` (one, or two for A/B arbitration) and re-request
+        /// `servers` (at least one, all of one address family), with default tuning.
         public init(lines: [Subscription], servers: [SocketAddress]) {
             self.lines = lines
             self.servers = servers
@@ -56,18 +61,27 @@ public final class Client: RequestSink, TimerHandler {
 
     /// What arrived on one line.
     public struct LineCounters: Sendable, Equatable {
+        /// Datagrams read from this line's socket.
         public var datagrams: UInt64 = 0
         /// Messages that another line (or an earlier copy) had delivered already.
         public var duplicates: UInt64 = 0
+        /// Datagrams from this line that were not valid MoldUDP64 (truncated, bad
+        /// framing); each is dropped and counted, never delivered.
         public var malformed: UInt64 = 0
     }
 
+    /// Why `Client.init` refused its configuration.
     public enum ClientError: Error, CustomStringConvertible {
+        /// The configuration has no line to join.
         case noLines
+        /// More than two lines: a client arbitrates one or two (A/B) copies of one feed.
         case tooManyLines(Int)
+        /// No re-request server: recovery would have nowhere to ask.
         case noServers
+        /// Some re-request servers are IPv4 and some IPv6; the request socket has one family.
         case mixedFamilies
 
+        /// What is wrong and which option fixes it.
         public var description: String {
             switch self {
             case .noLines: return "a client needs at least one line (--group)"
@@ -78,10 +92,16 @@ public final class Client: RequestSink, TimerHandler {
         }
     }
 
+    /// The configuration the client was made with.
     public let configuration: Configuration
+    /// The client's counters (shared with its session and rerequester): delivered,
+    /// recovered, requested, lost. Read them on the reactor's thread.
     public let counters: MoldCounters
+    /// One entry per line, in `configuration.lines` order.
     public private(set) var lineCounters: ContiguousArray<LineCounters>
+    /// The session state machine: sequencing, reorder buffer, gap detection.
     public let session: Session
+    /// Recovery: what is requested from which server, timeouts, failover, give-ups.
     public let rerequester: Rerequester
     /// Bytes of request packets (encoded in place, no allocation).
     let requestBuffer: UnsafeMutableRawBufferPointer
@@ -241,6 +261,9 @@ public final class Client: RequestSink, TimerHandler {
 
     // MARK: - RequestSink
 
+    /// Encodes a re-request (a 20-byte MoldUDP64 header) and sends it to server
+    /// `serverIndex`; a refused send is counted, and the rerequester's timeout
+    /// covers it. Called by the rerequester on the reactor's thread.
     public func sendRequest(serverIndex: Int, session: SessionID, firstSequence: UInt64, count: UInt16) {
         let request = Request(session: session, sequenceNumber: firstSequence, messageCount: count)
         let length = request.encode(into: requestBuffer)
@@ -257,11 +280,14 @@ public final class Client: RequestSink, TimerHandler {
         }
     }
 
+    /// Logs the give-up (a warning); the session reports the range to the consumer
+    /// as `lost(firstSequence:count:)`.
     public func unrecoverable(firstSequence: UInt64, count: UInt64) {
         configuration.logger.warning("gave up recovering messages after every retry; reported to the consumer as lost",
                                      metadata: ["first": "\(firstSequence)", "count": "\(count)"])
     }
 
+    /// Logs the failover (a notice with the server and when it is probed again).
     public func serverSkipped(serverIndex: Int, timeouts: Int, until: UInt64) {
         configuration.logger.notice("re-request server not answering; failing over to the others", metadata: [
             "server": "\(configuration.servers[serverIndex])", "timeouts": "\(timeouts)",
@@ -271,6 +297,7 @@ public final class Client: RequestSink, TimerHandler {
 
     // MARK: - TimerHandler
 
+    /// The client's recovery timer: lets the rerequester send, time out and give up.
     public func timerFired(_ timer: TimerHandle, tag: UInt64, now: UInt64, reactor: Reactor) {
         rerequester.poll(now: now, session: session)
     }
@@ -278,6 +305,8 @@ public final class Client: RequestSink, TimerHandler {
 
 /// Sees each re-request the client sends (for measuring recovery).
 public protocol RecoveryObserver: AnyObject {
+    /// The client sent a re-request for `count` messages from `firstSequence`, at
+    /// `now` nanoseconds on the reactor's clock. Runs on the reactor's thread; keep it cheap.
     func requestSent(firstSequence: UInt64, count: UInt16, now: UInt64)
 }
 

@@ -5,9 +5,12 @@ import Reactor
 /// `MessageConsumer` sees live only during the callback; an async consumer
 /// runs later, so it gets a copy).
 public struct MoldMessage: Sendable, Equatable {
+    /// The message's MoldUDP64 sequence number.
     public let sequence: UInt64
+    /// The message's bytes (without the 2-byte length prefix), copied.
     public let bytes: [UInt8]
 
+    /// A message with `sequence` and a copy of its `bytes`.
     public init(sequence: UInt64, bytes: [UInt8]) {
         self.sequence = sequence
         self.bytes = bytes

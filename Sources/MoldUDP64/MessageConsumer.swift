@@ -25,7 +25,10 @@ public protocol MessageConsumer: AnyObject {
 }
 
 extension MessageConsumer {
+    /// Default: nothing (a consumer that must not miss messages should implement it).
     public func lost(firstSequence: UInt64, count: UInt64) {}
+    /// Default: nothing; the packet is dropped and counted.
     public func foreignSession(_ session: SessionID, current: SessionID) {}
+    /// Default: nothing.
     public func endOfSession(nextSequence: UInt64) {}
 }

@@ -50,6 +50,8 @@ public final class MoldCounters {
     /// Recovered messages per request sent (0 when nothing was requested).
     public var recoveredPerRequest: Double { requests > 0 ? Double(recovered) / Double(requests) : 0 }
 
+    /// All counters at zero. Share one instance between a session and its
+    /// rerequester (`Client` does) so that one summary covers both.
     public init() {}
 
     /// One `key=value` line for logs and the `listen` summary.

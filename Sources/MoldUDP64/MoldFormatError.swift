@@ -1,6 +1,8 @@
 /// Malformed MoldUDP64 input, or a value that cannot be put on the wire.
 public enum MoldFormatError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A session name longer than the 10 bytes MoldUDP64 gives it; the text is the name.
     case sessionTooLong(String)
+    /// A session name with a byte outside printable ASCII (0x20...0x7E).
     case sessionNotPrintableASCII(String)
     /// A request packet is exactly 20 bytes; this one was not.
     case requestLength(Int)
@@ -9,6 +11,7 @@ public enum MoldFormatError: Error, Equatable, Sendable, CustomStringConvertible
     /// A request for no messages asks for nothing.
     case requestCountZero
 
+    /// What is wrong with the input, with the limit it broke.
     public var description: String {
         switch self {
         case .sessionTooLong(let text):

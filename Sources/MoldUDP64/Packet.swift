@@ -16,6 +16,7 @@ public enum PacketError: Error, Equatable, Sendable, CustomStringConvertible {
     /// packet would end past 2^64-1 (sequence + count must fit in 64 bits).
     case invalidSequence(UInt64)
 
+    /// What is wrong with the packet, and what it suggests about the sender.
     public var description: String {
         switch self {
         case .tooShort(let length):
@@ -73,6 +74,7 @@ public struct Packet {
     public let sequenceNumber: UInt64
     /// Number of messages (0 for heartbeat and end of session).
     public let messageCount: Int
+    /// Data, heartbeat or end of session, from the message count.
     public let kind: Kind
 
     /// Validates `bytes` as a downstream packet.
@@ -132,7 +134,11 @@ public struct Packet {
 
 /// One message: its sequence number and a view of its bytes.
 public struct Message {
+    /// The message's sequence number.
     public let sequence: UInt64
+    /// The message's bytes, without the length prefix: a view into the packet (or
+    /// the reorder buffer), valid only during the callback that received it. Copy
+    /// what you keep.
     public let bytes: UnsafeRawBufferPointer
 
     @inlinable init(sequence: UInt64, bytes: UnsafeRawBufferPointer) {
@@ -145,7 +151,9 @@ public struct Message {
 /// data), as found after a packet header and as kept by the reorder buffer.
 public struct MessageBlocks: Sequence {
     @usableFromInline let blocks: UnsafeRawBufferPointer
+    /// The sequence number of the first message.
     public let firstSequence: UInt64
+    /// How many messages the blocks hold.
     public let count: Int
 
     @inlinable
@@ -155,10 +163,12 @@ public struct MessageBlocks: Sequence {
         self.count = count
     }
 
+    /// An iterator over the messages, in sequence order.
     @inlinable public func makeIterator() -> Iterator {
         Iterator(blocks: blocks, sequence: firstSequence, remaining: count)
     }
 
+    /// Walks the blocks: each step reads one length prefix.
     public struct Iterator: IteratorProtocol {
         @usableFromInline let blocks: UnsafeRawBufferPointer
         @usableFromInline var offset = 0
@@ -171,6 +181,7 @@ public struct MessageBlocks: Sequence {
             self.remaining = remaining
         }
 
+        /// The next message (a view, valid only during the callback), or nil after the last.
         @inlinable public mutating func next() -> Message? {
             // The blocks were validated when they were framed; the bound checks
             // stay anyway (two compares) so a misuse cannot read out of bounds.

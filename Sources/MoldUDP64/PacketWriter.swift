@@ -46,6 +46,9 @@ public struct PacketWriter {
     /// Sequence number of the packet's first message.
     public private(set) var sequenceNumber: UInt64 = 0
 
+    /// A writer that builds MoldUDP64 packets in place in `buffer` (caller-owned,
+    /// outliving the writer); building and framing a packet allocate nothing.
+    ///
     /// - Parameters:
     ///   - buffer: at least 22 bytes (a header and one empty message).
     ///   - limit: the largest packet to build; defaults to the whole buffer.

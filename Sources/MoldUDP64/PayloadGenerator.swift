@@ -7,9 +7,13 @@
 /// let length = payloads.fill(sequence: 42, into: buffer)   // same bytes every time
 /// ```
 public struct PayloadGenerator: Sendable {
+    /// The seed: the same seed and sequence number give the same bytes.
     public let seed: UInt64
+    /// The payload lengths, in bytes, drawn per sequence number.
     public let sizes: ClosedRange<Int>
 
+    /// A generator of payloads with lengths in `sizes` (not negative), derived from
+    /// `seed` and the sequence number.
     public init(seed: UInt64, sizes: ClosedRange<Int>) {
         precondition(sizes.lowerBound >= 0, "payload sizes cannot be negative")
         self.seed = seed

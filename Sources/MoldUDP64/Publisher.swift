@@ -22,15 +22,21 @@ public protocol PacketSink: AnyObject {
 /// full send buffer queues packets instead of losing them until the bounded
 /// queue is full. Made with a socket alone, it calls sendto itself.
 public final class UDPPacketSink: PacketSink, DatagramHandler {
+    /// The socket packets leave from.
     public let socket: UDPSocket
+    /// The multicast group (or unicast address) and port packets go to.
     public let destination: SocketAddress
     /// The errno of the last failed send (0: none, EAGAIN: send buffer or queue full).
     public var lastErrno: Int32 { lastFailure }
     var lastFailure: Int32 = 0
     /// The reactor the socket is registered with, and its token (reactor path).
     unowned(unsafe) let reactor: Reactor?
+    /// The socket's registration when the sink was made with a reactor; nil for a
+    /// sink that calls `sendto` itself.
     public private(set) var token: Token?
 
+    /// A sink that sends with `sendto` on `socket` itself, without a reactor: a full
+    /// send buffer fails the send (counted by the publisher) instead of queuing it.
     public init(socket: UDPSocket, destination: SocketAddress) {
         self.socket = socket
         self.destination = destination
@@ -48,6 +54,9 @@ public final class UDPPacketSink: PacketSink, DatagramHandler {
                                      handler: self)
     }
 
+    /// Sends one packet to `destination`. Returns false when it was refused (queue
+    /// full, kernel error: `lastErrno` says which); the publisher counts that in
+    /// `sendFailures`.
     public func send(_ packet: UnsafeRawBufferPointer) -> Bool {
         if let reactor, let token {
             switch reactor.send(token, packet, to: destination) {
@@ -92,12 +101,15 @@ public struct LossSimulation: Sendable {
     /// Seeds the random drops, so a run can be repeated exactly.
     public var seed: UInt64
 
+    /// Drops the data packets numbered in `dropPacketNumbers` (1 is the first),
+    /// and a `dropFraction` (0...1) of the others, drawn from `seed`.
     public init(dropPacketNumbers: [UInt64] = [], dropFraction: Double = 0, seed: UInt64 = 1) {
         self.dropPacketNumbers = dropPacketNumbers
         self.dropFraction = dropFraction
         self.seed = seed
     }
 
+    /// No loss: every packet is sent.
     public static let none = LossSimulation()
 }
 
@@ -108,6 +120,7 @@ public enum PublisherError: Error, Equatable, Sendable, CustomStringConvertible 
     /// `endSession` was called; a new session needs a new publisher.
     case sessionEnded
 
+    /// What was refused and what to do instead.
     public var description: String {
         switch self {
         case .messageTooLarge(let length, let limit):
@@ -137,7 +150,9 @@ public enum PublisherError: Error, Equatable, Sendable, CustomStringConvertible 
 /// try reactor.run()
 /// ```
 public final class Publisher: TimerHandler {
+    /// The publisher's session, packing, timing and loss simulation.
     public struct Configuration: Sendable {
+        /// The session name (10 ASCII bytes) every packet carries.
         public var session: SessionID
         /// The largest UDP payload to send. 1400 stays under a 1500-byte Ethernet
         /// MTU with IPv4/IPv6 and UDP headers to spare.
@@ -150,34 +165,47 @@ public final class Publisher: TimerHandler {
         public var flushDelay: UInt64 = 100_000
         /// Heartbeat after this much silence, in nanoseconds (0: none). Default 1 s.
         public var heartbeatInterval: UInt64 = 1_000_000_000
+        /// The sequence number of the first message (MoldUDP64 numbers from 1).
         public var firstSequenceNumber: UInt64 = 1
+        /// Packets to drop on purpose, to exercise receivers' recovery. Default: none.
         public var loss: LossSimulation = .none
 
+        /// A configuration for `session` with the defaults above.
         public init(session: SessionID) { self.session = session }
     }
 
     /// What the publisher did.
     public struct Counters: Sendable, Equatable {
+        /// Messages appended.
         public var messages: UInt64 = 0
         /// Data packets completed (sent or dropped by the loss simulation).
         public var dataPackets: UInt64 = 0
         /// Data packets dropped on purpose by the loss simulation.
         public var dataPacketsDropped: UInt64 = 0
+        /// Heartbeats sent after silence (`heartbeatInterval`).
         public var heartbeats: UInt64 = 0
+        /// End-of-session packets sent (`endSession`).
         public var endOfSessionPackets: UInt64 = 0
         /// Packets handed to the sink successfully, and their bytes.
         public var packetsSent: UInt64 = 0
+        /// The bytes of the packets in `packetsSent`.
         public var bytesSent: UInt64 = 0
         /// Packets the sink could not send (full send buffer, ENOBUFS).
         public var sendFailures: UInt64 = 0
     }
 
+    /// The configuration the publisher was made with.
     public let configuration: Configuration
+    /// Where sent messages are kept for retransmission; nil when the publisher keeps
+    /// none (no retransmission server can answer for it).
     public let store: RetransmissionStore?
+    /// Where packets go (a `UDPPacketSink`, or a test's sink).
     public let sink: any PacketSink
+    /// What the publisher did so far.
     public var counters: Counters { tally }
     /// The sequence number the next appended message gets.
     public var nextSequenceNumber: UInt64 { next }
+    /// True once `endSession` ran: `append` refuses further messages.
     public var hasEnded: Bool { ended }
     /// The largest message `append` accepts.
     public let largestMessage: Int
@@ -206,6 +234,10 @@ public final class Publisher: TimerHandler {
     var timer = TimerHandle.invalid
     var armedDeadline = UInt64.max
 
+    /// A publisher for `configuration`'s session that sends through `sink` and, with a
+    /// `store`, keeps every message for retransmission. Attach it to a reactor (or call
+    /// `poll(now:)`) for its flush and heartbeat timers.
+    ///
     /// - Parameters:
     ///   - configuration: session, packing limits, heartbeat interval, simulated loss.
     ///   - sink: where finished packets go (a UDP socket, or memory in tests).
@@ -350,6 +382,8 @@ public final class Publisher: TimerHandler {
     /// `endSession(now:)` at the attached reactor's `now`.
     public func endSession() { endSession(now: reactor?.now ?? lastSendTime) }
 
+    /// The publisher's timer: flushes a packet whose `flushDelay` ran out and sends
+    /// heartbeats after silence.
     public func timerFired(_ timer: TimerHandle, tag: UInt64, now: UInt64, reactor: Reactor) {
         armedDeadline = .max
         poll(now: now)

@@ -16,16 +16,20 @@ public struct RangeList: Sendable, Equatable, CustomStringConvertible {
     public private(set) var ranges: [Range<UInt64>] = []
     /// Ranges beyond `limit` (after merging) and the messages in them.
     public private(set) var moreRanges: UInt64 = 0
+    /// The messages in the ranges beyond `limit`.
     public private(set) var moreMessages: UInt64 = 0
     /// Where the last appended range ended (to merge the uncounted ones too).
     var lastEnd: UInt64?
 
+    /// An empty list keeping at most `limit` merged ranges (at least 1); beyond
+    /// that only counts (`moreRanges`, `moreMessages`) grow, so memory is bounded.
     public init(limit: Int = 64) {
         precondition(limit >= 1, "a range list keeps at least one range")
         self.limit = limit
         ranges.reserveCapacity(min(limit, 1024))
     }
 
+    /// True when no range was appended.
     public var isEmpty: Bool { ranges.isEmpty }
     /// Merged ranges in all, kept and counted.
     public var rangeCount: UInt64 { UInt64(ranges.count) + moreRanges }

@@ -21,12 +21,15 @@ public struct Request: Equatable, Sendable {
     /// first sequence number, count) and nothing else.
     public static var size: Int { Packet.headerLength }
 
+    /// The session whose messages are wanted.
     public var session: SessionID
     /// The first sequence number wanted (1 or more).
     public var sequenceNumber: UInt64
     /// How many messages are wanted (1 or more).
     public var messageCount: UInt16
 
+    /// A request for `messageCount` messages from `sequenceNumber` of `session`.
+    /// `encode(into:)` writes it; the values are checked when decoded, not here.
     public init(session: SessionID, sequenceNumber: UInt64, messageCount: UInt16) {
         self.session = session
         self.sequenceNumber = sequenceNumber

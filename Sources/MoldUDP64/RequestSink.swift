@@ -23,6 +23,8 @@ public protocol RequestSink: AnyObject {
 }
 
 extension RequestSink {
+    /// Default: nothing.
     public func unrecoverable(firstSequence: UInt64, count: UInt64) {}
+    /// Default: nothing.
     public func serverSkipped(serverIndex: Int, timeouts: Int, until: UInt64) {}
 }

@@ -5,9 +5,13 @@ import Glibc
 
 /// Why a `Rerequester.Configuration` was refused.
 public enum RerequesterError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// `maxMessagesPerRequest` outside 1...65534 (0 and 0xFFFF mean heartbeat and
+    /// end of session on the wire).
     case invalidMessagesPerRequest(Int)
+    /// Another setting out of range; the text names it and the allowed values.
     case invalidSetting(String)
 
+    /// Which setting is wrong and what it may be.
     public var description: String {
         switch self {
         case .invalidMessagesPerRequest(let value):
@@ -62,6 +66,8 @@ public enum RerequesterError: Error, Equatable, Sendable, CustomStringConvertibl
 /// rerequester.receiveAnswer(datagram.bytes, from: datagram.sourceAddress, session: session, now: reactor.now)
 /// ```
 public final class Rerequester {
+    /// How recovery behaves: servers, request size, concurrency, timeouts (all in
+    /// nanoseconds), failover, rate limit and cap learning.
     public struct Configuration: Sendable {
         /// Re-request servers, by index in `RequestSink.sendRequest`.
         public var servers: [SocketAddress]
@@ -96,6 +102,8 @@ public final class Rerequester {
         /// Short answers in a row (at or below the cap) that lower a learned cap.
         public var capDecreaseAfter: Int
 
+        /// A configuration for `servers`; every other argument is the property of the
+        /// same name (times in nanoseconds). `Rerequester.init` checks the values.
         public init(servers: [SocketAddress], maxMessagesPerRequest: Int = 1024, maxInFlight: Int = 64,
                     requestTimeout: UInt64 = 20_000_000, maxRequestTimeout: UInt64 = 500_000_000,
                     giveUpAfter: UInt64 = 10_000_000_000, silenceDeadline: UInt64 = 5_000_000_000,
@@ -155,12 +163,15 @@ public final class Rerequester {
         var since: UInt64 = 0
     }
 
+    /// The configuration, as checked by `init`.
     public let configuration: Configuration
+    /// The counters recovery updates (requests, timeouts, give-ups).
     public let counters: MoldCounters
     /// Who sends the requests. Held weakly so the sink may own the rerequester.
     public weak var sink: (any RequestSink)?
 
     var inFlight: [InFlight]
+    /// Requests sent and not yet answered, timed out or given up.
     public private(set) var inFlightCount = 0
     var consecutiveTimeouts: [Int]
     var skippedUntil: [UInt64]
@@ -181,6 +192,9 @@ public final class Rerequester {
     /// The request rate limit's theoretical arrival time (GCRA state).
     var theoreticalArrival: UInt64 = 0
 
+    /// A rerequester for `configuration`, updating `counters`.
+    ///
+    /// - Throws: `RerequesterError` when a setting is out of range (the error says which).
     public init(configuration: Configuration, counters: MoldCounters = MoldCounters()) throws(RerequesterError) {
         guard (1...0xFFFE).contains(configuration.maxMessagesPerRequest) else {
             throw .invalidMessagesPerRequest(configuration.maxMessagesPerRequest)

@@ -20,7 +20,10 @@ import Reactor
 /// try reactor.register(socket, handler: server)
 /// ```
 public final class RetransmissionServer: DatagramHandler {
+    /// The session answered, packet size, answer size and rate limits.
     public struct Configuration: Sendable {
+        /// The session whose messages the server answers; requests for others are
+        /// counted in `wrongSession` and dropped.
         public var session: SessionID
         /// The largest answer packet (UDP payload), as for the publisher.
         public var maxPacketSize: Int = 1400
@@ -35,6 +38,7 @@ public final class RetransmissionServer: DatagramHandler {
         /// spoofed-source floods). Default: 20,000 requests/s, bursts of 2,000.
         public var totalLimit = RateLimiter(rate: 20_000, burst: 2_000)
 
+        /// A configuration for `session` with the defaults above.
         public init(session: SessionID) { self.session = session }
     }
 
@@ -49,11 +53,13 @@ public final class RetransmissionServer: DatagramHandler {
         public var wrongSession: UInt64 = 0
         /// Refused by the requester's own limit, or by the total limit.
         public var rateLimited: UInt64 = 0
+        /// Requests refused by the total limit (also counted in `rateLimited`).
         public var totalRateLimited: UInt64 = 0
         /// Valid requests with nothing to answer (see RetransmissionStore.counters).
         public var unanswerable: UInt64 = 0
         /// Answers sent, and the messages in them.
         public var answers: UInt64 = 0
+        /// Messages in the answers sent.
         public var messagesSent: UInt64 = 0
         /// A stored message larger than maxPacketSize allows (a configuration mismatch).
         public var oversizedMessages: UInt64 = 0
@@ -63,10 +69,13 @@ public final class RetransmissionServer: DatagramHandler {
         public var requestersForgotten: UInt64 = 0
     }
 
+    /// The configuration the server was made with.
     public let configuration: Configuration
+    /// The messages it answers from (the publisher's store).
     public let store: RetransmissionStore
     /// The socket requests arrive on and answers leave from.
     public let socket: UDPSocket
+    /// What came in and what went out so far.
     public var counters: Counters {
         var counters = tally
         counters.requestersForgotten = requesters.evictions
@@ -81,6 +90,10 @@ public final class RetransmissionServer: DatagramHandler {
     let requesters: RequesterTable
     var totalArrival: UInt64 = 0
 
+    /// A server answering re-requests for `configuration.session` from `store`;
+    /// register `socket` with a reactor and this server as its handler. Its answer buffer
+    /// and requester table are allocated here, once.
+    ///
     /// - Parameters:
     ///   - socket: the socket to register with the reactor for this server
     ///     (answers are sent on it, so they come from the address clients asked).
@@ -99,6 +112,8 @@ public final class RetransmissionServer: DatagramHandler {
 
     deinit { answerBuffer.deallocate() }
 
+    /// Answers the batch's requests from the store, within the rate limits;
+    /// malformed, truncated and foreign-session requests are counted and dropped.
     public func receive(_ batch: DatagramBatch, reactor: Reactor) {
         let now = reactor.now
         for datagram in batch {

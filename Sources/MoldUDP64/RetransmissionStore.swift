@@ -27,12 +27,15 @@ public final class RetransmissionStore {
         public var requestsForFuture: UInt64 = 0
     }
 
+    /// The most messages held (the requested capacity rounded up to a power of two).
     public let messageCapacity: Int
+    /// The most bytes of message data held.
     public let byteCapacity: Int
     /// The oldest sequence number still held (== `nextSequenceNumber` when empty).
     public var firstSequenceNumber: UInt64 { oldest }
     /// The sequence number the next appended message gets.
     public var nextSequenceNumber: UInt64 { next }
+    /// Lookups and evictions so far.
     public var counters: Counters { tally }
 
     // Internal, not `public private(set)`: with whole-module optimization the
@@ -51,6 +54,9 @@ public final class RetransmissionStore {
     /// Where the next message goes, in the same unbounded stream.
     var writePosition: UInt64 = 0
 
+    /// An empty store whose message index and byte ring are allocated here, once;
+    /// appending past either capacity evicts the oldest messages.
+    ///
     /// - Parameters:
     ///   - messageCapacity: the most messages held (rounded up to a power of two).
     ///   - byteCapacity: the most payload bytes held; at least 65,535 so any

@@ -45,6 +45,8 @@ public final class Session {
         /// larger than a slot is not buffered but requested again in order).
         public var slotBytes: Int
 
+        /// Session tuning; each argument is the property of the same name (times in
+        /// nanoseconds, sizes in bytes). The buffer is allocated once, when the session is made.
         public init(pinnedSession: SessionID? = nil, startSequence: UInt64 = 1,
                     reorderWindow: UInt64 = 2_000_000, reorderWindowPackets: Int = 3,
                     maxBufferedPackets: Int? = nil, bufferBytes: Int = 64 << 20, slotBytes: Int = 1500) {
@@ -76,7 +78,9 @@ public final class Session {
         case notLocked
     }
 
+    /// The configuration the session was made with.
     public let configuration: Configuration
+    /// The counters it updates (shared with the rerequester in a `Client`).
     public let counters: MoldCounters
     /// Who gets the messages. Held weakly so a consumer may own its session.
     public weak var consumer: (any MessageConsumer)?
@@ -115,6 +119,8 @@ public final class Session {
     var windowCount = 0
     var lastReportedForeign: SessionID?
 
+    /// A session expecting `configuration.startSequence` first (at least 1), with
+    /// its reorder buffer allocated here. Set `consumer` before feeding packets.
     public init(configuration: Configuration = .init(), counters: MoldCounters = MoldCounters()) {
         precondition(configuration.startSequence >= 1, "MoldUDP64 sequence numbers start at 1")
         precondition(configuration.reorderWindowPackets >= 0 && configuration.reorderWindowPackets <= 4096,

@@ -6,8 +6,10 @@
 /// let drop = random.nextUnit() < 0.02
 /// ```
 public struct SplitMix64: Sendable {
+    /// The generator's state; advancing it by the golden-ratio constant is the whole step.
     public var state: UInt64
 
+    /// A generator starting from `seed` (any value, 0 included).
     public init(seed: UInt64) { state = seed }
 
     /// The finaliser: a well-spread hash of one word.
@@ -19,6 +21,7 @@ public struct SplitMix64: Sendable {
         return z ^ (z >> 31)
     }
 
+    /// The next 64-bit value (Steele, Lea and Flood's SplitMix64).
     @inlinable
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15

@@ -52,6 +52,7 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// True for an IPv6 address (`family == AF_INET6`).
     public var isIPv6: Bool { family == AF_INET6 }
 
     /// The first byte (IPv4: the first octet; IPv6: 0xff for multicast).
@@ -112,6 +113,7 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
         return withUnsafeBytes(of: &storage) { SocketAddress(raw: $0.baseAddress!, length: length)! }
     }
 
+    /// The address in its usual text form: `239.1.1.1` or `ff02::1`.
     public var description: String {
         withUnsafeBytes(of: (high, low)) { bytes in
             System.formatAddress(family: family, bytes: bytes.baseAddress!) ?? "<family \(family)>"

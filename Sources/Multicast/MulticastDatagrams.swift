@@ -2,7 +2,9 @@ import Reactor
 
 /// One datagram of a multicast subscription, copied out of the receive slab.
 public struct ReceivedDatagram: Sendable {
+    /// The payload, copied: it stays valid after the callback that received it.
     public let bytes: [UInt8]
+    /// Where it came from, when the receiver collects source addresses.
     public let source: SocketAddress?
     /// Which of the receiver's subscriptions it belongs to (pktinfo), when known.
     public let subscriptionIndex: Int?

@@ -22,8 +22,11 @@ public enum MulticastError: Error, Equatable, Sendable, CustomStringConvertible 
     case interfaceRequired(group: IPAddress)
     /// No interface was given and no route tells the kernel which to use.
     case noRouteForGroup(IPAddress)
+    /// No interface has this name (`ip link` lists them).
     case unknownInterfaceName(String)
+    /// No interface has this index (`ip link` shows each index).
     case unknownInterfaceIndex(UInt32)
+    /// No interface carries this address (`ip addr` lists them); the text is the address as given.
     case noInterfaceWithAddress(String)
     /// The interface has multicast switched off (no IFF_MULTICAST).
     case interfaceCannotMulticast(name: String, index: UInt32)
@@ -31,16 +34,21 @@ public enum MulticastError: Error, Equatable, Sendable, CustomStringConvertible 
     case ipv6OnLoopback(name: String)
     /// A subscription of the other address family than the socket.
     case familyMismatch(group: IPAddress, socketIsIPv6: Bool)
+    /// The receiver is already a member of this subscription; joining twice is refused
+    /// rather than counted twice by the kernel.
     case alreadyJoined(Subscription)
+    /// `leave` named a subscription the receiver did not join.
     case notJoined(Subscription)
     /// The socket must be bound before it is adopted.
     case socketNotBound
     /// More memberships than the kernel allows per socket.
     case membershipLimit(Subscription)
+    /// A system call failed (the error names the call and errno, with a hint).
     case system(SystemError)
     /// Creating, binding or registering the socket failed.
     case reactor(ReactorError)
 
+    /// A sentence naming the cause and the fix.
     public var description: String {
         switch self {
         case .invalidAddress(let text):

@@ -14,7 +14,9 @@ import Glibc
 /// let parsed = try MulticastInterface(parsing: "fe80::1%eth0")
 /// ```
 public enum MulticastInterface: Hashable, Sendable, CustomStringConvertible {
+    /// The interface named so, e.g. `eth0` or `lo`.
     case name(String)
+    /// The interface with this index (`if_nametoindex`, `ip link`).
     case index(UInt32)
     /// An address of the interface; `zone` ("eth0" or "3") picks one interface
     /// when a link-local address sits on several.
@@ -22,9 +24,14 @@ public enum MulticastInterface: Hashable, Sendable, CustomStringConvertible {
 
     /// What an interface resolved to at join time.
     public struct Resolved: Equatable, Sendable {
+        /// The interface's index (what `IP_ADD_MEMBERSHIP`'s `imr_ifindex` and IPv6's
+        /// `ipv6mr_interface` take).
         public let index: UInt32
+        /// The interface's name.
         public let name: String
+        /// IFF_UP is set: the interface is administratively up.
         public let isUp: Bool
+        /// IFF_LOOPBACK is set (`lo`).
         public let isLoopback: Bool
         /// IFF_MULTICAST is set.
         public let hasMulticast: Bool
@@ -44,6 +51,7 @@ public enum MulticastInterface: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The text `init(parsing:)` reads back: a name, `#index`, or the address with its `%zone`.
     public var description: String {
         switch self {
         case .name(let name): return name

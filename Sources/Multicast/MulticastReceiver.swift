@@ -39,6 +39,7 @@ public final class MulticastReceiver {
         /// and spare the kernel a control message per datagram.
         public var packetInfo: Bool
 
+        /// Options for a receiver; each argument is the property of the same name.
         public init(timestamps: Bool = false, receiveBufferBytes: Int? = nil, packetInfo: Bool = true) {
             self.timestamps = timestamps
             self.receiveBufferBytes = receiveBufferBytes
@@ -49,14 +50,20 @@ public final class MulticastReceiver {
     /// A joined subscription and the interface index it was joined on (0: the
     /// kernel picked by route).
     public struct Membership: Equatable, Sendable {
+        /// The subscription as joined.
         public let subscription: Subscription
+        /// The interface index it was joined on; 0 when the kernel picked by route.
         public let interfaceIndex: UInt32
     }
 
+    /// The receiving socket, bound to the subscriptions' port. Registered with the
+    /// reactor; do not close it yourself (`close()` the receiver).
     public let socket: UDPSocket
     /// The bound UDP port (the kernel's choice when the subscription said 0).
     public let port: UInt16
+    /// True when the socket is IPv6 (its subscriptions are all IPv6).
     public let isIPv6: Bool
+    /// The options the receiver was made with.
     public let options: Options
     /// The joined subscriptions, in join order (`subscriptionIndex(of:)` indexes
     /// this; a `leave` shifts the later ones down by one).

@@ -15,12 +15,21 @@ import Glibc
 /// sender.close()
 /// ```
 public struct MulticastSender: Sendable {
+    /// The sending socket (multicast TTL, loopback and interface already set).
     public let socket: UDPSocket
     /// The group and port datagrams go to.
     public let destination: SocketAddress
     /// The interface index multicast leaves on (0: the kernel's route decides).
     public let interfaceIndex: UInt32
 
+    /// A socket that sends to `group`:`port`, with the interface, source, TTL and
+    /// loopback set once, here.
+    ///
+    /// - Throws: `MulticastError` naming the fix: a group that is not multicast,
+    ///   port 0, a source that cannot send to the group, an interface that does
+    ///   not exist or cannot multicast (or is missing for a link-local group), or
+    ///   the socket call that failed.
+    ///
     /// - Parameters:
     ///   - group: the multicast group to send to.
     ///   - port: the group's UDP port.
@@ -81,5 +90,6 @@ public struct MulticastSender: Sendable {
         try socket.send(bytes, to: destination)
     }
 
+    /// Closes the socket. Only for a sender whose socket is not registered with a reactor.
     public func close() { socket.close() }
 }

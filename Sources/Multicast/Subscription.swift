@@ -11,6 +11,7 @@
 ///                           interface: .name("eth0"))
 /// ```
 public struct Subscription: Hashable, Sendable, CustomStringConvertible {
+    /// The multicast group, in 224.0.0.0/4 or ff00::/8 (checked at init).
     public let group: IPAddress
     /// The UDP destination port. 0 lets the kernel pick when a receiver binds
     /// for it (tests); read the result from `MulticastReceiver.port`.
@@ -55,6 +56,7 @@ public struct Subscription: Hashable, Sendable, CustomStringConvertible {
     /// True for an SSM subscription (it has a source).
     public var isSourceSpecific: Bool { source != nil }
 
+    /// `group port N`, or `(source, group) port N` for a source-specific subscription.
     public var description: String {
         var text = source.map { "(\($0), \(group))" } ?? group.description
         text += " port \(port)"

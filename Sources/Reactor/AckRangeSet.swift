@@ -13,6 +13,8 @@
 /// received.forEach { low, high in encode(low, high) }
 /// ```
 public final class AckRangeSet {
+    /// The most disjoint ranges held, fixed at `init`. When an insert would need one
+    /// more, the lowest range is forgotten and `floor` rises past it.
     public let capacity: Int
     @usableFromInline let lows: UnsafeMutablePointer<UInt64>
     @usableFromInline let highs: UnsafeMutablePointer<UInt64>
@@ -21,6 +23,8 @@ public final class AckRangeSet {
     /// Packet numbers below this count as seen (ranges forgotten for capacity).
     public private(set) var floor: UInt64 = 0
 
+    /// Creates an empty set holding at most `capacity` ranges (at least 1). Both range
+    /// arrays are allocated here, once; nothing later allocates.
     public init(capacity: Int = 32) {
         precondition(capacity >= 1, "AckRangeSet capacity must be at least 1")
         self.capacity = capacity
@@ -33,10 +37,13 @@ public final class AckRangeSet {
         highs.deallocate()
     }
 
+    /// True when nothing was inserted since `init` or `removeAll()`.
     public var isEmpty: Bool { count == 0 }
     /// The highest number inserted (undefined when empty).
     public var largest: UInt64 { highs[0] }
 
+    /// True when `value` was inserted, or lies below `floor` (forgotten ranges count
+    /// as seen, so an old duplicate is never processed twice). O(`count`).
     public func contains(_ value: UInt64) -> Bool {
         if value < floor { return true }
         for index in 0..<count where lows[index] <= value && value <= highs[index] { return true }
@@ -90,6 +97,7 @@ public final class AckRangeSet {
         for index in 0..<count { body(lows[index], highs[index]) }
     }
 
+    /// Forgets every range and resets `floor` to 0, keeping the storage.
     public func removeAll() {
         count = 0
         floor = 0

@@ -97,6 +97,7 @@ public enum BackendKind: String, Sendable, CaseIterable, CustomStringConvertible
     /// io_uring where built and allowed by the kernel, epoll otherwise.
     case auto
 
+    /// The case's name as the command line spells it: `epoll`, `uring` or `auto`.
     public var description: String { rawValue }
 }
 
@@ -115,6 +116,9 @@ public struct ReceiveOptions: Sendable {
     /// copy; datagrams then report an empty source.
     public var sourceAddresses: Bool = true
 
+    /// Options for `Reactor.register(_:options:sendOptions:handler:)`; each argument
+    /// is the property of the same name. The receive memory (`slotCount` ×
+    /// (`slotSize` + `controlSize`)) is allocated once, at registration.
     public init(slotCount: Int = 64, slotSize: Int = 2048, controlSize: Int = 0, maxBatchesPerWake: Int = 16,
                 sourceAddresses: Bool = true) {
         self.slotCount = slotCount
@@ -126,11 +130,13 @@ public struct ReceiveOptions: Sendable {
 }
 
 import CFeedReactor
+import Synchronization
 
 /// Builds the backend a configuration asks for.
 enum BackendFactory {
-    /// Set once per process when `.auto` fell back to epoll, so the reason is said once.
-    nonisolated(unsafe) static var fallbackReported = false
+    /// Set once per process when `.auto` fell back to epoll, so the reason is
+    /// said once (atomic: reactors are made on many threads at once).
+    static let fallbackReported = Atomic<Bool>(false)
 
     static func make(_ configuration: Reactor.Configuration) throws(ReactorError) -> any Backend {
         switch configuration.backend {
@@ -142,8 +148,7 @@ enum BackendFactory {
             do {
                 return try URingBackend(configuration)
             } catch {
-                if !fallbackReported {
-                    fallbackReported = true
+                if !fallbackReported.exchange(true, ordering: .relaxed) {
                     configuration.logger.notice("io_uring backend not used, falling back to epoll", metadata: ["reason": "\(error.description)"])
                 }
                 return try EpollBackend(maxEvents: configuration.maxEventsPerWait, maxRegistrations: configuration.maxRegistrations)

@@ -29,8 +29,12 @@ public final class BatchedHandoff<Element: Sendable>: @unchecked Sendable {
     }
 
     let state = Mutex(State())
+    /// Elements waiting unconsumed at which the producer pauses reading (calls `pause`).
     public let highWatermark: Int
+    /// Elements waiting unconsumed at or below which reading resumes (calls `resume`).
     public let lowWatermark: Int
+    /// Elements per batch: the producer hands a batch over when it holds this many
+    /// (or at `flush()`).
     public let batchSize: Int
     let access: ReactorAccess
     /// Producer side, reactor thread only.
@@ -199,15 +203,21 @@ public final class BatchedHandoff<Element: Sendable>: @unchecked Sendable {
 /// The consumer's view of a `BatchedHandoff`: an AsyncSequence of its elements.
 /// One consumer only; iterating takes whole batches and returns their elements.
 public struct BatchedSequence<Element: Sendable>: AsyncSequence, Sendable {
+    /// The handoff this sequence consumes. One consumer per handoff.
     public let handoff: BatchedHandoff<Element>
 
+    /// Wraps `handoff` as an `AsyncSequence`. Iterate it from one task only.
     public init(_ handoff: BatchedHandoff<Element>) { self.handoff = handoff }
 
+    /// Iterates the elements batch by batch: one lock per batch, none per element.
     public struct AsyncIterator: AsyncIteratorProtocol {
         let handoff: BatchedHandoff<Element>
         var batch: ContiguousArray<Element> = []
         var index = 0
 
+        /// The next element, waiting (without blocking a thread) for the reactor's next
+        /// batch; nil once the producer finished or the consuming task was cancelled.
+        /// Each element is a copy, so it stays valid after the callback that made it.
         public mutating func next() async -> Element? {
             if index == batch.count {
                 guard let next = await handoff.nextBatch() else { return nil }
@@ -220,5 +230,6 @@ public struct BatchedSequence<Element: Sendable>: AsyncSequence, Sendable {
         }
     }
 
+    /// An iterator over the handoff's elements. Call once: the sequence has a single consumer.
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(handoff: handoff) }
 }

@@ -24,6 +24,7 @@ import Glibc
 public struct ByteRing {
     /// The ring's memory (`capacity` bytes).
     public let storage: UnsafeMutableRawPointer
+    /// Bytes the ring holds at most; fixed at creation.
     public let capacity: Int
     /// Offset of the oldest byte.
     public private(set) var head = 0
@@ -42,10 +43,16 @@ public struct ByteRing {
         ByteRing(storage: .allocate(byteCount: capacity, alignment: 64), capacity: capacity)
     }
 
+    /// Frees the memory of a ring made by `allocate(capacity:)`. Do not call it on a
+    /// ring over memory you passed to `init(storage:capacity:)`, and do not use the
+    /// ring (or any span it returned) afterwards.
     public func deallocate() { storage.deallocate() }
 
+    /// Bytes that can still be written: `capacity - count`.
     public var freeSpace: Int { capacity - count }
+    /// True when no bytes are held.
     public var isEmpty: Bool { count == 0 }
+    /// True when `count == capacity`: a write accepts nothing until bytes are consumed.
     public var isFull: Bool { count == capacity }
 
     /// The bytes held, oldest first: the first span runs to the end of the

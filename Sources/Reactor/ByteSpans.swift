@@ -18,18 +18,27 @@
 /// }
 /// ```
 public struct ByteSpans {
+    /// The bytes up to the end of the ring's memory (oldest first). Valid only during
+    /// the callback that handed the spans over.
     public let first: UnsafeRawBufferPointer
+    /// The bytes that wrapped around to the start of the ring's memory; empty when the
+    /// data did not wrap. Valid only during the callback.
     public let second: UnsafeRawBufferPointer
 
+    /// Spans over `first` followed by `second`; the memory must outlive the value.
     @inlinable
     public init(first: UnsafeRawBufferPointer, second: UnsafeRawBufferPointer) {
         self.first = first
         self.second = second
     }
 
+    /// Bytes in both spans together.
     @inlinable public var count: Int { first.count + second.count }
+    /// True when both spans are empty.
     @inlinable public var isEmpty: Bool { count == 0 }
 
+    /// The byte at `offset` counted from the start of `first`, crossing into
+    /// `second` when needed. Traps when `offset` is outside `0..<count`.
     @inlinable
     public subscript(offset: Int) -> UInt8 {
         precondition(offset >= 0 && offset < count, "ByteSpans index out of range")

@@ -13,6 +13,7 @@ public struct Datagram {
         UnsafeRawBufferPointer(start: raw.pointee.data, count: Int(raw.pointee.length))
     }
 
+    /// The payload's length in bytes (`bytes.count`).
     @inlinable public var count: Int { Int(raw.pointee.length) }
 
     /// The datagram was longer than the receive slot and was cut; treat it as malformed.
@@ -53,19 +54,27 @@ public struct Datagram {
 /// ```
 public struct DatagramBatch: RandomAccessCollection {
     @usableFromInline let base: UnsafePointer<fr_datagram>
+    /// How many datagrams the read produced (at most the registration's `ReceiveOptions.slotCount`).
     public let count: Int
     /// The registration the batch was read from.
     public let token: Token
 
+    /// A batch over `count` datagram descriptors at `base`, read from the registration
+    /// `token`. Backends create batches; a handler only receives them. The descriptors
+    /// must stay valid while the batch is used.
     @inlinable public init(base: UnsafePointer<fr_datagram>, count: Int, token: Token) {
         self.base = base
         self.count = count
         self.token = token
     }
 
+    /// Always 0.
     @inlinable public var startIndex: Int { 0 }
+    /// The same as `count`.
     @inlinable public var endIndex: Int { count }
 
+    /// The datagram at `position` (0 is the oldest). Traps when out of range. The
+    /// datagram is a view into receive memory: valid only during this callback.
     @inlinable public subscript(position: Int) -> Datagram {
         precondition(position >= 0 && position < count, "datagram index out of range")
         return Datagram(base + position)

@@ -25,6 +25,9 @@ final class EpollBackend: Backend {
     var wakeupDescriptor: Int32 = -1
     /// This backend's state of each registration, by token slot.
     var entries: ContiguousArray<Entry?>
+    /// Coalescing sockets with datagrams gathered this cycle, for `submit`
+    /// (capacity reserved for every registration: appending never allocates).
+    var gathered: ContiguousArray<Registration>
 
     /// epoll's per-registration state: one case per registration kind.
     enum Entry {
@@ -47,6 +50,8 @@ final class EpollBackend: Backend {
         eventSize = fr_epoll_event_size()
         events = .allocate(byteCount: self.maxEvents * eventSize, alignment: 8)
         entries = ContiguousArray(repeating: nil, count: maxRegistrations)
+        gathered = []
+        gathered.reserveCapacity(maxRegistrations)
     }
 
     deinit { events.deallocate() }
@@ -164,8 +169,28 @@ final class EpollBackend: Backend {
         return work
     }
 
-    /// Nothing waits: every send was a system call already.
-    func submit(reactor: Reactor) {}
+    /// Hands what coalescing sockets gathered this cycle to the kernel, one
+    /// sendmmsg per socket (more when a socket gathered more than one call
+    /// takes). What the kernel will not take stays queued behind EPOLLOUT.
+    func submit(reactor: Reactor) {
+        guard !gathered.isEmpty else { return }
+        // Index, don't iterate: iterating would retain the array, and the
+        // removeAll below would then copy it instead of keeping its capacity.
+        for index in 0..<gathered.count {
+            let registration = gathered[index]
+            guard registration.isOpen, case .datagram(let state)? = entries[Int(registration.token.slot)] else { continue }
+            sendGathered(registration, state, reactor: reactor)
+        }
+        gathered.removeAll(keepingCapacity: true)
+    }
+
+    /// Sends what one coalescing socket gathered; arms EPOLLOUT for the rest.
+    func sendGathered(_ registration: Registration, _ state: EpollDatagram, reactor: Reactor) {
+        state.gathering = false
+        guard !state.watchingOutput else { return }   // EPOLLOUT flushes it
+        _ = flushQueue(registration, state, reactor: reactor)
+        if state.queue.count > 0 && registration.isOpen { armOutput(registration, state) }
+    }
 
     func pendingSends(_ registration: Registration) -> Int {
         guard case .datagram(let state)? = entries[Int(registration.token.slot)] else { return 0 }
@@ -247,6 +272,9 @@ final class EpollBackend: Backend {
               length: Int, reactor: Reactor) -> SendResult {
         guard case .datagram(let state)? = entries[Int(registration.token.slot)] else { return .refused(.notRegistered) }
         guard bytes.count <= state.queue.slotSize else { return .refused(.tooLarge(bytes.count)) }
+        if state.coalescing && !state.watchingOutput {
+            return gather(registration, state, bytes, to: address, length: length, reactor: reactor)
+        }
         // A queue whose EPOLLOUT could not be armed: try it here rather than never.
         if state.queue.count > 0 && !state.watchingOutput { _ = flushQueue(registration, state, reactor: reactor) }
         // Queued datagrams go first: sending past them would reorder the stream.
@@ -273,6 +301,8 @@ final class EpollBackend: Backend {
             batch.removeAll()
             return result
         }
+        // What a coalescing socket gathered goes first, in order.
+        if state.gathering { sendGathered(registration, state, reactor: reactor) }
         if state.queue.count == 0 {
             while batch.count > 0 {
                 do {
@@ -299,20 +329,44 @@ final class EpollBackend: Backend {
         return result
     }
 
+    /// Coalescing: the datagram joins the ones gathered this cycle, sent by
+    /// `submit`; a full queue is sent first to make room.
+    @inline(__always)
+    func gather(_ registration: Registration, _ state: EpollDatagram, _ bytes: UnsafeRawBufferPointer,
+                to address: UnsafeRawPointer?, length: Int, reactor: Reactor) -> SendResult {
+        if !state.queue.append(bytes, toRaw: address, length: length) {
+            sendGathered(registration, state, reactor: reactor)
+            guard state.queue.append(bytes, toRaw: address, length: length) else {
+                state.wantsWritable = true
+                return .refused(.queueFull)
+            }
+            // The kernel would not take all: the rest waits for EPOLLOUT.
+            if state.watchingOutput { state.wantsWritable = true; return .queued }
+        }
+        if !state.gathering {
+            state.gathering = true
+            gathered.append(registration)
+        }
+        return .sent
+    }
+
     /// Puts a datagram into the socket's queue (arming EPOLLOUT with the first).
     @inline(__always)
     func enqueue(_ registration: Registration, _ state: EpollDatagram, _ append: (SendBatch) -> Bool) -> SendResult {
         state.wantsWritable = true
         guard append(state.queue) else { return .refused(.queueFull) }
-        if state.queue.count == 1 && !state.watchingOutput {
-            // Failing to arm would leave the queue stuck: then try to flush from
-            // the next send instead (pollDirectly / send paths check the queue).
-            if (try? System.epollControl(epfd, EPOLL_CTL_MOD, registration.descriptor,
-                                         events: Self.inFlags | Self.outFlags, data: registration.token.raw)) != nil {
-                state.watchingOutput = true
-            }
-        }
+        if state.queue.count == 1 && !state.watchingOutput { armOutput(registration, state) }
         return .queued
+    }
+
+    /// Adds EPOLLOUT to the socket's mask. Failing to arm would leave the queue
+    /// stuck: then the next send tries to flush instead (pollDirectly / send
+    /// paths check the queue).
+    func armOutput(_ registration: Registration, _ state: EpollDatagram) {
+        if (try? System.epollControl(epfd, EPOLL_CTL_MOD, registration.descriptor,
+                                     events: Self.inFlags | Self.outFlags, data: registration.token.raw)) != nil {
+            state.watchingOutput = true
+        }
     }
 
     /// EPOLLOUT: sends what is queued, in order. A datagram the kernel refuses
@@ -364,9 +418,14 @@ final class EpollDatagram {
     var watchingOutput = false
     /// A send was queued or refused since the last `writable`.
     var wantsWritable = false
+    /// `SendOptions.coalesce`: sends gather in `queue` until `submit`.
+    let coalescing: Bool
+    /// In the backend's `gathered` list for this cycle's `submit`.
+    var gathering = false
 
     init(endpoint: DatagramEndpoint) {
         self.endpoint = endpoint
+        coalescing = endpoint.sendOptions.coalesce
         slab = BufferSlab(options: endpoint.options)
         queue = SendBatch(capacity: max(1, endpoint.sendOptions.queueCapacity),
                           slotSize: max(1, endpoint.sendOptions.slotSize))

@@ -5,14 +5,19 @@ import Glibc
 
 /// A failed system call: which call, and the errno it returned.
 public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The system call's name, e.g. `"bind"` or `"setsockopt(IP_ADD_MEMBERSHIP)"`.
     public let call: String
+    /// The errno the call returned (or the negated result io_uring reported).
     public let errno: Int32
 
+    /// An error for `call` failing with `errno`.
     public init(call: String, errno: Int32) {
         self.call = call
         self.errno = errno
     }
 
+    /// The call, the error text, the errno and, for common causes (address in use,
+    /// permissions, memory limits), what to do about it.
     public var description: String {
         let reason = System.errorText(errno)
         var text = "\(call) failed: \(reason) (errno \(errno))"
@@ -41,16 +46,30 @@ public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
 
 /// Errors the reactor reports. Each says what went wrong and how to fix it.
 public enum ReactorError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A system call failed; the wrapped error names the call and errno.
     case system(SystemError)
+    /// The requested backend cannot run here (`.uring` without liburing at build
+    /// time, or a kernel or seccomp policy that refuses io_uring). Use `.epoll` or
+    /// `.auto`.
     case backendUnavailable(backend: String, reason: String)
+    /// Every preallocated timer slot is in use; raise
+    /// `Reactor.Configuration.timerCapacity`, or cancel timers you no longer need.
     case timerCapacityExhausted(capacity: Int)
+    /// Every registration slot is in use; raise `Reactor.Configuration.maxRegistrations`
+    /// or deregister sockets you no longer need.
     case registrationCapacityExhausted(capacity: Int)
     /// A call named a registration that is gone (`setInterest` on a stale token).
     case unknownToken(Token)
+    /// The text could not be parsed as an address (`a.b.c.d`, an IPv6 address, or
+    /// `[v6]:port`); the associated value is the text.
     case invalidAddress(String)
+    /// An argument was out of range; the text says which and what is allowed.
     case invalidArgument(String)
+    /// The reactor was closed (`close()`): it runs no more cycles and takes no
+    /// more registrations. Make a new reactor.
     case stopped
 
+    /// A sentence naming the failure and how to fix it.
     public var description: String {
         switch self {
         case .system(let error): return error.description

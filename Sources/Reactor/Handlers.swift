@@ -25,7 +25,10 @@ public protocol DatagramHandler: AnyObject {
 }
 
 extension DatagramHandler {
+    /// Default: ignores the error; it is already counted in `Reactor.counters`
+    /// (`handlerErrors` or `socketErrors`).
     public func failed(_ error: any Error, token: Token, reactor: Reactor) {}
+    /// Default: nothing. Implement it when you queue sends and want to know the queue drained.
     public func writable(token: Token, reactor: Reactor) {}
 }
 
@@ -46,6 +49,8 @@ extension DatagramHandler {
 /// }
 /// ```
 public protocol DescriptorHandler: AnyObject {
+    /// The descriptor has data, end of file or an error to read. Level-triggered:
+    /// called again in the next cycle if you leave data unread. Runs on the reactor's thread.
     func readable(token: Token, reactor: Reactor)
     /// Default: nothing (set writable interest only when you want it).
     func writable(token: Token, reactor: Reactor)
@@ -56,7 +61,9 @@ public protocol DescriptorHandler: AnyObject {
 }
 
 extension DescriptorHandler {
+    /// Default: nothing.
     public func writable(token: Token, reactor: Reactor) {}
+    /// Default: ignores the error; it is counted in `Reactor.counters.socketErrors`.
     public func failed(_ error: any Error, token: Token, reactor: Reactor) {}
 }
 

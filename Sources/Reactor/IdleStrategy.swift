@@ -9,9 +9,17 @@
 /// - `backoff`: spin `spins` empty cycles, then yield `yields` times, then park
 ///   for `parkNanoseconds` (capped by the next timer) per empty cycle.
 public enum IdleStrategy: Sendable, Equatable {
+    /// Wait in `epoll_wait` / `io_uring_enter` until I/O or the next timer: no CPU
+    /// when idle, a wake-up's latency when traffic arrives.
     case block
+    /// Poll without waiting, never giving up the CPU: lowest latency, one core at 100%.
     case spin
+    /// Poll without waiting, calling `sched_yield` between empty polls, so other
+    /// threads on the core can run.
     case yield
+    /// Spin `spins` empty cycles, then yield `yields` times, then park for
+    /// `parkNanoseconds` (capped by the next timer) per further empty cycle; any work
+    /// starts the count again.
     case backoff(spins: Int = 10_000, yields: Int = 100, parkNanoseconds: UInt64 = 50_000)
 
     /// Parses "block", "spin", "yield", "backoff".

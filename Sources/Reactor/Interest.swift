@@ -6,8 +6,10 @@
 /// try reactor.setInterest(token, [.readable, .writable])
 /// ```
 public struct Interest: OptionSet, Hashable, Sendable, CustomStringConvertible {
+    /// The bits: 1 readable, 2 writable.
     public let rawValue: UInt8
 
+    /// An interest from its bits (`rawValue`); prefer `.readable` and `.writable`.
     public init(rawValue: UInt8) { self.rawValue = rawValue }
 
     /// Data (or end of file, or an error) is waiting to be read.
@@ -15,6 +17,7 @@ public struct Interest: OptionSet, Hashable, Sendable, CustomStringConvertible {
     /// The descriptor accepts more output.
     public static let writable = Interest(rawValue: 2)
 
+    /// `[]`, `[readable]`, `[writable]` or `[readable, writable]`.
     public var description: String {
         switch self {
         case []: return "[]"

@@ -18,9 +18,16 @@ public final class RemoteHandle: Sendable {
     /// Work posted from another thread; runs on the reactor's thread with the reactor.
     public typealias Work = @Sendable (Reactor) -> Void
 
+    /// A posted closure as the queue stores it. The struct keeps the function
+    /// at its own (concrete) abstraction: a bare closure stored in a generic
+    /// array is wrapped in a reabstraction thunk, one heap context per post.
+    struct Posted {
+        let work: Work
+    }
+
     let eventDescriptor: Int32
     /// Posted work not taken yet. The reactor swaps it with its own empty array.
-    let queue: Mutex<ContiguousArray<Work>>
+    let queue: Mutex<ContiguousArray<Posted>>
     let stopRequested = Atomic<Bool>(false)
     /// Posted closures not yet taken (busy polling reads it instead of the eventfd).
     let pending = Atomic<Int>(0)
@@ -32,7 +39,7 @@ public final class RemoteHandle: Sendable {
 
     init(capacity: Int = 64) throws(ReactorError) {
         do { eventDescriptor = try System.eventDescriptor() } catch { throw .system(error) }
-        var initial = ContiguousArray<Work>()
+        var initial = ContiguousArray<Posted>()
         initial.reserveCapacity(capacity)
         queue = Mutex(initial)
     }
@@ -40,7 +47,7 @@ public final class RemoteHandle: Sendable {
     /// Runs `work` on the reactor's thread during its next duty cycle, handing
     /// it the reactor.
     public func post(_ work: @escaping Work) {
-        queue.withLock { $0.append(work) }
+        queue.withLock { $0.append(Posted(work: work)) }
         // Sequentially consistent with `wakeupPending` (see `consumeWakeup`): a
         // post that skips the eventfd write is always seen by the drain in progress.
         pending.add(1, ordering: .sequentiallyConsistent)
@@ -84,7 +91,7 @@ public final class RemoteHandle: Sendable {
     /// (reactor thread). Both arrays keep their capacity: no allocation once
     /// they have grown to the largest burst.
     @inline(__always)
-    func take(into drained: inout ContiguousArray<Work>) -> Int {
+    func take(into drained: inout ContiguousArray<Posted>) -> Int {
         guard pending.load(ordering: .sequentiallyConsistent) > 0 else { return 0 }
         queue.withLock { swap(&$0, &drained) }
         pending.subtract(drained.count, ordering: .releasing)

@@ -8,9 +8,13 @@
 /// changes and receive buffers are allocated again on resume. That is fine at
 /// watermark crossings, not per packet.
 public struct PausedRegistration {
+    /// The socket, still open, no longer registered: datagrams wait in its kernel buffer.
     public let socket: UDPSocket
+    /// The receive options it was registered with (used again on resume).
     public let options: ReceiveOptions
+    /// The send options it was registered with (used again on resume).
     public let sendOptions: SendOptions
+    /// The handler that receives its datagrams again after `Reactor.resumeReading(_:)`.
     public let handler: any DatagramHandler
 
     /// Closes the socket without resuming it.

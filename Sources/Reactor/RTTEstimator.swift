@@ -32,6 +32,8 @@ public struct RTTEstimator: Sendable, Equatable {
         variation = initial / 2
     }
 
+    /// True once `sample` has taken at least one measurement; until then `smoothed`
+    /// and `variation` hold the initial guess.
     public var hasSamples: Bool { samples > 0 }
 
     /// Takes one RTT sample; `ackDelay` is how long the peer says it held the

@@ -23,6 +23,9 @@ public struct RateLimiter: Sendable, Equatable {
     /// How far ahead of `now` the TAT may run: `interval * (burst - 1)`.
     public let tolerance: UInt64
 
+    /// A limit of `rate` events per second with bursts of up to `burst` back to back
+    /// (GCRA); the state lives in the caller (`Bucket`), so one limiter serves many keys.
+    ///
     /// - Parameters:
     ///   - rate: events per second, 1...1e9.
     ///   - burst: events allowed back to back, at least 1.
@@ -53,10 +56,12 @@ public struct RateLimiter: Sendable, Equatable {
 
     /// One bucket: a limiter and its TAT.
     public struct Bucket: Sendable, Equatable {
+        /// The rate and burst this bucket enforces.
         public let limiter: RateLimiter
         /// The theoretical arrival time of the next event.
         public private(set) var arrival: UInt64 = 0
 
+        /// A bucket for `limiter` that admits at once (its theoretical arrival time is 0).
         public init(_ limiter: RateLimiter) { self.limiter = limiter }
 
         /// See `RateLimiter.admit(_:now:)`.

@@ -22,7 +22,17 @@ import Glibc
 /// Other ways to drive it: `runOnce(timeout:)`, `poll()` (never blocks), or wait
 /// on `descriptor` in a host loop and call `poll()` when it is readable.
 public final class Reactor {
+    /// How a reactor is built: backend, timer wheel, capacities, io_uring sizes, the
+    /// clock and the logger. Everything sized here is allocated once, in `Reactor.init`.
+    ///
+    /// ```swift
+    /// var configuration = Reactor.Configuration(backend: .auto)
+    /// configuration.maxRegistrations = 64
+    /// let reactor = try Reactor(configuration)
+    /// ```
     public struct Configuration {
+        /// The kernel interface: `.epoll` (default), `.uring`, or `.auto` (io_uring where
+        /// it works, epoll otherwise; `Reactor.backendKind` says which it got).
         public var backend: BackendKind = .epoll
         /// Timer wheel resolution in nanoseconds (default 100 µs).
         public var timerTick: UInt64 = 100_000
@@ -38,10 +48,12 @@ public final class Reactor {
         public var uringEntries: Int = 256
         /// io_uring provided buffers per socket, and their size.
         public var uringBufferCount: Int = 1024
+        /// io_uring: bytes per provided receive buffer; a longer datagram is truncated.
         public var uringBufferSize: Int = 2048
         /// io_uring send buffers shared by the ring's sockets (one per send in
         /// flight), and their size (the largest datagram io_uring can send).
         public var uringSendBuffers: Int = 256
+        /// io_uring: bytes per send buffer, the largest datagram a send on this ring accepts.
         public var uringSendBufferSize: Int = 2048
         /// io_uring: datagrams of at least this many bytes go out with
         /// IORING_OP_SEND_ZC / SENDMSG_ZC (0: never). See URingBackend.
@@ -61,19 +73,32 @@ public final class Reactor {
         /// to stderr; give a logger with `logLevel = .critical` to silence it.
         public var logger = Logger(label: "feedreactor.reactor")
 
+        /// A configuration with `backend` and the defaults above.
         public init(backend: BackendKind = .epoll) { self.backend = backend }
     }
 
     /// What happened so far, for tests, summaries and monitoring.
     public struct Counters: Sendable {
+        /// Duty cycles run (`runOnce`, `poll`, each `run` iteration), busy or idle.
         public var cycles: UInt64 = 0
+        /// Datagrams delivered to handlers.
         public var datagrams: UInt64 = 0
+        /// Batches delivered to handlers (`datagrams / batches` is the mean batch size).
         public var batches: UInt64 = 0
+        /// Reserved for truncated datagrams; not incremented at present. A truncated
+        /// datagram is flagged on itself: check `Datagram.isTruncated`.
         public var truncated: UInt64 = 0
+        /// Timer callbacks run (each firing of a periodic timer counts).
         public var timersFired: UInt64 = 0
+        /// Times a handler's `receive` threw (the error went to its `failed`).
         public var handlerErrors: UInt64 = 0
+        /// Errors a socket or the backend reported for a registration (each also went to
+        /// the handler's `failed`).
         public var socketErrors: UInt64 = 0
+        /// Events dropped because their token's generation no longer matched: the
+        /// registration was removed after the kernel queued the event. Harmless.
         public var staleEvents: UInt64 = 0
+        /// Closures posted through `remote` that ran on the reactor's thread.
         public var posted: UInt64 = 0
         /// io_uring: a socket's provided buffer ring ran empty (-ENOBUFS ended its
         /// multishot receive; the datagrams wait in the socket until it is re-armed).
@@ -97,13 +122,19 @@ public final class Reactor {
         public var sendErrors: UInt64 = 0
     }
 
+    /// The configuration the reactor was built with.
     public let configuration: Configuration
+    /// The backend actually in use: `.epoll` or `.uring`, never `.auto`.
     public let backendKind: BackendKind
     /// The clock reading of the current (or last) duty cycle, in nanoseconds.
     public private(set) var now: UInt64
+    /// What the reactor did so far. Plain integer increments on the hot path: read
+    /// them on the reactor's thread (or through `remote.run`), e.g. from a timer.
     public var counters = Counters()
     /// TCP listeners and streams (Reactor+TCP.swift).
     public internal(set) var tcpCounters = TCPCounters()
+    /// The reactor's timer wheel (`schedule(at:...)` and `cancel(_:)` use it);
+    /// exposed to inspect `count` and deadlines. Reactor thread only.
     public let timers: TimerWheel
     /// The cross-thread door: post work, wake up, stop.
     public let remote: RemoteHandle
@@ -121,10 +152,17 @@ public final class Reactor {
     var closed = false
     /// The mailbox's second array: posted work is swapped into it and run from
     /// it, so a drain allocates nothing.
-    var mailboxDrain = ContiguousArray<RemoteHandle.Work>()
+    var mailboxDrain = ContiguousArray<RemoteHandle.Posted>()
     /// Channels whose items this reactor receives (`attach(_:receiver:)`).
     var channels = ContiguousArray<any ChannelDrain>()
 
+    /// Builds a reactor: opens the backend (epoll instance or io_uring ring),
+    /// allocates the registration table and the timer wheel. Create it on the thread
+    /// that will run it (io_uring rings are single-issuer).
+    ///
+    /// - Throws: `ReactorError.backendUnavailable` when `.uring` cannot run here,
+    ///   `ReactorError.system` when the kernel refuses the epoll instance, ring or
+    ///   eventfd (the error says why, e.g. the locked-memory limit).
     public init(_ configuration: Configuration = Configuration()) throws(ReactorError) {
         self.configuration = configuration
         clock = configuration.clock ?? MonotonicClock()
@@ -277,6 +315,7 @@ public final class Reactor {
         return UDPSocket(registered: registration.descriptor)
     }
 
+    /// Registrations alive now (sockets, descriptors, TCP listeners and streams).
     public var registrationCount: Int { configuration.maxRegistrations - freeSlots.count }
 
     @inline(__always)
@@ -303,6 +342,8 @@ public final class Reactor {
         try timers.schedule(at: now &+ delay, period: period, tag: tag, handler: handler)
     }
 
+    /// Cancels a timer scheduled with `schedule(at:...)` / `schedule(after:...)`.
+    /// Returns false when it already fired (a one-shot) or was cancelled: harmless.
     @discardableResult
     public func cancel(_ timer: TimerHandle) -> Bool { timers.cancel(timer) }
 
@@ -484,7 +525,7 @@ public final class Reactor {
         if count > 0 {
             // Index, don't iterate: iterating would retain the array, and the
             // removeAll below would then copy it instead of keeping its capacity.
-            for index in 0..<count { mailboxDrain[index](self) }
+            for index in 0..<count { mailboxDrain[index].work(self) }
             mailboxDrain.removeAll(keepingCapacity: true)
             counters.posted &+= UInt64(count)
         }

@@ -2,6 +2,7 @@ import Synchronization
 
 /// Receives the items of a `ReactorChannel` on the consuming reactor's thread.
 public protocol ChannelReceiver<Element>: AnyObject {
+    /// The type of the items the channel carries.
     associatedtype Element
     /// One item, in the order it was sent. Runs inside the reactor's duty cycle.
     func received(_ element: Element, reactor: Reactor)
@@ -22,6 +23,8 @@ public protocol ChannelReceiver<Element>: AnyObject {
 /// if !channel.send(sequence) { refused += 1 }      // producer thread
 /// ```
 public final class ReactorChannel<Element>: @unchecked Sendable {
+    /// The lock-free single-producer, single-consumer ring under the channel. The
+    /// producer thread writes, the consuming reactor reads; nobody else touches it.
     public let ring: SPSCRing<Element>
     let target: RemoteHandle
     /// The consumer found the ring empty and wants an eventfd write for the next

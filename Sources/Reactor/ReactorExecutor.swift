@@ -30,6 +30,8 @@ public final class ReactorExecutor: SerialExecutor, TaskExecutor, @unchecked Sen
     let thread: pthread_t
     unowned(unsafe) let reactor: Reactor
 
+    /// An executor for `reactor`. Call it on the reactor's thread (it records the
+    /// thread for `checkIsolated()`); create one per reactor and share it.
     public init(_ reactor: Reactor) {
         self.reactor = reactor
         remote = reactor.remote
@@ -50,6 +52,9 @@ public final class ReactorExecutor: SerialExecutor, TaskExecutor, @unchecked Sen
         return try body(reactor)
     }
 
+    /// Runs `job` on the reactor's thread, in the duty cycle after this call (posted
+    /// through `reactor.remote`; callable from any thread). The reactor must keep
+    /// running for the job to run.
     public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         remote.post { [self] in
@@ -57,8 +62,10 @@ public final class ReactorExecutor: SerialExecutor, TaskExecutor, @unchecked Sen
         }
     }
 
+    /// This executor as the serial executor of an actor (`unownedExecutor`).
     public func asUnownedSerialExecutor() -> UnownedSerialExecutor { UnownedSerialExecutor(ordinary: self) }
 
+    /// This executor as a task executor (`Task(executorPreference:)`, `withTaskExecutorPreference`).
     public func asUnownedTaskExecutor() -> UnownedTaskExecutor { UnownedTaskExecutor(ordinary: self) }
 
     /// True on the reactor's thread: in its handlers, timers and posted work, and in

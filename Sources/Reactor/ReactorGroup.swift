@@ -29,8 +29,11 @@ public final class ReactorGroup: @unchecked Sendable {
         public let backendKind: BackendKind
     }
 
+    /// The CPUs the members' threads are pinned to, one reactor per entry.
     public let cpus: [Int]
+    /// The configuration every member's reactor is built with.
     public let configuration: Reactor.Configuration
+    /// The idle strategy every member runs with.
     public let idle: IdleStrategy
     /// The members, in `cpus` order (empty until `start`).
     public private(set) var members: [Member] = []

@@ -51,9 +51,10 @@ extension Reactor {
         return result
     }
 
-    /// Submits what sends prepared outside a duty cycle (io_uring SQEs) now,
-    /// rather than at the next `poll`/`runOnce`. Sends made from callbacks are
-    /// submitted at the end of their cycle anyway. epoll: nothing to do.
+    /// Submits what sends prepared outside a duty cycle (io_uring SQEs; epoll:
+    /// datagrams gathered by sockets with `SendOptions.coalesce`) now, rather
+    /// than at the next `poll`/`runOnce`. Sends made from callbacks are
+    /// submitted at the end of their cycle anyway.
     public func flushSends() {
         if !closed { backend.submit(reactor: self) }
     }

@@ -27,6 +27,7 @@ public final class ReactorThread: @unchecked Sendable {
     var thread: pthread_t?
     let readyOnce = Atomic<Bool>(false)
 
+    /// A thread object, not yet started; `start(pinnedTo:_:)` creates the thread.
     public init() {}
 
     /// What `body` threw after it called `ready()`. Written by the thread: read

@@ -13,14 +13,19 @@ import Glibc
 /// let sent = try batch.flush(on: socket)
 /// ```
 public final class SendBatch {
+    /// Datagram slots in the batch, fixed at `init`.
     public let capacity: Int
+    /// Bytes per slot: the largest datagram the batch takes.
     public let slotSize: Int
+    /// Datagrams queued and not yet sent.
     public private(set) var count = 0
     let messages: UnsafeMutablePointer<fr_mmsghdr>
     let iovecs: UnsafeMutablePointer<iovec>
     let names: UnsafeMutablePointer<sockaddr_storage>
     let buffers: UnsafeMutableRawPointer
 
+    /// A batch of `capacity` slots of `slotSize` bytes; all memory (message headers,
+    /// iovecs, addresses, payload) is allocated here, once.
     public init(capacity: Int, slotSize: Int = 2048) {
         precondition(capacity > 0 && slotSize > 0)
         self.capacity = capacity
@@ -36,6 +41,7 @@ public final class SendBatch {
         messages.deallocate(); iovecs.deallocate(); names.deallocate(); buffers.deallocate()
     }
 
+    /// True when every slot is taken: flush before appending more.
     public var isFull: Bool { count == capacity }
 
     /// Copies `bytes` into the next slot, addressed to `destination` (nil: the
@@ -120,6 +126,9 @@ public final class SendBatch {
         count < capacity ? UnsafeMutableRawBufferPointer(start: buffers + count * slotSize, count: slotSize) : nil
     }
 
+    /// Queues the next slot (from `nextSlot`) after you wrote `length` bytes into it,
+    /// addressed to `destination` (nil: the connected peer). Returns false, queuing
+    /// nothing, when the batch is full or `length` exceeds `slotSize`.
     @discardableResult
     public func commit(length: Int, to destination: SocketAddress?) -> Bool {
         guard count < capacity, length <= slotSize else { return false }
@@ -141,6 +150,7 @@ public final class SendBatch {
         }
     }
 
+    /// Drops every queued datagram without sending it.
     public func removeAll() { count = 0 }
 
     /// Moves unsent datagrams to the front after a partial send.

@@ -11,10 +11,20 @@ public struct SendOptions: Sendable {
     public var queueCapacity: Int = 64
     /// The largest datagram a send accepts (bytes per queue slot).
     public var slotSize: Int = 2048
+    /// epoll: gather the datagrams sent during a duty cycle in the socket's
+    /// queue and hand them to the kernel with sendmmsg at the end of the cycle
+    /// (or at once when the queue is full), instead of one sendto each. Sends
+    /// then reach the wire when the cycle ends, as every send does on io_uring
+    /// (which ignores this option). Off by default: a sender outside the
+    /// reactor's cycles must then call `Reactor.flushSends()` itself.
+    public var coalesce: Bool = false
 
-    public init(queueCapacity: Int = 64, slotSize: Int = 2048) {
+    /// Options with a queue of `queueCapacity` datagrams of up to `slotSize`
+    /// bytes, gathered per duty cycle when `coalesce` (epoll).
+    public init(queueCapacity: Int = 64, slotSize: Int = 2048, coalesce: Bool = false) {
         self.queueCapacity = queueCapacity
         self.slotSize = slotSize
+        self.coalesce = coalesce
     }
 }
 
@@ -31,6 +41,7 @@ public enum SendRefusal: Error, Equatable, Sendable, CustomStringConvertible {
     /// The kernel refused this datagram (EMSGSIZE, ECONNREFUSED, EACCES, ...).
     case failed(SystemError)
 
+    /// What was refused and what to do about it.
     public var description: String {
         switch self {
         case .queueFull:
@@ -46,9 +57,10 @@ public enum SendRefusal: Error, Equatable, Sendable, CustomStringConvertible {
 
 /// The outcome of one `Reactor.send`.
 public enum SendResult: Equatable, Sendable {
-    /// Handed to the kernel (epoll: the system call took it; io_uring: an SQE
-    /// holds it, submitted at the end of this duty cycle, and a failure in its
-    /// completion goes to the handler's `failed`).
+    /// Handed to the kernel (epoll: the system call took it, or with
+    /// `SendOptions.coalesce` the sendmmsg at the end of this duty cycle will;
+    /// io_uring: an SQE holds it, submitted at the end of this duty cycle, and
+    /// a failure in its completion goes to the handler's `failed`).
     case sent
     /// The kernel would not take it now; it waits in the socket's bounded
     /// queue, in order, and goes out when the socket is writable.
@@ -61,11 +73,15 @@ public enum SendResult: Equatable, Sendable {
 /// (in order: the first `sent`, then `queued`, then `refused`, except that a
 /// datagram the kernel refused with an error is counted in `refused` where it stood).
 public struct SendBatchResult: Equatable, Sendable {
+    /// Datagrams the kernel took (or io_uring holds in SQEs).
     public var sent = 0
+    /// Datagrams put into the socket's send queue (they go out when it is writable).
     public var queued = 0
+    /// Datagrams neither sent nor queued.
     public var refused = 0
     /// The last kernel error among the refused, if any.
     public var lastError: SystemError?
 
+    /// An empty result: nothing sent, queued or refused.
     public init() {}
 }

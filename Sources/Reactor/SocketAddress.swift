@@ -12,8 +12,12 @@ import Glibc
 /// ```
 public struct SocketAddress: Equatable, Hashable, Sendable, CustomStringConvertible {
     @usableFromInline var storage: sockaddr_storage
+    /// Bytes of `sockaddr` in use: `sizeof(sockaddr_in)` or `sizeof(sockaddr_in6)`.
     public private(set) var length: socklen_t
 
+    /// An IPv4 or IPv6 address (numeric only, no name lookup) and port.
+    ///
+    /// - Throws: `ReactorError.invalidAddress` when `host` is not a numeric address.
     public init(_ host: String, port: UInt16) throws(ReactorError) {
         var storage = sockaddr_storage()
         var length: socklen_t = 0
@@ -59,9 +63,12 @@ public struct SocketAddress: Equatable, Hashable, Sendable, CustomStringConverti
         try! SocketAddress(ipv6 ? "::" : "0.0.0.0", port: port)
     }
 
+    /// `AF_INET` or `AF_INET6`.
     public var family: Int32 { Int32(storage.ss_family) }
+    /// True for an IPv6 address.
     public var isIPv6: Bool { family == AF_INET6 }
 
+    /// The port in host byte order; setting it keeps the address.
     public var port: UInt16 {
         get { withSockaddr { raw, _ in UInt16(bigEndian: raw.load(fromByteOffset: 2, as: UInt16.self)) } }
         set {
@@ -104,6 +111,7 @@ public struct SocketAddress: Equatable, Hashable, Sendable, CustomStringConverti
         withUnsafeBytes(of: storage) { fr_sockaddr_equal($0.baseAddress!, raw) == 1 }
     }
 
+    /// Same family, address and port (and, for IPv6, scope); compares the sockaddrs.
     public static func == (lhs: SocketAddress, rhs: SocketAddress) -> Bool {
         lhs.withSockaddr { a, _ in rhs.matches(a) }
     }
@@ -126,6 +134,7 @@ public struct SocketAddress: Equatable, Hashable, Sendable, CustomStringConverti
         }
     }
 
+    /// `a.b.c.d:port` or `[v6]:port`.
     public var description: String {
         withSockaddr { raw, _ in
             withUnsafeTemporaryAllocation(of: CChar.self, capacity: 80) { buffer in

@@ -30,9 +30,11 @@ public struct SocketErrorReport: Sendable, Equatable {
     public let destination: SocketAddress?
     /// ee_errno: EMSGSIZE for "too big", ECONNREFUSED for a closed port, EHOSTUNREACH, ...
     public let errno: Int32
+    /// Where the report came from: this host, or an ICMP message.
     public let origin: Origin
-    /// ICMP type and code (meaningful for the ICMP origins).
+    /// ICMP type (meaningful for the ICMP origins): 3 destination unreachable.
     public let icmpType: UInt8
+    /// ICMP code: 4 fragmentation needed, 3 port unreachable (with type 3).
     public let icmpCode: UInt8
     /// The MTU this report names, when it is a "too big" report: ICMP "fragmentation
     /// needed" (RFC 1191: the next-hop MTU), ICMPv6 "packet too big" (RFC 8201), or a

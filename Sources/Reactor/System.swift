@@ -7,7 +7,9 @@ import Glibc
 /// The outcome of a nonblocking system call: it did something, or there was
 /// nothing to do now. Anything else is a thrown `SystemError`.
 public enum IOResult<Value> {
+    /// The call did its work; the value is what it produced (a count, a length).
     case processed(Value)
+    /// EAGAIN / EWOULDBLOCK: nothing to do now; wait for readiness and try again.
     case wouldBlock
 }
 

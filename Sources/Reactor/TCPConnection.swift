@@ -401,24 +401,36 @@ final class TCPConnection {
 
 /// What the reactor counts for TCP (all backends).
 public struct TCPCounters: Sendable {
+    /// Connections accepted by listeners and registered.
     public var accepted: UInt64 = 0
     /// Refused by the listener handler (it returned nil).
     public var refused: UInt64 = 0
     /// Refused because the listener was at `maxConnections`.
     public var overLimit: UInt64 = 0
+    /// Outgoing connects that completed.
     public var connected: UInt64 = 0
+    /// Outgoing connects the kernel refused (ECONNREFUSED, ENETUNREACH, ...).
     public var connectFailures: UInt64 = 0
+    /// Outgoing connects that did not complete within the timeout given to `Reactor.connect`.
     public var connectTimeouts: UInt64 = 0
+    /// Bytes read from TCP streams.
     public var bytesReceived: UInt64 = 0
+    /// Bytes written to the kernel for TCP streams.
     public var bytesSent: UInt64 = 0
     /// Reads paused because a receive ring was full and its handler consumed nothing.
     public var readStalls: UInt64 = 0
     /// Writes that accepted less than offered (the send ring was full).
     public var sendStalls: UInt64 = 0
+    /// Streams whose peer closed its side (FIN).
     public var peerClosures: UInt64 = 0
+    /// Streams ended by a reset (ECONNRESET, EPIPE).
     public var resets: UInt64 = 0
+    /// Streams ended by any other read or send error.
     public var errors: UInt64 = 0
+    /// Listener failures: accept errors (EMFILE, ENFILE, ENOBUFS, ENOMEM) and
+    /// accepted sockets that could not be registered.
     public var listenerErrors: UInt64 = 0
 
+    /// All counters at zero.
     public init() {}
 }

@@ -11,8 +11,11 @@
 /// When every pooled connection is in use, further connections get buffers of
 /// their own (counted in `misses`); bound them with `maxConnections`.
 public final class TCPConnectionPool: @unchecked Sendable {
+    /// Connections whose buffers the pool holds, allocated at `init`.
     public let capacity: Int
+    /// Bytes of each pooled connection's receive ring.
     public let receiveCapacity: Int
+    /// Bytes of each pooled connection's send ring.
     public let sendCapacity: Int
     /// Connections that found the pool empty and allocated their own buffers.
     public private(set) var misses: UInt64 = 0
@@ -20,6 +23,8 @@ public final class TCPConnectionPool: @unchecked Sendable {
     let memory: UnsafeMutableRawPointer
     var free: ContiguousArray<TCPConnection>
 
+    /// A pool of `capacity` connections with receive and send rings of the given sizes
+    /// in bytes, allocated here in one block. Use it from one reactor's thread.
     public init(capacity: Int, receiveCapacity: Int = 64 * 1024, sendCapacity: Int = 64 * 1024) {
         precondition(capacity > 0 && receiveCapacity > 0 && sendCapacity > 0, "TCPConnectionPool sizes must be positive")
         self.capacity = capacity

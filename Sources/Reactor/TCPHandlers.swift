@@ -21,6 +21,7 @@ public enum TCPCloseReason: Equatable, Sendable, CustomStringConvertible {
     /// `Reactor.connect`.
     case connectTimedOut
 
+    /// How the stream ended, in words.
     public var description: String {
         switch self {
         case .local(let flushed): return flushed ? "closed locally after flushing" : "closed locally, queued bytes discarded"
@@ -80,8 +81,11 @@ public protocol TCPStreamHandler: AnyObject {
 }
 
 extension TCPStreamHandler {
+    /// Default: nothing.
     public func connected(token: Token, reactor: Reactor) {}
+    /// Default: nothing.
     public func writable(token: Token, reactor: Reactor) {}
+    /// Default: closes the stream after flushing what is queued (a half-close is rarely wanted).
     public func peerClosed(token: Token, reactor: Reactor) { reactor.close(token, flush: true) }
 }
 
@@ -107,5 +111,7 @@ public protocol TCPListenerHandler: AnyObject {
 }
 
 extension TCPListenerHandler {
+    /// Default: ignores it; it is counted in `Reactor.tcpCounters.listenerErrors`,
+    /// and the listener keeps accepting.
     public func failed(_ error: SystemError, listener: Token, reactor: Reactor) {}
 }

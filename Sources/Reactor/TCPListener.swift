@@ -12,6 +12,7 @@ import Glibc
 /// try reactor.listen(listener, handler: server)
 /// ```
 public struct TCPListener: Sendable {
+    /// The listening socket's file descriptor (nonblocking, close-on-exec).
     public let descriptor: Int32
 
     /// Binds `address` (IPv4 or IPv6; port 0 picks a free port) and listens.
@@ -32,6 +33,9 @@ public struct TCPListener: Sendable {
 
     init(descriptor: Int32) { self.descriptor = descriptor }
 
+    /// The address the listener is bound to, with the port the kernel picked for port 0.
+    ///
+    /// - Throws: `ReactorError.system` when `getsockname` fails.
     public func localAddress() throws(ReactorError) -> SocketAddress {
         do { return try System.localAddress(descriptor) } catch { throw .system(error) }
     }
@@ -48,5 +52,7 @@ public struct TCPListener: Sendable {
         } catch { throw .system(error) }
     }
 
+    /// Closes the descriptor. Do it only when the listener is not registered with
+    /// a reactor (deregister it first).
     public func close() { System.close(descriptor) }
 }

@@ -16,8 +16,11 @@ public struct TCPStreamOptions: Sendable {
     /// SO_SNDBUF / SO_RCVBUF for the socket; nil leaves the kernel's autotuning.
     /// (Accepted streams inherit the listener's: set them in the listener's `stream`.)
     public var kernelSendBuffer: Int? = nil
+    /// SO_RCVBUF in bytes for the socket; nil leaves the kernel's autotuning.
     public var kernelReceiveBuffer: Int? = nil
 
+    /// Options with receive and send rings of the given sizes in bytes, and
+    /// TCP_NODELAY on (`noDelay`), the right default for request-response traffic.
     public init(receiveCapacity: Int = 64 * 1024, sendCapacity: Int = 64 * 1024, noDelay: Bool = true) {
         self.receiveCapacity = receiveCapacity
         self.sendCapacity = sendCapacity
@@ -53,6 +56,9 @@ public struct TCPListenerOptions: Sendable {
     /// connection. A pool's buffer sizes override `stream`'s capacities.
     public var pool: TCPConnectionPool? = nil
 
+    /// Listener options: the `listen` backlog, the most connections alive at once
+    /// (more are accepted and closed, counted in `TCPCounters.overLimit`), the options
+    /// for accepted streams, and an optional buffer pool.
     public init(backlog: Int32 = 1024, maxConnections: Int = 100_000, stream: TCPStreamOptions = TCPStreamOptions(),
                 pool: TCPConnectionPool? = nil) {
         self.backlog = backlog

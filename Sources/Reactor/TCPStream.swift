@@ -13,6 +13,7 @@ import Glibc
 /// // writable, and `connectResult()` then says how it went.
 /// ```
 public struct TCPStream: Sendable {
+    /// The socket's file descriptor (nonblocking, close-on-exec).
     public let descriptor: Int32
 
     init(descriptor: Int32) { self.descriptor = descriptor }
@@ -65,6 +66,9 @@ public struct TCPStream: Sendable {
                              call: "setsockopt(TCP_NODELAY)")
     }
 
+    /// Reads an integer socket option (`getsockopt`).
+    ///
+    /// - Throws: `ReactorError.system` naming the call and errno.
     public func option(level: Int32, name: Int32) throws(ReactorError) -> Int32 {
         var value: Int32 = 0
         let rc = fr_getsockopt_int(descriptor, level, name, &value)
@@ -75,10 +79,17 @@ public struct TCPStream: Sendable {
     /// TCP_NODELAY as the kernel has it.
     public var noDelay: Bool { ((try? option(level: fr_ipproto_tcp(), name: fr_tcp_nodelay_option())) ?? 0) != 0 }
 
+    /// The local address and port of the stream.
+    ///
+    /// - Throws: `ReactorError.system` when `getsockname` fails.
     public func localAddress() throws(ReactorError) -> SocketAddress {
         do { return try System.localAddress(descriptor) } catch { throw .system(error) }
     }
 
+    /// The peer's address and port.
+    ///
+    /// - Throws: `ReactorError.system` when `getpeername` fails (ENOTCONN before
+    ///   the connect completed).
     public func peerAddress() throws(ReactorError) -> SocketAddress {
         do { return try System.peerAddress(descriptor) } catch { throw .system(error) }
     }
@@ -89,6 +100,8 @@ public struct TCPStream: Sendable {
         try UDPSocket(registered: descriptor).setSendBuffer(bytes: bytes)
     }
 
+    /// SO_RCVBUF (SO_RCVBUFFORCE as root) in bytes. Returns what the kernel reports
+    /// afterwards (about twice the request).
     @discardableResult
     public func setReceiveBuffer(bytes: Int) throws(ReactorError) -> Int {
         try UDPSocket(registered: descriptor).setReceiveBuffer(bytes: bytes)
@@ -101,5 +114,7 @@ public struct TCPStream: Sendable {
         guard rc == 0 else { throw .system(SystemError(call: "setsockopt(SO_LINGER)", errno: -rc)) }
     }
 
+    /// Closes the descriptor. Only for a stream that is not registered: a
+    /// registered stream is closed with `Reactor.close(_:flush:)`.
     public func close() { System.close(descriptor) }
 }

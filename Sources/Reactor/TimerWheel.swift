@@ -2,8 +2,12 @@
 /// timer already fired (or was cancelled) is harmless: the generation no longer
 /// matches.
 public struct TimerHandle: Hashable, Sendable {
+    /// The timer's slot in the wheel's preallocated arrays.
     public let slot: UInt32
+    /// The slot's generation when the timer was scheduled; a later timer in the same
+    /// slot has another, so a stale handle matches nothing.
     public let generation: UInt32
+    /// A handle that names no timer: use it as "none scheduled" (cancelling it does nothing).
     public static let invalid = TimerHandle(slot: .max, generation: 0)
 }
 
@@ -27,7 +31,10 @@ public struct TimerHandle: Hashable, Sendable {
 /// wheel.advance(to: clock.now()) { handle, handler, tag in ... }
 /// ```
 public final class TimerWheel {
+    /// The wheel's resolution in nanoseconds: timers fire at the first `advance`
+    /// at or after their deadline, rounded up to a tick.
     public let tickNanoseconds: UInt64
+    /// The most timers alive at once; slots are preallocated.
     public let capacity: Int
     let wheelSize: Int
     let mask: Int
@@ -53,8 +60,12 @@ public final class TimerWheel {
     var freeHead: Int32
     var nextTick: UInt64
     var nextSequence: UInt64 = 0
+    /// Timers alive now (scheduled and neither fired, if one-shot, nor cancelled).
     public private(set) var count = 0
 
+    /// A wheel with all its timer slots and buckets allocated here, once; scheduling,
+    /// cancelling and firing allocate nothing afterwards.
+    ///
     /// - Parameters:
     ///   - tickNanoseconds: the wheel's resolution (default 100 µs).
     ///   - slots: buckets per rotation, rounded up to a power of two.
@@ -130,6 +141,7 @@ public final class TimerWheel {
         return true
     }
 
+    /// True while the timer `handle` names is scheduled (not fired if one-shot, not cancelled).
     public func isActive(_ handle: TimerHandle) -> Bool { live(handle) != nil }
 
     /// The deadline of a live timer.

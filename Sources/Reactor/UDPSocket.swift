@@ -14,6 +14,7 @@ import Glibc
 /// let port = try socket.localAddress().port
 /// ```
 public struct UDPSocket: Sendable {
+    /// The file descriptor (nonblocking, close-on-exec).
     public let descriptor: Int32
 
     /// A new nonblocking, close-on-exec UDP socket.
@@ -46,18 +47,32 @@ public struct UDPSocket: Sendable {
         return socket
     }
 
+    /// Sets an integer socket option; `call` names it in the error.
+    ///
+    /// - Throws: `ReactorError.system` naming `call` and the errno.
     public func setOption(level: Int32, name: Int32, value: Int32, call: String = "setsockopt") throws(ReactorError) {
         do { try System.setOption(descriptor, level: level, name: name, value: value, call: call) } catch { throw .system(error) }
     }
 
+    /// Reads an integer socket option (`getsockopt`).
+    ///
+    /// - Throws: `ReactorError.system` naming the call and errno.
     public func option(level: Int32, name: Int32) throws(ReactorError) -> Int32 {
         do { return try System.option(descriptor, level: level, name: name) } catch { throw .system(error) }
     }
 
+    /// SO_REUSEADDR: bind an address another socket holds, e.g. a multicast port
+    /// several receivers share. Set before `bind`.
+    ///
+    /// - Throws: `ReactorError.system` when `setsockopt` fails.
     public func setReuseAddress(_ on: Bool) throws(ReactorError) {
         try setOption(level: SOL_SOCKET, name: SO_REUSEADDR, value: on ? 1 : 0, call: "setsockopt(SO_REUSEADDR)")
     }
 
+    /// SO_REUSEPORT: several sockets bind the same address and port, and the kernel
+    /// spreads unicast datagrams over them (one per reactor). Set before `bind`.
+    ///
+    /// - Throws: `ReactorError.system` when `setsockopt` fails.
     public func setReusePort(_ on: Bool) throws(ReactorError) {
         try setOption(level: SOL_SOCKET, name: SO_REUSEPORT, value: on ? 1 : 0, call: "setsockopt(SO_REUSEPORT)")
     }
@@ -70,11 +85,17 @@ public struct UDPSocket: Sendable {
         do { return try System.setBuffer(descriptor, receive: true, bytes: bytes) } catch { throw .system(error) }
     }
 
+    /// SO_SNDBUF (SO_SNDBUFFORCE as root, which lifts net.core.wmem_max) in bytes.
+    /// Returns what the kernel reports afterwards (about twice the request).
     @discardableResult
     public func setSendBuffer(bytes: Int) throws(ReactorError) -> Int {
         do { return try System.setBuffer(descriptor, receive: false, bytes: bytes) } catch { throw .system(error) }
     }
 
+    /// Binds the socket to `address` (port 0: the kernel picks one; read it back
+    /// with `localAddress()`).
+    ///
+    /// - Throws: `ReactorError.system`; EADDRINUSE's message says how to find the holder.
     public func bind(to address: SocketAddress) throws(ReactorError) {
         do { try System.bind(descriptor, to: address) } catch { throw .system(error) }
     }
@@ -84,6 +105,9 @@ public struct UDPSocket: Sendable {
         do { try System.connect(descriptor, to: address) } catch { throw .system(error) }
     }
 
+    /// The bound address and port (the port the kernel picked for port 0).
+    ///
+    /// - Throws: `ReactorError.system` when `getsockname` fails.
     public func localAddress() throws(ReactorError) -> SocketAddress {
         do { return try System.localAddress(descriptor) } catch { throw .system(error) }
     }
@@ -123,6 +147,8 @@ public struct UDPSocket: Sendable {
         try System.receiveFrom(descriptor, into: buffer)
     }
 
+    /// Closes the descriptor. Only for a socket that is not registered: a registered
+    /// socket is closed by `Reactor.deregister` (unless it is told to keep it open).
     public func close() {
         System.close(descriptor)
     }

@@ -45,12 +45,15 @@ public struct Configuration: Sendable {
     /// Ranges of received packet numbers kept for ACK frames.
     public var ackRanges = 32
 
+    /// Coalescing of small messages: how long one may wait for others to share its datagram.
     public struct Grouping: Sendable {
         /// Longest a message waits for more to fill its datagram (ns).
         public var delay: UInt64
+        /// Grouping with a wait of at most `delay` nanoseconds.
         public init(delay: UInt64) { self.delay = delay }
     }
 
+    /// The defaults documented on each property; change fields, then `validate()`.
     public init() {}
 
     /// Checks the numbers; the error names the field to fix.
@@ -77,8 +80,11 @@ public struct Configuration: Sendable {
     }
 }
 
+/// A `Configuration` that cannot work.
 public enum ConfigurationError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The text names the field, its value and what it must be.
     case invalid(String)
+    /// `ReliableUDP configuration:` followed by the field to fix.
     public var description: String {
         switch self {
         case .invalid(let text): "ReliableUDP configuration: \(text)"
@@ -98,6 +104,7 @@ public enum SendError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The connection is closed, or the peer was declared dead.
     case closed
 
+    /// What was refused and what to do (raise a limit, wait for `writable`, reconnect).
     public var description: String {
         switch self {
         case .messageTooLarge(let size, let limit):

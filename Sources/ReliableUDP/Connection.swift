@@ -23,6 +23,7 @@ public final class Connection {
     public static let packetThreshold: UInt64 = 3
     /// RFC 9002 §6.1.2: ... or when it was sent more than 9/8 RTT before the latest acknowledged one.
     public static let timeThresholdNumerator: UInt64 = 9
+    /// The denominator of the 9/8 RTT time threshold (RFC 9002 §6.1.2).
     public static let timeThresholdDenominator: UInt64 = 8
     /// RFC 9002 §6.1.2 kGranularity: 1 ms.
     public static let granularity: UInt64 = 1_000_000
@@ -32,7 +33,9 @@ public final class Connection {
     /// always be sent even when the in-flight table is full.
     static let ackOnlyReserve: UInt64 = 64
 
+    /// Whether the connection still carries messages.
     public enum State: Sendable, Equatable {
+        /// Messages flow both ways.
         case open
         /// We or the peer sent CLOSE.
         case closed
@@ -40,16 +43,25 @@ public final class Connection {
         case dead
     }
 
+    /// The sizes and timings the connection was made with.
     public let configuration: Configuration
+    /// This side's connection id (the peer puts it in the header's destination field).
     public let localID: UInt64
+    /// The peer's connection id (this side addresses its packets to it).
     public let peerID: UInt64
     /// Opt-in authenticated encryption; set before the first packet.
     public var protection: (any PacketProtection)?
+    /// Open, closed, or dead (peer silent for `deadPeerTimeout`).
     public private(set) var state: State = .open
+    /// Datagrams dropped on receipt, per reason (malformed, authentication, duplicates).
     public private(set) var drops = DropCounters()
+    /// Packets, messages, acknowledgements, losses and retransmissions so far.
     public private(set) var counters = TransferCounters()
+    /// The RTT estimate (RFC 9002 §5) from acknowledged packets.
     public private(set) var rtt: RTTEstimator
+    /// The congestion window in bytes (RFC 9002 §7: slow start, halving on loss).
     public private(set) var congestionWindow: Int
+    /// Bytes of ack-eliciting packets sent and neither acknowledged nor declared lost.
     public private(set) var bytesInFlight = 0
 
     // MARK: Send side: delivery messages (slot = sequence & mask)
@@ -84,6 +96,7 @@ public final class Connection {
     var setBaseDelivery: UInt64 = 0
     var setBaseOrder: UInt64 = 0
     let staging: UnsafeMutableRawPointer
+    /// Bytes `write(_:)` has staged for the next `sendWritten(_:now:)`.
     public private(set) var writtenLength = 0
     /// When the oldest message not yet packed was queued (grouping deadline).
     var pendingSince: UInt64?
@@ -101,6 +114,7 @@ public final class Connection {
     let packetMessages: UnsafeMutablePointer<UInt64>
     let packetMessagesMask: UInt64
     var packetMessagesHead: UInt64 = 0
+    /// The packet number the next packet sent gets (per direction, from 0, never reused).
     public private(set) var nextPacketNumber: UInt64 = 0
     /// Packets below this are acknowledged or lost.
     var oldestUnacked: UInt64 = 0
@@ -120,6 +134,7 @@ public final class Connection {
     var ackImmediately = false
     var ackNeeded = false
     var ackDeadline: UInt64 = .max
+    /// When the last valid packet arrived, in nanoseconds (the dead-peer clock).
     public private(set) var lastReceiveTime: UInt64
     let receiveSlots: MessageSlots
     /// 0 empty, 1 buffered, 2 delivered early (inside a set) but not yet passed.
@@ -293,6 +308,7 @@ public final class Connection {
         setBaseOrder = nextOrderSequence
     }
 
+    /// Ends the message set `beginSet()` began; later messages belong after it.
     public func endSet() { inSet = false }
 
     /// Runs `body` inside a message set.

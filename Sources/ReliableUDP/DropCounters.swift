@@ -24,18 +24,26 @@ public struct DropCounters: Sendable, Equatable {
     /// A handshake packet where a data packet was expected, or the reverse.
     public var unexpectedPacketType: UInt64 = 0
 
+    /// All counters at zero.
     public init() {}
 
+    /// Counts one packet dropped for `error`.
     public mutating func count(_ error: WireError) { malformed[error.rawValue] += 1 }
+    /// Packets dropped for `error` so far.
     public func malformed(_ error: WireError) -> UInt64 { malformed[error.rawValue] }
+    /// Packets dropped as malformed, over all reasons.
     public var totalMalformed: UInt64 { malformed.reduce(0, +) }
 }
 
 /// What a connection sent and received.
 public struct TransferCounters: Sendable, Equatable {
+    /// Datagrams sent (data, acknowledgements, heartbeats, close).
     public var packetsSent: UInt64 = 0
+    /// Valid datagrams received for this connection.
     public var packetsReceived: UInt64 = 0
+    /// Messages sent (first transmissions; `retransmitted` counts the repeats).
     public var messagesSent: UInt64 = 0
+    /// Messages handed to the receiver, in the order their guarantee promises.
     public var messagesDelivered: UInt64 = 0
     /// `delivery` messages sent again after a loss.
     public var retransmitted: UInt64 = 0
@@ -43,11 +51,14 @@ public struct TransferCounters: Sendable, Equatable {
     public var packetsLost: UInt64 = 0
     /// Probe timeouts fired (RFC 9002 §6.2).
     public var probeTimeouts: UInt64 = 0
+    /// PING heartbeats sent after `heartbeatPeriod` of silence.
     public var heartbeatsSent: UInt64 = 0
+    /// Datagrams sent that carried an ACK frame.
     public var acksSent: UInt64 = 0
     /// Congestion events (window halved, RFC 9002 §7.3.2).
     public var congestionEvents: UInt64 = 0
     /// Sends refused for backpressure.
     public var refusedSends: UInt64 = 0
+    /// All counters at zero.
     public init() {}
 }

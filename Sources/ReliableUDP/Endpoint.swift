@@ -13,8 +13,11 @@ public protocol EndpointDelegate: AnyObject {
 }
 
 extension EndpointDelegate {
+    /// Default: nothing.
     public func endpointEstablished(_ endpoint: Endpoint) {}
+    /// Default: nothing.
     public func endpointWritable(_ endpoint: Endpoint) {}
+    /// Default: nothing.
     public func endpoint(_ endpoint: Endpoint, ended state: Connection.State) {}
 }
 
@@ -32,15 +35,25 @@ extension EndpointDelegate {
 public final class Endpoint: DatagramHandler, TimerHandler {
     /// How often a hello is repeated until the server answers (ns).
     public static let handshakeRetry: UInt64 = 250_000_000
+    /// The reactor whose thread drives the endpoint; use the endpoint only there.
     public let reactor: Reactor
+    /// The connected UDP socket (registered with `reactor`).
     public let socket: UDPSocket
+    /// The connection's sizes and timings.
     public let configuration: Configuration
+    /// This side's connection id (random, chosen at init).
     public let localID: UInt64
+    /// The connection, once the handshake finished; nil before, and after it ended.
     public private(set) var connection: Connection?
+    /// The socket's registration with `reactor`.
     public private(set) var token = Token(slot: .max, generation: 0)
+    /// Hears establishment, messages, writability and the end. Held weakly.
     public weak var delegate: (any EndpointDelegate)?
     /// Datagrams that were not handshake answers or packets of this connection.
     public private(set) var droppedDatagrams: UInt64 = 0
+    /// Sends the kernel failed with an error (ECONNREFUSED while the server is
+    /// not up yet, ENOBUFS); the protocol retransmits what they carried. A full
+    /// send buffer (would-block) is not counted here: the connection waits instead.
     public private(set) var sendErrors: UInt64 = 0
     /// Handshake packets repeated because no answer came.
     public private(set) var handshakeRetries = 0
@@ -79,6 +92,7 @@ public final class Endpoint: DatagramHandler, TimerHandler {
 
     deinit { handshakeBuffer.deallocate() }
 
+    /// True once the server's welcome arrived and `connection` is set.
     public var isEstablished: Bool { connection != nil }
 
     /// Queues a message and sends what is due. Before the handshake finishes,
@@ -111,6 +125,8 @@ public final class Endpoint: DatagramHandler, TimerHandler {
         finish(.closed)
     }
 
+    /// Feeds the batch to the connection (or to the handshake before it exists) and
+    /// sends what became due: acknowledgements, retransmissions. Reactor thread only.
     public func receive(_ batch: DatagramBatch, reactor: Reactor) throws {
         let now = reactor.now
         for datagram in batch {
@@ -129,13 +145,18 @@ public final class Endpoint: DatagramHandler, TimerHandler {
 
     /// Socket errors the reactor reported (ECONNREFUSED before the server is up).
     public private(set) var socketErrors: UInt64 = 0
+    /// The text of the last socket error, for diagnostics.
     public private(set) var lastSocketError: String?
 
+    /// Counts a socket error the reactor reported (in `socketErrors`, text in
+    /// `lastSocketError`); the connection's own timers decide whether the peer is gone.
     public func failed(_ error: any Error, token: Token, reactor: Reactor) {
         socketErrors += 1
         lastSocketError = "\(error)"
     }
 
+    /// The endpoint's timer: repeats the hello until the server answers, then runs
+    /// the connection's loss detection, acknowledgements, heartbeats and dead-peer check.
     public func timerFired(_ timer: TimerHandle, tag: UInt64, now: UInt64, reactor: Reactor) {
         timerDeadline = .max
         guard let connection else {

@@ -11,7 +11,9 @@ public protocol EndpointServerDelegate: AnyObject {
 }
 
 extension EndpointServerDelegate {
+    /// Default: nothing.
     public func server(_ server: EndpointServer, accepted id: UInt64) {}
+    /// Default: nothing.
     public func server(_ server: EndpointServer, ended id: UInt64, state: Connection.State) {}
 }
 
@@ -29,11 +31,15 @@ extension EndpointServerDelegate {
 /// try server.send(to: id, .delivery, message.bytes)
 /// ```
 public final class EndpointServer: DatagramHandler, TimerHandler {
+    /// What the server's handshakes and routing did.
     public struct Counters: Sendable, Equatable {
+        /// First hellos received (answered with a cookie, no state kept).
         public var hellos: UInt64 = 0
+        /// Cookie answers sent.
         public var cookiesSent: UInt64 = 0
         /// helloWithCookie with a wrong, stale or other-address cookie.
         public var cookiesRejected: UInt64 = 0
+        /// Connections made (a valid cookie came back).
         public var accepted: UInt64 = 0
         /// Valid handshakes refused because `maxConnections` were open.
         public var refusedAtLimit: UInt64 = 0
@@ -43,8 +49,11 @@ public final class EndpointServer: DatagramHandler, TimerHandler {
         public var wrongSource: UInt64 = 0
         /// Datagrams that do not decode, or a handshake packet a server never receives.
         public var malformed: UInt64 = 0
+        /// Connections that closed or whose peer went silent, and were removed.
         public var ended: UInt64 = 0
+        /// Datagrams the socket refused to send.
         public var sendErrors: UInt64 = 0
+        /// All counters at zero.
         public init() {}
     }
 
@@ -67,12 +76,19 @@ public final class EndpointServer: DatagramHandler, TimerHandler {
         let clientID: UInt64
     }
 
+    /// The reactor whose thread drives the server; use the server only there.
     public let reactor: Reactor
+    /// The socket every connection shares (registered with `reactor`).
     public let socket: UDPSocket
+    /// The sizes and timings of every connection.
     public let configuration: Configuration
+    /// The most connections at once; further valid handshakes are refused and counted.
     public let maxConnections: Int
+    /// What the handshakes and routing did so far.
     public private(set) var counters = Counters()
+    /// The socket's registration with `reactor`.
     public private(set) var token = Token(slot: .max, generation: 0)
+    /// Hears new connections, messages and ends. Held weakly.
     public weak var delegate: (any EndpointServerDelegate)?
     let cookies: CookieJar
     let protection: ((UInt64) -> any PacketProtection)?
@@ -108,6 +124,7 @@ public final class EndpointServer: DatagramHandler, TimerHandler {
 
     deinit { handshakeBuffer.deallocate() }
 
+    /// Connections open now.
     public var connectionCount: Int { entries.count }
 
     /// The connection `id`, to read its counters or state.
@@ -121,6 +138,8 @@ public final class EndpointServer: DatagramHandler, TimerHandler {
         if inBatch { touch(entry) } else { flush(entry, now: reactor.now) }
     }
 
+    /// Routes each datagram to its connection by destination id (handshakes to the
+    /// cookie logic), then flushes every connection the batch touched, once.
     public func receive(_ batch: DatagramBatch, reactor: Reactor) throws {
         let now = reactor.now
         inBatch = true
@@ -133,6 +152,8 @@ public final class EndpointServer: DatagramHandler, TimerHandler {
         touched.removeAll(keepingCapacity: true)
     }
 
+    /// A connection's timer (its id is the tag): loss detection, acknowledgements,
+    /// heartbeats, idle timeout; an ended connection is removed here.
     public func timerFired(_ timer: TimerHandle, tag: UInt64, now: UInt64, reactor: Reactor) {
         guard let entry = entries[tag] else { return }
         entry.timerDeadline = .max

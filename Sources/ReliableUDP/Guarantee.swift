@@ -8,6 +8,7 @@ public enum Guarantee: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     /// Exactly once, in order, resent until acknowledged.
     case delivery = 2
 
+    /// `none`, `order` or `delivery`.
     public var description: String {
         switch self {
         case .none: "none"

@@ -20,15 +20,24 @@ public enum Handshake {
 
     /// A decoded handshake packet.
     public enum Message: Equatable, Sendable {
+        /// A client's first hello: its connection id and receive window (in messages).
         case hello(source: UInt64, window: UInt32)
+        /// The server's stateless answer: a timestamp (seconds) and the cookie binding
+        /// it to the client's address and id.
         case cookie(timestamp: UInt64, cookie: Cookie)
+        /// The client's second hello, returning the timestamp and cookie.
         case helloWithCookie(source: UInt64, window: UInt32, timestamp: UInt64, cookie: Cookie)
+        /// The server's acceptance: its connection id and receive window.
         case welcome(source: UInt64, window: UInt32)
     }
 
+    /// A 128-bit handshake cookie (two SipHash-2-4 values).
     public struct Cookie: Equatable, Sendable {
+        /// The first 64 bits.
         public var high: UInt64
+        /// The last 64 bits.
         public var low: UInt64
+        /// A cookie from its two halves.
         public init(high: UInt64, low: UInt64) { self.high = high; self.low = low }
     }
 
@@ -113,6 +122,8 @@ public struct CookieJar: Sendable {
     /// A cookie older than this is refused (seconds).
     public var lifetime: UInt64
 
+    /// A jar keyed by `secret` (two SipHash keys) whose cookies live `lifetime`
+    /// seconds. Servers sharing a secret accept each other's cookies.
     public init(secret: (UInt64, UInt64, UInt64, UInt64), lifetime: UInt64 = 10) {
         keys = secret
         self.lifetime = lifetime
@@ -124,11 +135,15 @@ public struct CookieJar: Sendable {
         return CookieJar(secret: (generator.next(), generator.next(), generator.next(), generator.next()), lifetime: lifetime)
     }
 
+    /// The cookie for a client at `address` (sockaddr bytes) with connection id
+    /// `source`, issued at `timestamp` seconds.
     public func cookie(address: UnsafeRawBufferPointer, source: UInt64, timestamp: UInt64) -> Handshake.Cookie {
         Handshake.Cookie(high: Self.sipHash(keys.0, keys.1, address, source, timestamp),
                          low: Self.sipHash(keys.2, keys.3, address, source, timestamp))
     }
 
+    /// True when `cookie` is the one this jar issued for `address`, `source` and
+    /// `timestamp`, and it is at most `lifetime` seconds old at `nowSeconds`.
     public func isValid(_ cookie: Handshake.Cookie, address: UnsafeRawBufferPointer, source: UInt64,
                         timestamp: UInt64, nowSeconds: UInt64) -> Bool {
         guard timestamp <= nowSeconds, nowSeconds - timestamp <= lifetime else { return false }

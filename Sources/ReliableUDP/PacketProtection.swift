@@ -17,8 +17,11 @@ public protocol PacketProtection: AnyObject {
 
 /// A message handed to `recv`: a view valid only during the callback.
 public struct ReceivedMessage {
+    /// The guarantee the message was sent with.
     public let guarantee: Guarantee
     /// The message's sequence number in its tier (0 for `none`).
     public let sequence: UInt64
+    /// The message: a view into the datagram (or the reorder buffer), valid only
+    /// during the callback. Copy what you keep.
     public let bytes: UnsafeRawBufferPointer
 }

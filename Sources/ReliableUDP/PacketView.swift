@@ -6,13 +6,21 @@
 /// if packet.type == .data { var frames = packet.frames; while let f = try frames.next() { ... } }
 /// ```
 public struct PacketView {
+    /// The whole datagram (header included); a view valid while the datagram is.
     public let bytes: UnsafeRawBufferPointer
+    /// The packet type (header byte 1).
     public let type: PacketType
+    /// True when the payload is sealed (`WireFormat.protectedFlag`).
     public let isProtected: Bool
+    /// The destination connection id (0 in a first hello).
     public let destination: UInt64
+    /// The packet number.
     public let packetNumber: UInt64
 
 
+    /// Validates the header of `bytes` (length, version, type).
+    ///
+    /// - Throws: `WireError.truncatedHeader`, `.unsupportedVersion` or `.unknownPacketType`.
     public init(_ bytes: UnsafeRawBufferPointer) throws(WireError) {
         guard bytes.count >= WireFormat.headerLength, let base = bytes.baseAddress else { throw .truncatedHeader }
         guard base.load(as: UInt8.self) == WireFormat.version else { throw .unsupportedVersion }
@@ -45,6 +53,7 @@ public struct PacketView {
 
 /// One DATA frame: a message and where it belongs.
 public struct DataFrame {
+    /// The guarantee (tier) the message was sent with.
     public let guarantee: Guarantee
     /// The message's sequence number in its tier (0 for `none`).
     public let sequence: UInt64
@@ -54,6 +63,7 @@ public struct DataFrame {
     /// The message, pointing into the datagram.
     public let payload: UnsafeRawBufferPointer
 
+    /// The sequence number of the first message of its set.
     public var setBase: UInt64 { sequence - UInt64(setOffset) }
 }
 
@@ -63,8 +73,11 @@ public struct AckFrame {
     public let ackDelayMicroseconds: UInt32
     /// The peer accepts delivery messages with sequence numbers below this.
     public let deliveryLimit: UInt64
+    /// The largest packet number acknowledged.
     public let largest: UInt64
+    /// Packets below `largest` acknowledged with it in the first range.
     public let firstRange: UInt32
+    /// Further ranges encoded after the first (gap, length pairs).
     public let rangeCount: Int
     let rangeBytes: UnsafeRawBufferPointer
 
@@ -72,11 +85,13 @@ public struct AckFrame {
     /// so no captured state to box).
     public var ranges: Ranges { Ranges(frame: self) }
 
+    /// Iterates an ACK frame's ranges, highest first, decoding them in place.
     public struct Ranges: IteratorProtocol {
         let frame: AckFrame
         var index = -1
         var low: UInt64 = 0
 
+        /// The next range, inclusive at both ends; nil after the last.
         public mutating func next() -> (low: UInt64, high: UInt64)? {
             if index < 0 {
                 index = 0
@@ -114,10 +129,15 @@ public struct AckFrame {
 
 /// A frame of a data packet.
 public enum Frame {
+    /// Padding (one zero byte); skipped.
     case padding
+    /// A message.
     case data(DataFrame)
+    /// An acknowledgement.
     case ack(AckFrame)
+    /// A heartbeat: asks for an acknowledgement, carries nothing.
     case ping
+    /// The sender closes the connection; `reason` is its code (0: normal close).
     case close(reason: UInt16)
 }
 
@@ -127,9 +147,14 @@ public struct FrameReader {
     let bytes: UnsafeRawBufferPointer
     var offset = 0
 
+    /// A reader over the frames in `bytes` (a data packet's body).
     public init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
 
+    /// The next frame, validated; nil at the end.
+    ///
+    /// - Throws: `WireError` for an unknown frame type or a frame that runs past the
+    ///   body, naming what is wrong.
     public mutating func next() throws(WireError) -> Frame? {
         guard offset < bytes.count, let base = bytes.baseAddress else { return nil }
         let remaining = bytes.count - offset

@@ -25,6 +25,7 @@ public enum WireError: Int, Error, Sendable, CaseIterable, CustomStringConvertib
     /// A protected packet too short to hold the 16-byte tag.
     case truncatedTag
 
+    /// What is wrong with the datagram, and what it suggests about the peer.
     public var description: String {
         switch self {
         case .truncatedHeader: "ReliableUDP datagram shorter than the 20-byte header; is the peer speaking ReliableUDP?"

@@ -16,11 +16,14 @@
 /// A `data` packet carries frames after the header; the handshake packets carry
 /// the bodies described at `HandshakeBody`.
 public enum WireFormat {
+    /// The protocol version in header byte 0.
     public static let version: UInt8 = 1
+    /// Bytes of the packet header.
     public static let headerLength = 20
     /// Flag bit 0: the payload is sealed with an AEAD; the header is its
     /// associated data and the 16-byte tag ends the datagram.
     public static let protectedFlag: UInt8 = 0x01
+    /// Bytes of the AEAD tag ending a protected datagram.
     public static let tagLength = 16
 
     /// DATA frame header: type 1 + tier 1 + set offset 2 + length 2 + sequence 8.
@@ -37,6 +40,7 @@ public enum WireFormat {
     /// A first hello is padded to this size so a cookie answer (smaller) cannot
     /// amplify a spoofed flood (the RFC 9000 §8.1 idea).
     public static let helloPaddedLength = 96
+    /// Bytes of a handshake cookie.
     public static let cookieLength = 16
 }
 

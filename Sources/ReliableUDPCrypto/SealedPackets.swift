@@ -26,6 +26,11 @@ public final class SealedPackets: PacketProtection {
     let sealKey: SymmetricKey
     let openKey: SymmetricKey
 
+    /// Derives the two direction keys from `preSharedKey`. The side that sent the
+    /// first hello passes `isInitiator: true`, the server `false`, so each seals
+    /// with the key the other opens with.
+    ///
+    /// - Throws: `KeyError.invalid` when the key has fewer than 16 bytes.
     public init(preSharedKey: [UInt8], isInitiator: Bool) throws {
         guard preSharedKey.count >= 16 else {
             throw KeyError.invalid("pre-shared key has \(preSharedKey.count) bytes; use at least 16 (32 random bytes recommended: head -c 32 /dev/urandom > key)")
@@ -40,7 +45,11 @@ public final class SealedPackets: PacketProtection {
         openKey = isInitiator ? responder : initiator
     }
 
-    /// A key file: 32+ raw bytes, or hex text (64 hex digits for 32 bytes).
+    /// Reads a key file: hex text (at least 32 hex digits, e.g. 64 for 32 bytes;
+    /// surrounding whitespace ignored) or else the raw bytes.
+    ///
+    /// - Throws: `KeyError.invalid` when the file cannot be read, naming the
+    ///   command that makes one.
     public static func readKey(path: String) throws -> [UInt8] {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw KeyError.invalid("cannot read key file \(path); create one with: head -c 32 /dev/urandom > \(path)")
@@ -59,8 +68,11 @@ public final class SealedPackets: PacketProtection {
         return [UInt8](data)
     }
 
+    /// A key that cannot be used, or a key file that cannot be read.
     public enum KeyError: Error, CustomStringConvertible {
+        /// The text says what is wrong and how to make a good key.
         case invalid(String)
+        /// `ReliableUDP key:` followed by the cause and the fix.
         public var description: String {
             switch self { case .invalid(let text): "ReliableUDP key: \(text)" }
         }
@@ -72,6 +84,9 @@ public final class SealedPackets: PacketProtection {
         return try! ChaChaPoly.Nonce(data: bytes)  // 12 bytes: always valid
     }
 
+    /// Encrypts the frames at `body` in place with this direction's key and the
+    /// packet number as nonce, authenticating `header`, and writes the 16-byte tag
+    /// after them. Allocates (swift-crypto returns a new `Data`).
     public func seal(header: UnsafeRawBufferPointer, packetNumber: UInt64,
                      body: UnsafeMutableRawPointer, plaintextLength: Int) {
         let plaintext = UnsafeRawBufferPointer(start: body, count: plaintextLength)
@@ -81,6 +96,9 @@ public final class SealedPackets: PacketProtection {
         box.tag.withUnsafeBytes { (body + plaintextLength).copyMemory(from: $0.baseAddress!, byteCount: 16) }
     }
 
+    /// Checks and decrypts `sealed` (ciphertext + tag) into `output` with the
+    /// peer's direction key; the plaintext length, or nil when the tag does not
+    /// verify (wrong key, altered bytes) or the datagram is shorter than a tag.
     public func open(header: UnsafeRawBufferPointer, packetNumber: UInt64,
                      sealed: UnsafeRawBufferPointer, into output: UnsafeMutableRawPointer) -> Int? {
         let length = sealed.count - 16

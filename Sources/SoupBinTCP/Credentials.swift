@@ -63,11 +63,18 @@ public struct Credentials: Sendable {
 
 /// A `SoupServer` or `SoupClient` configuration that cannot work.
 public enum SoupConfigurationError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A username longer than 6 characters, or with spaces or non-printable bytes
+    /// (SoupBinTCP 3.00, 2.3.1); the text is the name.
     case invalidUsername(String)
+    /// A password longer than 10 characters, or with spaces or non-printable bytes
+    /// (2.3.1). The password itself is not repeated in the error.
     case invalidPassword
+    /// A session name longer than 10 characters or not printable ASCII; the text is the name.
     case invalidSession(String)
+    /// Another setting out of range; the text names it and the allowed values.
     case invalidSetting(String)
 
+    /// What is wrong, citing the specification's limit.
     public var description: String {
         switch self {
         case .invalidUsername(let name):
@@ -87,6 +94,10 @@ public struct SoupSessionName: Sendable, Equatable, CustomStringConvertible {
     /// The name's characters (no padding), at most 10.
     public let text: [UInt8]
 
+    /// A session name from text: at most 10 printable ASCII characters, spaces at
+    /// either end trimmed. An empty name means "the current session" in a login.
+    ///
+    /// - Throws: `SoupConfigurationError.invalidSession` when it is too long or not printable.
     public init(_ name: String) throws(SoupConfigurationError) {
         let bytes = Array(name.utf8)
         guard bytes.count <= SoupFields.sessionLength, bytes.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else {
@@ -103,10 +114,13 @@ public struct SoupSessionName: Sendable, Equatable, CustomStringConvertible {
     /// All spaces on the wire: "the currently active session" in a login (2.3.1).
     public var isBlank: Bool { text.isEmpty }
 
+    /// True when the 10-byte wire `field` holds this name, ignoring space padding
+    /// on either side (peers differ in how they pad, section 1.2).
     public func matches(_ field: UnsafeRawBufferPointer) -> Bool {
         text.withUnsafeBytes { SoupFields.sameText($0, field) }
     }
 
+    /// The name's characters, without padding.
     public var description: String { String(decoding: text, as: UTF8.self) }
 }
 

@@ -14,6 +14,7 @@ public enum FrameError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A reject code other than `A` or `S`.
     case unknownRejectReason(UInt8)
 
+    /// What is wrong with the packet, and what it suggests about the peer.
     public var description: String {
         switch self {
         case .zeroLength:

@@ -44,6 +44,7 @@ public enum PacketType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     /// True for the types a client sends (debug goes both ways).
     public var isFromClient: Bool { self == .debug || !isFromServer }
 
+    /// The packet's name as the specification writes it, e.g. `Login Accepted`.
     public var description: String {
         switch self {
         case .debug: "Debug"
@@ -67,6 +68,7 @@ public enum RejectReason: UInt8, Sendable, CustomStringConvertible {
     /// `S`: the requested session is not available.
     case sessionNotAvailable = 0x53
 
+    /// The reason in words, with its likely cause.
     public var description: String {
         switch self {
         case .notAuthorized: "not authorized (wrong username or password)"

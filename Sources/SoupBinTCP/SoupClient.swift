@@ -12,8 +12,13 @@ import MoldUDP64
 /// client.service(now: now, output: stream)            // heartbeats, server timeout
 /// ```
 public final class SoupClient {
+    /// What the client logs in with and how it times heartbeats and silence (all
+    /// times in nanoseconds).
     public struct Configuration: Sendable {
+        /// The Login Request's username: at most 6 printable ASCII characters, no spaces
+        /// (2.3.1). Empty sends six spaces.
         public var username: String
+        /// The Login Request's password: at most 10 printable ASCII characters, no spaces (2.3.1).
         public var password: String
         /// The session to log into; empty = the server's current session.
         public var session: String
@@ -26,6 +31,8 @@ public final class SoupClient {
         /// The largest packet accepted from the server (type + payload).
         public var maxFrameLength: Int
 
+        /// A configuration; each argument is the property of the same name (times in
+        /// nanoseconds). `SoupClient.init` checks the values.
         public init(username: String = "", password: String = "", session: String = "", firstSequence: UInt64 = 1,
                     heartbeatInterval: UInt64 = 1_000_000_000, serverTimeout: UInt64 = 15_000_000_000,
                     maxFrameLength: Int = SoupPacket.maxWireLength) {
@@ -39,18 +46,42 @@ public final class SoupClient {
         }
     }
 
-    public enum State: Equatable, Sendable { case disconnected, loggingIn, streaming, ended }
+    /// Where the client is in a connection's life (SoupBinTCP 3.00, section 2).
+    public enum State: Equatable, Sendable {
+        /// No TCP connection: call `connected(now:output:)` once one is up.
+        case disconnected
+        /// The Login Request is written; waiting for Login Accepted or Rejected.
+        case loggingIn
+        /// Logged in: Sequenced Data is delivered to the consumer in order.
+        case streaming
+        /// The server sent End of Session or rejected the login (see
+        /// `rejection`), or the client logged out: reconnecting would not help.
+        case ended
+    }
 
+    /// What the client saw and did, over all its connections.
     public struct Counters: Sendable, Equatable {
+        /// Login Requests written (one per connection).
         public var logins: UInt64 = 0
+        /// Login Accepted packets received.
         public var loginsAccepted: UInt64 = 0
+        /// Login Rejected packets received (the client then ends: see `rejection`).
         public var loginsRejected: UInt64 = 0
+        /// Sequenced Data messages delivered to the consumer.
         public var messages: UInt64 = 0
+        /// Payload bytes of the delivered messages.
         public var bytes: UInt64 = 0
+        /// Server Heartbeats received.
         public var heartbeatsReceived: UInt64 = 0
+        /// Client Heartbeats written after `heartbeatInterval` without sending.
         public var heartbeatsSent: UInt64 = 0
+        /// Debug packets received (logged by nobody, counted here).
         public var debugPackets: UInt64 = 0
+        /// Packets that were not valid SoupBinTCP (bad length, unknown type, a field
+        /// that does not parse), or that the server must not send in the current
+        /// state; each ends the connection.
         public var malformed: UInt64 = 0
+        /// Times the server was silent past `serverTimeout` (the connection is then dropped).
         public var serverTimeouts: UInt64 = 0
         /// Messages skipped because the server started later than asked (its
         /// store no longer held them): reported to the consumer as lost.
@@ -62,20 +93,29 @@ public final class SoupClient {
 
     /// What happened, for the wiring and the user (login results, the end).
     public enum Event: Equatable, Sendable {
+        /// The server accepted the login into `session`; the next message will be `nextSequence`.
         case loginAccepted(session: String, nextSequence: UInt64)
+        /// The server refused the login; reconnecting with the same credentials would not help.
         case loginRejected(RejectReason)
+        /// The server sent End of Session; `nextSequence` is one past the last message.
         case endOfSession(nextSequence: UInt64)
     }
 
+    /// The configuration the client was made with.
     public let configuration: Configuration
+    /// Receives the messages in sequence order (and gaps as `lost`). Held weakly,
+    /// so the consumer may own the client. The message views live only during the
+    /// callback.
     public weak var consumer: (any MessageConsumer)?
     /// Hears login results and the end of session.
     public var onEvent: ((Event) -> Void)?
+    /// Where the client is in the current connection.
     public private(set) var state = State.disconnected
     /// The next sequence number to deliver (and to ask for after a reconnect).
     public private(set) var nextSequence: UInt64
     /// The session the server said it logged us into (after Login Accepted).
     public private(set) var session: SoupSessionName?
+    /// What the client saw and did so far.
     public private(set) var counters = Counters()
     /// Set when the server rejected the login: reconnecting would not help.
     public private(set) var rejection: RejectReason?
@@ -88,6 +128,11 @@ public final class SoupClient {
     let requestedSession: SoupSessionName
     let scratch: UnsafeMutableRawPointer
 
+    /// A client for `configuration` delivering to `consumer`. The scratch memory
+    /// for outgoing packets is allocated here, once.
+    ///
+    /// - Throws: `SoupConfigurationError` when the username, password, session or
+    ///   `maxFrameLength` (31...65535) is out of range.
     public init(configuration: Configuration, consumer: (any MessageConsumer)?) throws(SoupConfigurationError) {
         let user = Array(configuration.username.utf8)
         let pass = Array(configuration.password.utf8)

@@ -4,9 +4,13 @@
 /// username and password are left-justified (2.3.1). Readers accept either
 /// padding and trim spaces on both sides, as deployed peers differ.
 public enum SoupFields {
+    /// Bytes of the Login Request's username field (2.3.1).
     public static let usernameLength = 6
+    /// Bytes of the Login Request's password field (2.3.1).
     public static let passwordLength = 10
+    /// Bytes of a session field (Login Request, Login Accepted).
     public static let sessionLength = 10
+    /// Bytes of a sequence number field (Login Request, Login Accepted).
     public static let sequenceLength = 20
 
     /// Writes `text` into `count` bytes at `pointer`, space padded on the left

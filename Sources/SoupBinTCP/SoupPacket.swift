@@ -21,6 +21,7 @@ public struct SoupPacket {
     /// The largest length field the wire can carry.
     public static let maxWireLength = 0xFFFF
 
+    /// The packet type (its first byte after the length).
     public let type: PacketType
     /// The payload (after the type byte).
     public let payload: UnsafeRawBufferPointer

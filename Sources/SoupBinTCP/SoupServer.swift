@@ -18,9 +18,12 @@ import MoldUDP64
 /// connection?.service(now: now, output: stream)          // replay/live/heartbeat/timeouts
 /// ```
 public final class SoupServer {
+    /// The session served, who may log in, and the timeouts (all in nanoseconds)
+    /// and limits that protect the server from slow or silent clients.
     public struct Configuration: Sendable {
         /// The session served (the MoldUDP64 publisher's session name).
         public var session: String
+        /// Who may log in; `.anyone` accepts every username and password.
         public var credentials: Credentials
         /// Send a Server Heartbeat after this long without sending (2.2.4: 1 s).
         public var heartbeatInterval: UInt64
@@ -37,6 +40,8 @@ public final class SoupServer {
         /// Connections at once; more are refused and counted.
         public var maxConnections: Int
 
+        /// A configuration for `session`; every other argument is the property of the
+        /// same name (times in nanoseconds). `SoupServer.init` checks the values.
         public init(session: String, credentials: Credentials = .anyone,
                     heartbeatInterval: UInt64 = 1_000_000_000, peerTimeout: UInt64 = 15_000_000_000,
                     loginTimeout: UInt64 = 5_000_000_000, slowClientTimeout: UInt64 = 5_000_000_000,
@@ -52,21 +57,39 @@ public final class SoupServer {
         }
     }
 
+    /// What the server and all its connections did.
     public struct Counters: Sendable, Equatable {
+        /// Connections accepted (`accept` returned a connection).
         public var accepted: UInt64 = 0
+        /// Connections refused because `maxConnections` were open.
         public var refusedAtLimit: UInt64 = 0
+        /// Logins accepted.
         public var loginsAccepted: UInt64 = 0
+        /// Logins rejected with `A` (wrong username or password).
         public var rejectedNotAuthorized: UInt64 = 0
+        /// Logins rejected with `S` (the requested session is not the one served).
         public var rejectedSessionNotAvailable: UInt64 = 0
+        /// Connections closed for not logging in within `loginTimeout`.
         public var loginTimeouts: UInt64 = 0
+        /// Connections closed for silence past `peerTimeout` (no heartbeats).
         public var peerTimeouts: UInt64 = 0
+        /// Connections closed for not reading (output full past `slowClientTimeout`).
         public var slowClientsCut: UInt64 = 0
+        /// Connections closed because the store evicted messages they were still owed.
         public var fellBehindStore: UInt64 = 0
+        /// Connections closed for a packet that is not valid SoupBinTCP.
         public var malformedFrames: UInt64 = 0
+        /// Connections closed for a packet a client must not send now (a second login,
+        /// a server-only type).
         public var protocolViolations: UInt64 = 0
+        /// Logout Requests received.
         public var logouts: UInt64 = 0
+        /// Sequenced Data messages written to clients (replay and live).
         public var sequencedSent: UInt64 = 0
+        /// Server Heartbeats written.
         public var heartbeatsSent: UInt64 = 0
+        /// Unsequenced Data packets received (counted, otherwise ignored: this server
+        /// takes no orders).
         public var unsequencedReceived: UInt64 = 0
         /// Logins whose requested sequence number was already evicted from the
         /// store: accepted at the oldest message held (the client sees the gap in
@@ -74,9 +97,13 @@ public final class SoupServer {
         public var loginsBeforeStore: UInt64 = 0
     }
 
+    /// The configuration the server was made with.
     public let configuration: Configuration
+    /// The messages served: replay and live data come from this store.
     public let store: RetransmissionStore
+    /// The served session's name in wire form.
     public let session: SoupSessionName
+    /// What the server and its connections did so far.
     public internal(set) var counters = Counters()
     /// Connections open now (accepted and not yet closed).
     public internal(set) var connectionCount = 0
@@ -84,6 +111,10 @@ public final class SoupServer {
     /// gets End of Session.
     public private(set) var ended = false
 
+    /// A server for `configuration`, serving from `store`.
+    ///
+    /// - Throws: `SoupConfigurationError` when the session name is invalid,
+    ///   `maxFrameLength` is outside 47...65535 or `maxConnections` is not positive.
     public init(configuration: Configuration, store: RetransmissionStore) throws(SoupConfigurationError) {
         guard configuration.maxFrameLength >= 1 + PacketType.loginRequest.fixedPayloadLength!,
               configuration.maxFrameLength <= SoupPacket.maxWireLength else {
@@ -112,20 +143,28 @@ public final class SoupServer {
 
 /// Why a server connection ended.
 public enum SoupCloseReason: Equatable, Sendable, CustomStringConvertible {
+    /// The client sent a Logout Request.
     case loggedOut
+    /// The client did not log in within `loginTimeout`.
     case loginTimeout
+    /// The client was silent (no heartbeats) past `peerTimeout`.
     case peerSilent
+    /// The client sent bytes that are not a valid SoupBinTCP packet.
     case malformed(FrameError)
     /// A packet the peer must not send now (a second login, a server-only type).
     case protocolViolation(PacketType)
+    /// The login was rejected (after the Login Rejected packet was flushed).
     case rejected(RejectReason)
+    /// The client did not read: its output stayed full past `slowClientTimeout`.
     case slowClient
     /// The client fell so far behind that the store dropped what it still owed.
     case fellBehindStore
+    /// The session ended and the client had every message and End of Session.
     case endOfSession
     /// The TCP connection ended (peer EOF, reset, error): reported by the wiring.
     case disconnected
 
+    /// The reason in words, as the server logs it.
     public var description: String {
         switch self {
         case .loggedOut: "logged out"
@@ -144,6 +183,7 @@ public enum SoupCloseReason: Equatable, Sendable, CustomStringConvertible {
 
 /// What a connection asks of its wiring after `receive` or `service`.
 public enum SoupConnectionStatus: Equatable, Sendable {
+    /// Keep the connection; call `service` again when the output has room or time passes.
     case open
     /// Close the TCP connection after flushing what was written (a rejection,
     /// End of Session), or at once; `reason` says why.
@@ -153,10 +193,19 @@ public enum SoupConnectionStatus: Equatable, Sendable {
 /// One client connection of a `SoupServer`: login, replay and live data,
 /// heartbeats, timeouts. No I/O: the wiring passes received bytes and an output.
 public final class SoupServerConnection {
-    public enum State: Equatable, Sendable { case awaitingLogin, streaming, closed }
+    /// Where the connection is in its life.
+    public enum State: Equatable, Sendable {
+        /// Accepted; waiting for the client's Login Request (within `loginTimeout`).
+        case awaitingLogin
+        /// Logged in: replaying, then live data and heartbeats.
+        case streaming
+        /// Ended (the status that closed it said why); further input is ignored.
+        case closed
+    }
 
     /// Strong: a connection outliving its server still has somewhere to report.
     let server: SoupServer
+    /// Where the connection is in its life.
     public private(set) var state = State.awaitingLogin
     /// The number of the next message owed to the client (after login).
     public private(set) var nextSequence: UInt64 = 0

@@ -52,6 +52,8 @@ public enum SoupWriter {
         return frameSize(payload: payload)
     }
 
+    /// Writes a Login Rejected packet with `reason` at `pointer` (4 bytes); returns
+    /// the bytes written.
     public static func loginRejected(_ reason: RejectReason, to pointer: UnsafeMutableRawPointer) -> Int {
         header(.loginRejected, payload: 1, to: pointer)
         (pointer + SoupPacket.headerSize).storeBytes(of: reason.rawValue, as: UInt8.self)

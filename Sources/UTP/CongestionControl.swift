@@ -13,8 +13,13 @@
 /// (draft-irtf-iccrg-ledbat-plus-plus-01 §4.3): W·(delay/target − 1) per RTT, at
 /// most W/2, or libutp's if that is larger, so µTP yields within a few RTTs.
 public struct CongestionControl: Sendable {
+    /// The congestion window in bytes: payload the sender may have in flight.
     public private(set) var window: Int
+    /// The smallest window (`UTPConfiguration.minimumWindow`), in bytes; an RTO
+    /// collapses the window to it.
     public let minimumWindow: Int
+    /// The largest window in bytes: half the send slots' worth of full-size
+    /// packets, as the connection sets it.
     public let maximumWindow: Int
     let gainPerRTT: Int
     let target: Int64
@@ -22,8 +27,11 @@ public struct CongestionControl: Sendable {
     let multiplicativeDecrease: Bool
     var lastDecay: UInt64 = 0
     var hasDecayed = false
+    /// Loss events that halved the window (at most one per `lossDecayInterval`).
     public private(set) var losses: UInt64 = 0
 
+    /// A controller starting at `configuration.initialWindow` bytes, kept within
+    /// `configuration.minimumWindow...maximumWindow`.
     public init(configuration: UTPConfiguration, maximumWindow: Int) {
         minimumWindow = configuration.minimumWindow
         self.maximumWindow = max(maximumWindow, configuration.minimumWindow)

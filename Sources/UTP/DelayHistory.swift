@@ -18,9 +18,13 @@ public struct DelayHistory: Sendable {
     var recent: (UInt32, UInt32, UInt32) = (0, 0, 0)
     var recentCount = 0
     var recentIndex = 0
+    /// The base delay: the smallest timestamp difference (µs, with the clocks'
+    /// unknown offset) over the kept minutes.
     public private(set) var base: UInt32 = 0
+    /// True once a sample was taken; before that `base` and the current delay mean nothing.
     public private(set) var hasSamples = false
 
+    /// A history keeping the per-minute minima of the last `minutes` minutes (at least 2).
     public init(minutes: Int) {
         minima = [UInt32](repeating: 0, count: max(2, minutes))
     }

@@ -15,6 +15,7 @@ public enum MalformedReason: Int, Error, CaseIterable, Sendable, CustomStringCon
     /// More than `Packet.maximumExtensions` extensions chained.
     case tooManyExtensions
 
+    /// What is wrong with the datagram, in a few words (for counters and logs).
     public var description: String {
         switch self {
         case .tooShort: "shorter than the 20-byte header"

@@ -31,12 +31,21 @@ public struct Packet {
     /// 1,500-byte packet holds at most a few hundred empty extensions).
     public static let maximumExtensions = 16
 
+    /// The packet type (the high nibble of byte 0).
     public let type: PacketType
+    /// The connection id: the receiver's id for this connection (a SYN carries the
+    /// initiator's receive id).
     public let connectionID: UInt16
+    /// The sender's clock when it sent the packet, in microseconds (wraps at 2^32).
     public let timestamp: UInt32
+    /// The sender's last measured one-way delay (its clock minus our timestamp), in
+    /// microseconds: LEDBAT's input on our side.
     public let timestampDifference: UInt32
+    /// The sender's advertised receive window, in bytes.
     public let windowSize: UInt32
+    /// The packet's sequence number (DATA, FIN and SYN advance it).
     public let sequenceNumber: UInt16
+    /// The last sequence number the sender received in order.
     public let ackNumber: UInt16
     /// The selective-ACK bitmask, empty when the packet carries none. Bit 0 of byte 0
     /// stands for ack_nr + 2, bit 7 of byte 0 for ack_nr + 9, bit 0 of byte 1 for

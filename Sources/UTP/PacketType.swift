@@ -11,6 +11,7 @@ public enum PacketType: UInt8, Sendable, CustomStringConvertible {
     /// ST_SYN: opens a connection; its connection_id is the initiator's receive id.
     case syn = 4
 
+    /// The BEP 29 name: `DATA`, `FIN`, `STATE`, `RESET` or `SYN`.
     public var description: String {
         switch self {
         case .data: "DATA"

@@ -6,14 +6,22 @@ public enum PacketWriter {
 
     /// The header fields of one outgoing packet.
     public struct Header {
+        /// The packet type.
         public var type: PacketType
+        /// The connection id the receiver knows the connection by.
         public var connectionID: UInt16
+        /// Our clock, in microseconds (wraps at 2^32).
         public var timestamp: UInt32
+        /// Our clock minus the peer's last timestamp, in microseconds (0 before any).
         public var timestampDifference: UInt32
+        /// Our receive window, in bytes.
         public var windowSize: UInt32
+        /// The packet's sequence number.
         public var sequenceNumber: UInt16
+        /// The last sequence number received in order.
         public var ackNumber: UInt16
 
+        /// A header; each argument is the field of the same name.
         public init(type: PacketType, connectionID: UInt16, timestamp: UInt32, timestampDifference: UInt32,
                     windowSize: UInt32, sequenceNumber: UInt16, ackNumber: UInt16) {
             self.type = type

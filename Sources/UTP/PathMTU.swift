@@ -18,16 +18,25 @@ public struct PathMTU: Sendable {
     /// The extension type used for padding (unassigned; skipped by length).
     public static let paddingExtension: UInt8 = 0x7F
 
+    /// The packet size in use (IP packet bytes), confirmed to get through.
     public private(set) var current: Int
+    /// The largest size known to get through.
     public private(set) var floor: Int
+    /// The upper bound of the search: the configured ceiling, lowered below each
+    /// probe size that failed.
     public private(set) var ceiling: Int
+    /// The size of the probe in flight, 0 when none is.
     public private(set) var probeSize = 0
+    /// The sequence number of the DATA packet carrying the probe, nil when none is.
     public private(set) var probeSequence: UInt16?
+    /// Probes sent so far.
     public private(set) var probesSent: UInt64 = 0
     /// Whether the next probe tries `ceiling` itself rather than the middle.
     var ceilingUntried = true
     let enabled: Bool
 
+    /// A search between `floor` and `ceiling` (IP packet bytes). Without `discovery`
+    /// the connection uses `ceiling` (the larger bound) and never probes.
     public init(floor: Int, ceiling: Int, discovery: Bool) {
         let top = max(floor, ceiling)
         self.enabled = discovery

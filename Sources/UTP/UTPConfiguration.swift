@@ -70,6 +70,7 @@ public struct UTPConfiguration: Sendable {
     /// as a loss (libutp DUPLICATE_ACKS_BEFORE_RESEND, RFC 5681 §3.2).
     public var duplicateAckThreshold = 3
 
+    /// The defaults documented on each property.
     public init() {}
 
     /// µTP payload bytes per packet for a path MTU (IPv4: 20-byte IP header; IPv6: 40).

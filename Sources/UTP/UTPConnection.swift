@@ -19,6 +19,7 @@ import Reactor
 /// connection.shutdown(now: now)                // FIN after the queued bytes
 /// ```
 public final class UTPConnection {
+    /// Where the connection is in its life.
     public enum State: Sendable, Equatable {
         /// SYN sent, waiting for the acceptor's STATE.
         case synSent
@@ -46,41 +47,64 @@ public final class UTPConnection {
 
     /// Per-connection statistics (utp-cat's summary line reads these).
     public struct Statistics: Sendable {
+        /// Payload bytes delivered to the delegate, in order.
         public var bytesReceived: UInt64 = 0
+        /// Payload bytes sent for the first time.
         public var bytesSent: UInt64 = 0
+        /// Packets sent (data, STATE acknowledgements, SYN, FIN, RESET, retransmissions).
         public var packetsSent: UInt64 = 0
+        /// Packets sent again after a loss or timeout.
         public var retransmissions: UInt64 = 0
+        /// Retransmissions triggered by duplicate or selective acknowledgements
+        /// (`UTPConfiguration.duplicateAckThreshold`), before any timeout.
         public var fastRetransmissions: UInt64 = 0
+        /// Retransmission timeouts that fired.
         public var timeouts: UInt64 = 0
+        /// Duplicate acknowledgements received.
         public var duplicateAcks: UInt64 = 0
         /// Retransmissions sent with DF clear: larger than a path MTU learnt after
         /// their first transmission.
         public var fragmentableResends: UInt64 = 0
         /// Sum and count of queueing-delay samples (µs), for the mean.
         public var queueingDelaySum: UInt64 = 0
+        /// Queueing-delay samples taken (the count behind the mean).
         public var queueingDelaySamples: UInt64 = 0
+        /// The largest queueing delay sampled, in microseconds.
         public var maximumQueueingDelay: UInt32 = 0
+        /// All statistics at zero.
         public init() {}
+        /// The mean queueing delay over the samples, in microseconds (0 before any).
         public var meanQueueingDelayMicroseconds: Double {
             queueingDelaySamples == 0 ? 0 : Double(queueingDelaySum) / Double(queueingDelaySamples)
         }
     }
 
+    /// Hears the connection's events (connected, data, end of stream, writable,
+    /// closed) on the driving thread. Held weakly.
     public weak var delegate: (any UTPConnectionDelegate)?
     /// Anything the application wants to hang on the connection (a stream object).
     public var context: AnyObject?
+    /// The peer's address and port.
     public let peer: SocketAddress
+    /// The connection id the peer sends to (ours to receive on).
     public let receiveID: UInt16
+    /// The connection id we send to (the peer's receive id).
     public let sendID: UInt16
+    /// Where the connection is in its life.
     public private(set) var state: State
+    /// Why the connection ended, when it did not end cleanly.
     public private(set) var error: UTPError?
+    /// Bytes, packets, retransmissions and queueing delays so far.
     public private(set) var statistics = Statistics()
+    /// The RTT estimate from acknowledged packets (RTO = smoothed + 4 × variation, at least 500 ms).
     public private(set) var rtt: RTTEstimator
+    /// The LEDBAT congestion controller (RFC 6817).
     public private(set) var congestion: CongestionControl
     /// The peer's advertised receive window (wnd_size), bytes.
     public private(set) var peerWindow: Int
     /// Payload bytes in flight (sent, not acknowledged, not marked lost).
     public private(set) var bytesInFlight = 0
+    /// The one-way delay history LEDBAT compares against its target.
     public private(set) var delays: DelayHistory
     /// Path MTU in use and the discovery state (`PathMTU`).
     public private(set) var pathMTU: PathMTU

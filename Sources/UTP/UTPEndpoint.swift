@@ -21,8 +21,11 @@ public protocol UTPListener: AnyObject {
 /// endpoint.poll(now: now)                           // on a timer
 /// ```
 public final class UTPEndpoint {
+    /// The configuration every connection of the endpoint uses.
     public let configuration: UTPConfiguration
+    /// What the endpoint saw and dropped so far.
     public internal(set) var counters = UTPCounters()
+    /// Hears incoming connections; nil refuses SYNs with a RESET. Held weakly.
     public weak var listener: (any UTPListener)?
     unowned(unsafe) let output: any UTPOutput
 

@@ -11,6 +11,7 @@ public enum UTPError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The connection table is full (raise `UTPConfiguration.maximumConnections`).
     case tooManyConnections
 
+    /// What happened and what to check.
     public var description: String {
         switch self {
         case .connectionTimedOut: "no answer to SYN: check that the peer listens on that UDP port and that UDP is not filtered"

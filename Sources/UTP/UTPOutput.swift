@@ -2,6 +2,7 @@ import Reactor
 
 /// What became of one datagram handed to the network.
 public enum UTPSendResult: Sendable {
+    /// The kernel took the datagram.
     case sent
     /// The kernel had no room or refused it for a transient reason; the protocol's
     /// retransmission recovers it.
@@ -13,6 +14,8 @@ public enum UTPSendResult: Sendable {
 /// Where connections put their packets: the socket wiring, or a simulated link in
 /// tests. Called synchronously; `packet` is valid only during the call.
 public protocol UTPOutput: AnyObject {
+    /// Sends `packet` (valid only during the call) to `address`, synchronously.
+    /// Never retries: the protocol retransmits what is dropped.
     func transmit(_ packet: UnsafeRawBufferPointer, to address: SocketAddress) -> UTPSendResult
     /// The largest IP packet the kernel would send towards `address` (its route's
     /// path MTU or interface MTU), asked once per connection when
@@ -25,7 +28,9 @@ public protocol UTPOutput: AnyObject {
 }
 
 extension UTPOutput {
+    /// Unknown: the connection uses `UTPConfiguration.mtu` as its ceiling.
     public func pathMTU(to address: SocketAddress) -> Int? { nil }
+    /// Sends as `transmit` does (an output without DF control, such as a test link).
     public func transmitFragmentable(_ packet: UnsafeRawBufferPointer, to address: SocketAddress) -> UTPSendResult {
         transmit(packet, to: address)
     }
@@ -47,8 +52,12 @@ public protocol UTPConnectionDelegate: AnyObject {
 }
 
 extension UTPConnectionDelegate {
+    /// Default: nothing.
     public func connected(_ connection: UTPConnection) {}
+    /// Default: nothing.
     public func endOfStream(_ connection: UTPConnection) {}
+    /// Default: nothing.
     public func writable(_ connection: UTPConnection) {}
+    /// Default: nothing.
     public func closed(_ connection: UTPConnection, error: UTPError?) {}
 }

@@ -31,8 +31,11 @@ public final class UTPSocket: DatagramHandler, TimerHandler, UTPOutput, UTPListe
     /// How often connection timers are checked (RTOs are at least 500 ms).
     public static let tick: UInt64 = 5_000_000
 
+    /// The I/O-free protocol endpoint the socket feeds (connections, counters).
     public private(set) var endpoint: UTPEndpoint!
+    /// The reactor whose thread drives the socket; use the socket and its streams only there.
     public let reactor: Reactor
+    /// The bound address, with the port the kernel picked for port 0.
     public let localAddress: SocketAddress
     /// Set to accept incoming connections; nil refuses SYNs with a RESET.
     public weak var acceptor: (any UTPAcceptor)? {
@@ -41,15 +44,18 @@ public final class UTPSocket: DatagramHandler, TimerHandler, UTPOutput, UTPListe
     let socket: UDPSocket
     var token: Token?
     var timer: TimerHandle = .invalid
-    /// Sends the kernel refused with an error (EMSGSIZE included), and the last such
-    /// error other than EMSGSIZE.
+    /// Sends the kernel refused with an error (EMSGSIZE included; the protocol
+    /// retransmits), and the last such error other than EMSGSIZE.
     public private(set) var sendErrors: UInt64 = 0
+    /// The last error other than EMSGSIZE, for diagnostics.
     public private(set) var lastSendError: SystemError?
     /// Sends refused because the socket's send queue was full (drops: the protocol
     /// retransmits). Sends the kernel would block on are queued, not counted here.
     public private(set) var sendsRefused: UInt64 = 0
-    /// Reports read from the socket's error queue (any kind), and those naming an MTU.
+    /// Reports read from the socket's error queue (any kind).
     public private(set) var errorReports: UInt64 = 0
+    /// Of those, the "too big" reports naming an MTU (ICMP fragmentation needed,
+    /// ICMPv6 packet too big, local EMSGSIZE).
     public private(set) var tooBigReports: UInt64 = 0
     /// Largest datagram sent or received (the receive slot and send queue slot size).
     let slotSize: Int
@@ -57,6 +63,12 @@ public final class UTPSocket: DatagramHandler, TimerHandler, UTPOutput, UTPListe
     /// buffer anyway; this bounds one callback's work).
     static let reportsPerDrain = 64
 
+    /// Binds a UDP socket to `address` (DF set for path-MTU discovery, 4 MiB kernel
+    /// buffers), registers it with `reactor` and starts the connection timer. Call on
+    /// the reactor's thread.
+    ///
+    /// - Throws: `ReactorError` when binding, a socket option, the registration or
+    ///   the timer fails (the error names the call).
     public init(reactor: Reactor, bindTo address: SocketAddress, configuration: UTPConfiguration = UTPConfiguration()) throws(ReactorError) {
         self.reactor = reactor
         let socket = try UDPSocket.bound(to: address)
@@ -104,6 +116,8 @@ public final class UTPSocket: DatagramHandler, TimerHandler, UTPOutput, UTPListe
 
     // MARK: - Reactor callbacks
 
+    /// Feeds each datagram of the batch to the endpoint (truncated ones are
+    /// dropped), then sends the acknowledgements the batch made due, once.
     public func receive(_ batch: DatagramBatch, reactor: Reactor) throws {
         let now = reactor.now
         for datagram in batch {
@@ -113,6 +127,8 @@ public final class UTPSocket: DatagramHandler, TimerHandler, UTPOutput, UTPListe
         endpoint.flushAcks(now: now)
     }
 
+    /// The connection timer (every `tick`): retransmission timeouts, SYN retries,
+    /// keep-alives, zero-window probes and the linger after a close.
     public func timerFired(_ timer: TimerHandle, tag: UInt64, now: UInt64, reactor: Reactor) {
         // A report queued without a failing receive (a local EMSGSIZE whose send
         // result went elsewhere) keeps the socket polling EPOLLERR: one recvmsg per
@@ -152,11 +168,17 @@ public final class UTPSocket: DatagramHandler, TimerHandler, UTPOutput, UTPListe
         return smallest
     }
 
+    /// Wraps an accepted connection in a `UTPStream` and hands it to `acceptor`.
     public func accepted(_ connection: UTPConnection) {
         let stream = UTPStream(connection: connection, socket: self)
         acceptor?.accepted(stream, on: self)
     }
 
+    /// Sends one packet through `Reactor.send`. Sent or queued (the kernel would
+    /// block: it waits in the socket's queue) is `.sent`; a full queue is `.dropped`
+    /// (counted in `sendsRefused`); an error is counted in `sendErrors` and becomes
+    /// `.dropped`, except EMSGSIZE (larger than the path MTU the kernel knows), which
+    /// becomes `.tooBig` with the MTU the error queue reports (0 if none).
     public func transmit(_ packet: UnsafeRawBufferPointer, to address: SocketAddress) -> UTPSendResult {
         guard let token else { return .dropped }
         switch reactor.send(token, packet, to: address) {

@@ -15,9 +15,13 @@ public protocol UTPStreamDelegate: AnyObject {
 }
 
 extension UTPStreamDelegate {
+    /// Default: nothing.
     public func connected(_ stream: UTPStream) {}
+    /// Default: nothing.
     public func endOfStream(_ stream: UTPStream) {}
+    /// Default: nothing.
     public func writable(_ stream: UTPStream) {}
+    /// Default: nothing.
     public func closed(_ stream: UTPStream, error: UTPError?) {}
 }
 
@@ -33,8 +37,11 @@ extension UTPStreamDelegate {
 /// stream.shutdown()                 // FIN after what was written
 /// ```
 public final class UTPStream: UTPConnectionDelegate {
+    /// The connection underneath (state, counters, RTT, congestion window).
     public let connection: UTPConnection
+    /// The socket that drives the stream.
     public unowned let socket: UTPSocket
+    /// Hears the stream's events on the reactor's thread. Held weakly.
     public weak var delegate: (any UTPStreamDelegate)?
 
     init(connection: UTPConnection, socket: UTPSocket) {
@@ -45,8 +52,11 @@ public final class UTPStream: UTPConnectionDelegate {
         connection.context = self
     }
 
+    /// The peer's address and port.
     public var peer: SocketAddress { connection.peer }
+    /// True while data flows (the connection is `.connected`).
     public var isConnected: Bool { connection.state == .connected }
+    /// The connection's statistics.
     public var statistics: UTPConnection.Statistics { connection.statistics }
 
     /// Queues bytes; returns how many were accepted.
@@ -67,10 +77,15 @@ public final class UTPStream: UTPConnectionDelegate {
     /// Immediate close with a RESET.
     public func abort() { connection.abort(now: socket.reactor.now) }
 
+    /// Forwards to the delegate's `connected(_:)`.
     public func connected(_ connection: UTPConnection) { delegate?.connected(self) }
+    /// Forwards to the delegate's `received(_:on:)`; the bytes are valid only during the call.
     public func received(_ bytes: UnsafeRawBufferPointer, on connection: UTPConnection) { delegate?.received(bytes, on: self) }
+    /// Forwards to the delegate's `endOfStream(_:)`.
     public func endOfStream(_ connection: UTPConnection) { delegate?.endOfStream(self) }
+    /// Forwards to the delegate's `writable(_:)`.
     public func writable(_ connection: UTPConnection) { delegate?.writable(self) }
+    /// Forwards to the delegate's `closed(_:error:)` and releases the stream's hold on the connection.
     public func closed(_ connection: UTPConnection, error: UTPError?) {
         delegate?.closed(self, error: error)
         connection.context = nil  // break the stream <-> connection cycle

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// What the README promises a new user about the command line stays true: every
 /// subcommand and option in its command block, the two-terminal example starting the
@@ -43,6 +44,38 @@ import Testing
         let listen = try #require(after.range(of: "feedreactor listen"))
         let publish = try #require(after.range(of: "feedreactor publish"))
         #expect(listen.lowerBound < publish.lowerBound)
+    }
+
+    /// The ```swift blocks of "## Using the library" (up to the next `## ` heading).
+    func libraryBlocks() throws -> [[String]] {
+        let readme = try String(contentsOf: Self.root.appendingPathComponent("README.md"), encoding: .utf8)
+        let start = try #require(readme.range(of: "\n## Using the library\n"))
+        let rest = readme[start.upperBound...]
+        let end = rest.range(of: "\n## ")?.lowerBound ?? rest.endIndex
+        return ArticleCode.blocks(in: String(rest[..<end]))
+    }
+
+    /// The feed handler the README shows a library user is Examples/TinyFeedHandler,
+    /// which the package compiles, line for line.
+    @Test func libraryFeedHandlerIsTheCompiledExample() throws {
+        let handler = try #require(try libraryBlocks().first { $0.contains("import MoldUDP64") })
+        let example = Self.root.appendingPathComponent("Examples/TinyFeedHandler/main.swift").path
+        #expect(try ArticleCode.contains(handler, sourcePath: example), "README's feed handler differs from \(example)")
+    }
+
+    /// Every product the README's Package.swift snippet names is a library product.
+    @Test func libraryProductsExist() throws {
+        let manifest = try String(contentsOf: Self.root.appendingPathComponent("Package.swift"), encoding: .utf8)
+        let snippet = try #require(try libraryBlocks().first { $0.contains { $0.hasPrefix(".package(url:") } })
+        let named = snippet.compactMap { line -> String? in
+            guard let open = line.range(of: ".product(name: \""),
+                  let close = line[open.upperBound...].firstIndex(of: "\"") else { return nil }
+            return String(line[open.upperBound..<close])
+        }
+        #expect(named.count >= 5)
+        for product in named {
+            #expect(manifest.contains(".library(name: \"\(product)\""), "README names product \(product), Package.swift has none")
+        }
     }
 
     @Test func multicastTailOpensWithACommandThatReceives() throws {

@@ -116,6 +116,54 @@ final class SendingHandler: DatagramHandler {
         #expect(collector.payloads.map(Self.sequence) == [0, 1, 2, 3, 4])
     }
 
+    /// `SendOptions.coalesce`: epoll gathers a cycle's sends and hands them
+    /// over with sendmmsg at the end of the cycle (or when the queue is full);
+    /// a kernel that pushes back leaves the rest queued behind EPOLLOUT, and
+    /// `writable` follows. io_uring ignores the option; the order holds on both.
+    @Test(arguments: TestEnvironment.backends)
+    func coalescedSendsGoOutAtTheEndOfTheCycleInOrder(backend: BackendKind) throws {
+        defer { SystemFaults.reset() }
+        let reactor = try Reactor(backend: backend)
+        let (target, address) = try loopbackSocket()
+        let collector = CollectingHandler()
+        try reactor.register(target, handler: collector)
+        let (socket, _) = try loopbackSocket()
+        let handler = SendingHandler()
+        let token = try reactor.register(socket, send: SendOptions(queueCapacity: 4, slotSize: 64, coalesce: true),
+                                         handler: handler)
+        // Three fit the queue: nothing reaches the kernel until the cycle ends.
+        for i in 0..<3 { #expect(Self.send(reactor, token, Self.payload(i), to: address) == .sent) }
+        if backend == .epoll {
+            #expect(reactor.pendingSends(for: token) == 3)
+            #expect(reactor.counters.sendsDirect == 3)
+        }
+        reactor.flushSends()
+        try pump(reactor, cycles: 200) { collector.payloads.count == 3 }
+        #expect(collector.payloads.map(Self.sequence) == [0, 1, 2])
+        #expect(reactor.pendingSends(for: token) == 0)
+        // (io_uring keeps at most four in flight and ignores the option.)
+        guard backend == .epoll else { return }
+        // Ten into a queue of four: a full queue is sent to make room.
+        for i in 3..<13 { #expect(Self.send(reactor, token, Self.payload(i), to: address) == .sent) }
+        try pump(reactor, cycles: 200) { collector.payloads.count == 13 }
+        #expect(collector.payloads.map(Self.sequence) == Array(0..<13))
+        #expect(handler.writable == 0)
+        // The kernel says EAGAIN to the end-of-cycle sendmmsg: the gathered
+        // datagrams wait for EPOLLOUT, later sends queue behind them, the
+        // queue's end is refused, and `writable` comes once it is all out.
+        SystemFaults.inject(.sendmmsg, errno: EAGAIN)
+        for i in 13..<15 { #expect(Self.send(reactor, token, Self.payload(i), to: address) == .sent) }
+        reactor.flushSends()
+        #expect(reactor.pendingSends(for: token) == 2)
+        #expect(Self.send(reactor, token, Self.payload(15), to: address) == .queued)
+        #expect(Self.send(reactor, token, Self.payload(16), to: address) == .queued)
+        #expect(Self.send(reactor, token, Self.payload(17), to: address) == .refused(.queueFull))
+        try pump(reactor, cycles: 200) { handler.writable == 1 && collector.payloads.count == 17 }
+        #expect(collector.payloads.map(Self.sequence) == Array(0..<17))
+        #expect(handler.writable == 1)
+        #expect(handler.errors.isEmpty)
+    }
+
     @Test(arguments: TestEnvironment.backends)
     func batchSendAndRawAddress(backend: BackendKind) throws {
         let reactor = try Reactor(backend: backend)

@@ -26,9 +26,8 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     // Sends through the backend: one datagram and a batch of 32 (direct: the
-    // kernel takes them at once). (A queued-path gate over an AF_UNIX
-    // socketpair, SendRig(queued: true), is not registered yet: its rig did
-    // not drain in its warm-up; see the reactor-core report.)
+    // kernel takes them at once), and a burst of 32 into a socket that takes a
+    // few (queued: EAGAIN, the queue, writable interest, `writable`).
     for backend in socketBackends {
         registerGate("Send1.\(backend)", timed: true) {
             try SendRig(backend: backend, queued: false)
@@ -39,6 +38,11 @@ let benchmarks: @Sendable () -> Void = {
             try SendRig(backend: backend, queued: false)
         } step: { rig in
             rig.sendBatch()
+        }
+        registerGate("SendQueued32.\(backend)") {
+            try SendRig(backend: backend, queued: true)
+        } step: { rig in
+            rig.burst(32)
         }
     }
 

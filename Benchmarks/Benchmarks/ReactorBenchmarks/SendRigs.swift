@@ -16,10 +16,13 @@ final class WritableCounter: DatagramHandler {
 /// Sends through `Reactor.send` on a registered socket. `direct`: a loopback
 /// UDP socket nobody reads (loopback never pushes back, so every send is
 /// handed over at once). `queued`: one end of an AF_UNIX datagram socketpair
-/// whose other end is read only after a burst, so the kernel says EAGAIN after
-/// net.unix.max_dgram_qlen datagrams and the rest take the queue (epoll: the
-/// per-socket queue and EPOLLOUT; io_uring: -EAGAIN, the retry queue and a
-/// POLLOUT poll), ending with `writable`.
+/// whose other end is read only after a burst. The sender's SO_SNDBUF is set
+/// to the kernel's minimum, so the kernel says EAGAIN after a few datagrams
+/// (net.unix.max_dgram_qlen does not apply: a socketpair's ends are each
+/// other's peers) and the rest take the queue (epoll: the
+/// per-socket queue and EPOLLOUT, ending with `writable`; io_uring: the
+/// send-buffer pool holds each datagram until the kernel, which polls the
+/// socket itself, completes it).
 final class SendRig {
     let reactor: Reactor
     let handler = WritableCounter()
@@ -44,6 +47,10 @@ final class SendRig {
             guard socketpair(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue)
                              | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0 else {
                 fatalError("SendRig: socketpair failed: errno \(errno)")
+            }
+            var smallest: Int32 = 1
+            guard setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &smallest, socklen_t(MemoryLayout<Int32>.size)) == 0 else {
+                fatalError("SendRig: SO_SNDBUF failed: errno \(errno)")
             }
             socket = try UDPSocket(adopting: fds[0])
             peer = fds[1]
@@ -93,11 +100,12 @@ final class SendRig {
         do { try reactor.poll() } catch { fatalError("SendRig: poll failed: \(error)") }
     }
 
-    /// `count` sends into a socket that takes 10, then reading the peer and
+    /// `count` sends into a socket that takes a few, then reading the peer and
     /// running duty cycles until every datagram arrived and `writable` came.
     @inline(__always)
     func burst(_ count: Int) {
         let writable = handler.writable
+        let queuedBefore = reactor.counters.sendsQueued
         for _ in 0..<count {
             switch reactor.send(token, next(), to: nil) {
             case .sent, .queued: break
@@ -106,11 +114,15 @@ final class SendRig {
         }
         var received = 0
         var cycles = 0
-        while received < count || handler.writable == writable || reactor.pendingSends(for: token) > 0 {
+        // epoll queues what the kernel refused and says `writable` once it is
+        // flushed; io_uring hands every send to the kernel, which waits for
+        // room itself (no EAGAIN reaches the reactor), so nothing is queued.
+        while received < count || reactor.pendingSends(for: token) > 0
+                || (reactor.counters.sendsQueued > queuedBefore && handler.writable == writable) {
             while recv(peer, scratch.baseAddress, scratch.count, Int32(MSG_DONTWAIT)) > 0 { received += 1 }
             do { try reactor.poll() } catch { fatalError("SendRig: poll failed: \(error)") }
             cycles += 1
-            precondition(cycles < 1_000_000, "SendRig: queued sends never drained")
+            if cycles >= 1_000_000 { fatalError("SendRig: queued sends never drained: received \(received) of \(count), writable \(handler.writable - writable), pending \(reactor.pendingSends(for: token)), errors \(handler.errors), counters \(reactor.counters)") }
         }
     }
 }
