@@ -24,20 +24,36 @@ struct UTPCat: ParsableCommand {
     @Option(name: .short, help: "Local UDP port (0: any).") var port: UInt16 = 0
     @Option(name: .short, help: "Local address to bind.") var source: String?
     @Option(help: "Give up after this many seconds (0: never).") var timeout: Double = 0
-    @Option(help: "Path MTU ceiling in bytes (discovery probes from 576 up to it).") var mtu: Int = 1500
+    @Option(help: """
+        Path MTU ceiling in bytes, overriding the kernel's route MTU (default: the route's MTU \
+        towards the peer, at most 1500; discovery probes between 576 and it).
+        """) var mtu: Int?
+    @Flag(help: "Send every packet at the MTU ceiling; no probing (an ICMP report still lowers it).")
+    var noMtuDiscovery = false
+    @Flag(help: "LEDBAT above target: libutp's linear decrease (at most 3,000 bytes per RTT) instead of LEDBAT++'s multiplicative one.")
+    var libutpDecrease = false
     @Option(help: "auto, epoll or uring.") var backend: BackendKind = .epoll
+    @Option(help: """
+        Every this many seconds, a stderr line `stats t=<s> bytes_in=<n> bytes_out=<n> window=<bytes> \
+        delay_ms=<mean queueing delay µTP measured in the interval> ...` (0: none).
+        """) var statsInterval: Double = 0
     @Argument(help: "Host to connect to.") var host: String?
     @Argument(help: "Port to connect to.") var remotePort: UInt16?
 
     func validate() throws {
         if listen && host != nil { throw ValidationError("-l listens; give HOST PORT only to connect") }
         if !listen && (host == nil || remotePort == nil) { throw ValidationError("give HOST PORT to connect, or -l [-p PORT] to listen") }
-        if mtu < 576 || mtu > 65_535 { throw ValidationError("--mtu must be within 576...65535") }
+        if let mtu, mtu < 576 || mtu > 65_535 { throw ValidationError("--mtu must be within 576...65535") }
     }
 
     func run() throws {
         var configuration = UTPConfiguration()
-        configuration.mtu = mtu
+        configuration.mtuDiscovery = !noMtuDiscovery
+        configuration.multiplicativeDecrease = !libutpDecrease
+        if let mtu {
+            configuration.mtu = mtu
+            configuration.routeMTU = false
+        }
         let reactor = try Reactor(Reactor.Configuration(backend: backend))
         let target = try host.map { try SocketAddress($0, port: remotePort!) }
         let bindAddress = try SocketAddress(source ?? ((target?.isIPv6 ?? false) ? "::" : "0.0.0.0"), port: port)
@@ -53,7 +69,9 @@ struct UTPCat: ParsableCommand {
         let start = reactor.now
         let deadline: UInt64? = timeout > 0 ? start &+ Nanoseconds.seconds(timeout) : nil
         var finishedAt: UInt64?
+        var reporter = IntervalStats(start: start, interval: statsInterval)
         while true {
+            if let connection = cat.stream?.connection { reporter.report(connection, now: reactor.now) }
             _ = try reactor.runOnce(timeout: cat.stdinReadable ? 200_000 : 1_000_000)
             cat.readStdin()
             if cat.failure != nil { break }
@@ -73,7 +91,8 @@ struct UTPCat: ParsableCommand {
             let meanDelay: String = fixed(stats.meanQueueingDelayMicroseconds / 1000)
             let maximumDelay: String = fixed(Double(stats.maximumQueueingDelay) / 1000)
             let seconds: String = fixed(Double(reactor.now &- start) / 1e9)
-            var line = "mtu=\(connection.pathMTU.current) probes=\(connection.pathMTU.probesSent) timeouts=\(stats.timeouts)"
+            var line = "mtu=\(connection.pathMTU.current) mtu_ceiling=\(connection.pathMTU.ceiling) too_big_reports=\(socket.tooBigReports) probes=\(connection.pathMTU.probesSent) timeouts=\(stats.timeouts)"
+            line += " fragmentable_resends=\(stats.fragmentableResends)"
             line += " fast_resent=\(stats.fastRetransmissions) window=\(connection.congestion.window)"
             line += " queueing_delay_ms_mean=\(meanDelay) queueing_delay_ms_max=\(maximumDelay) seconds=\(seconds)"
             note(line)
@@ -86,6 +105,35 @@ struct UTPCat: ParsableCommand {
             note("utp-cat: \(failure)")
             throw ExitCode(1)
         }
+    }
+}
+
+/// utp-cat's `--stats-interval` lines: what LEDBAT saw in each interval.
+struct IntervalStats {
+    let start: UInt64
+    let interval: UInt64
+    var next: UInt64
+    var delaySum: UInt64 = 0
+    var delaySamples: UInt64 = 0
+
+    init(start: UInt64, interval: Double) {
+        self.start = start
+        self.interval = interval > 0 ? Nanoseconds.seconds(interval) : 0
+        next = start &+ self.interval
+    }
+
+    mutating func report(_ connection: UTPConnection, now: UInt64) {
+        guard interval > 0, now >= next else { return }
+        next = now &+ interval
+        let stats = connection.statistics
+        let samples = stats.queueingDelaySamples &- delaySamples
+        let mean = samples == 0 ? 0 : Double(stats.queueingDelaySum &- delaySum) / Double(samples) / 1000
+        delaySum = stats.queueingDelaySum
+        delaySamples = stats.queueingDelaySamples
+        var line = "stats t=\(fixed(Double(now &- start) / 1e9)) bytes_in=\(stats.bytesReceived) bytes_out=\(stats.bytesSent)"
+        line += " window=\(connection.congestion.window) delay_ms=\(fixed(mean)) base_delay_us=\(connection.delays.base)"
+        line += " rtt_ms=\(fixed(Double(connection.rtt.smoothed) / 1e6)) losses=\(connection.congestion.losses)"
+        note(line)
     }
 }
 

@@ -18,9 +18,15 @@ public struct UTPConfiguration: Sendable {
     /// Largest connection table: further SYNs are refused with a RESET and counted
     /// (a SYN flood cannot grow memory without bound).
     public var maximumConnections = 256
-    /// Path MTU assumed before discovery, and the ceiling of discovery (bytes of IP
-    /// packet). Payload per packet = MTU - IP header - 8 (UDP) - 20 (µTP).
+    /// The largest path MTU used (bytes of IP packet): the ceiling of discovery, and
+    /// the size used without discovery. With `routeMTU` the kernel's MTU towards the
+    /// peer lowers it further (loopback's 65,536 stays capped here). Payload per
+    /// packet = MTU - IP header - 8 (UDP) - 20 (µTP).
     public var mtu = 1500
+    /// Take the ceiling from the kernel too: the MTU of the route to each peer (IP_MTU
+    /// of a probe socket connected to it: the interface MTU, or a path MTU the kernel
+    /// learnt from ICMP), capped by `mtu`. Off: `mtu` alone (an override).
+    public var routeMTU = true
     /// The floor of path-MTU discovery: every IPv4 host accepts 576 bytes (RFC 791).
     public var minimumMTU = 576
     /// Probe for a larger path MTU (binary search between `minimumMTU` and `mtu`).
@@ -45,6 +51,12 @@ public struct UTPConfiguration: Sendable {
     public var targetDelay: UInt64 = 100_000_000
     /// LEDBAT: most the window grows per RTT, in bytes (libutp MAX_CWND_INCREASE_BYTES_PER_RTT).
     public var maximumWindowGainPerRTT = 3000
+    /// Above the target delay, shrink the window multiplicatively, by
+    /// W·(delay/target − 1) per RTT (at most half), as LEDBAT++ does
+    /// (draft-irtf-iccrg-ledbat-plus-plus-01 §4.3), instead of libutp's at most
+    /// `maximumWindowGainPerRTT`: µTP then yields to a TCP flow within a few RTTs
+    /// rather than half a minute. Off: exactly libutp's rule. Growth is unchanged.
+    public var multiplicativeDecrease = true
     /// Smallest congestion window (bytes). One packet may always be in flight.
     public var minimumWindow = 3000
     /// The congestion window at connection start (bytes).

@@ -62,6 +62,9 @@ public final class UTPConnection {
         public var timeouts: UInt64 = 0
         /// Duplicate acknowledgements received.
         public var duplicateAcks: UInt64 = 0
+        /// Retransmissions sent with DF clear: larger than a path MTU learnt after
+        /// their first transmission.
+        public var fragmentableResends: UInt64 = 0
         /// Sum and count of queueing-delay samples (µs), for the mean.
         public var queueingDelaySum: UInt64 = 0
         /// Queueing-delay samples taken (the count behind the mean).
@@ -166,7 +169,11 @@ public final class UTPConnection {
         self.state = state
         isIPv6 = peer.isIPv6
         rtt = RTTEstimator(initial: configuration.synTimeout)
-        pathMTU = PathMTU(floor: configuration.minimumMTU, ceiling: configuration.mtu, discovery: configuration.mtuDiscovery)
+        var ceiling = configuration.mtu
+        if configuration.routeMTU, let route = endpoint.output.pathMTU(to: peer), route > 0 {
+            ceiling = min(ceiling, route)
+        }
+        pathMTU = PathMTU(floor: min(configuration.minimumMTU, ceiling), ceiling: ceiling, discovery: configuration.mtuDiscovery)
         congestion = CongestionControl(configuration: configuration,
                                        maximumWindow: configuration.sendSlots / 2 * UTPConfiguration.payloadSize(mtu: configuration.mtu, ipv6: peer.isIPv6))
         delays = DelayHistory(minutes: configuration.baseDelayMinutes)
@@ -698,7 +705,10 @@ public final class UTPConnection {
         // convey a selective ACK.
         if reorderCount == 0 { ackPending = false }
         if rtoDeadline == nil { rtoDeadline = now &+ currentRTO }
-        send(UnsafeRawBufferPointer(start: scratch, count: headerLength + slot.length), now: now)
+        // A resend larger than the path MTU learnt since its first transmission
+        // would be refused (EMSGSIZE) or dropped forever with DF: let it fragment.
+        let oversized = slot.transmissions > 0 && headerLength + slot.length + (isIPv6 ? 48 : 28) > pathMTU.current
+        send(UnsafeRawBufferPointer(start: scratch, count: headerLength + slot.length), now: now, fragmentable: oversized)
     }
 
     /// Appends padding extensions so the IP packet reaches the probe size; returns
@@ -772,14 +782,28 @@ public final class UTPConnection {
         send(UnsafeRawBufferPointer(start: scratch, count: length), now: now)
     }
 
-    func send(_ packet: UnsafeRawBufferPointer, now: UInt64) {
+    func send(_ packet: UnsafeRawBufferPointer, now: UInt64, fragmentable: Bool = false) {
         lastSend = now
         statistics.packetsSent &+= 1
-        switch endpoint.transmit(packet, to: peer) {
+        if fragmentable { statistics.fragmentableResends &+= 1 }
+        switch endpoint.transmit(packet, to: peer, fragmentable: fragmentable) {
         case .sent, .dropped:
             break
         case .tooBig(let mtu):
+            // The probe itself was refused: its retransmission (unpadded) recovers it.
             pathMTU.tooBig(reported: mtu, packetSize: packet.count + (isIPv6 ? 48 : 28))
+        }
+    }
+
+    /// The network says nothing larger than `mtu` bytes reaches the peer (ICMP
+    /// "fragmentation needed" / "packet too big", or a local EMSGSIZE, from the
+    /// socket's error queue). Lowers the path MTU at once; a probe above it was
+    /// dropped on the way, so it is resent unpadded now, without counting it as
+    /// congestion (the loss says nothing about queues).
+    public func pathTooBig(mtu: Int, now: UInt64) {
+        guard mtu > 0, state == .connected || state == .synSent else { return }
+        if let probe = pathMTU.tooBig(reported: mtu, packetSize: 0), markLost(probe) {
+            fillWindow(now: now)
         }
     }
 

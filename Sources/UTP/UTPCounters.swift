@@ -22,6 +22,9 @@ public struct UTPCounters: Sendable, Equatable {
     public var resetsReceived: UInt64 = 0
     /// Sends the kernel refused (would-block or error); the protocol retransmits.
     public var sendFailures: UInt64 = 0
+    /// "Too big" reports applied: ICMP "fragmentation needed", ICMPv6 "packet too
+    /// big" or a local EMSGSIZE naming an MTU, read from the socket's error queue.
+    public var pathMTUReports: UInt64 = 0
 
     /// All counters at zero.
     public init() {}

@@ -128,6 +128,18 @@ public final class UTPEndpoint {
         reapClosed()
     }
 
+    /// The network reported that nothing above `mtu` bytes reaches `host` (ICMP
+    /// "fragmentation needed" / "packet too big", or a local EMSGSIZE, read from the
+    /// socket's error queue). A path MTU belongs to the route to a host, not to a
+    /// port (a local report names port 0), so every connection to that host hears it.
+    public func pathTooBig(to host: SocketAddress, mtu: Int, now: UInt64) {
+        counters.pathMTUReports &+= 1
+        for connection in connections.values where connection.peer.isSameHost(as: host) {
+            connection.pathTooBig(mtu: mtu, now: now)
+        }
+        reapClosed()
+    }
+
     /// The earliest deadline of any connection (nil when idle).
     public var nextDeadline: UInt64? {
         var earliest: UInt64?
@@ -168,9 +180,9 @@ public final class UTPEndpoint {
         _ = transmit(UnsafeRawBufferPointer(start: scratch, count: length), to: peer)
     }
 
-    func transmit(_ packet: UnsafeRawBufferPointer, to peer: SocketAddress) -> UTPSendResult {
+    func transmit(_ packet: UnsafeRawBufferPointer, to peer: SocketAddress, fragmentable: Bool = false) -> UTPSendResult {
         counters.packetsSent &+= 1
-        let result = output.transmit(packet, to: peer)
+        let result = fragmentable ? output.transmitFragmentable(packet, to: peer) : output.transmit(packet, to: peer)
         if case .dropped = result { counters.sendFailures &+= 1 }
         return result
     }
@@ -190,5 +202,16 @@ public final class UTPEndpoint {
             if connections[key] === connection { connections[key] = nil }
         }
         closedQueue.removeAll(keepingCapacity: true)
+    }
+}
+
+extension SocketAddress {
+    /// Same family, address and scope id; any port.
+    func isSameHost(as other: SocketAddress) -> Bool {
+        var mine = self
+        var theirs = other
+        mine.port = 0
+        theirs.port = 0
+        return mine == theirs
     }
 }

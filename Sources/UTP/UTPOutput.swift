@@ -17,6 +17,23 @@ public protocol UTPOutput: AnyObject {
     /// Sends `packet` (valid only during the call) to `address`, synchronously.
     /// Never retries: the protocol retransmits what is dropped.
     func transmit(_ packet: UnsafeRawBufferPointer, to address: SocketAddress) -> UTPSendResult
+    /// The largest IP packet the kernel would send towards `address` (its route's
+    /// path MTU or interface MTU), asked once per connection when
+    /// `UTPConfiguration.routeMTU` is on. Nil: unknown (the default; tests).
+    func pathMTU(to address: SocketAddress) -> Int?
+    /// Sends a datagram the network may fragment (DF clear): a retransmission of a
+    /// packet sized for a path MTU that has since shrunk (its sequence number and
+    /// bytes are fixed, so it cannot be re-split). Default: `transmit`.
+    func transmitFragmentable(_ packet: UnsafeRawBufferPointer, to address: SocketAddress) -> UTPSendResult
+}
+
+extension UTPOutput {
+    /// Unknown: the connection uses `UTPConfiguration.mtu` as its ceiling.
+    public func pathMTU(to address: SocketAddress) -> Int? { nil }
+    /// Sends as `transmit` does (an output without DF control, such as a test link).
+    public func transmitFragmentable(_ packet: UnsafeRawBufferPointer, to address: SocketAddress) -> UTPSendResult {
+        transmit(packet, to: address)
+    }
 }
 
 /// Events of one connection, on the thread that drives it.

@@ -72,17 +72,20 @@ public final class SimulatedLink {
     var random: SeededGenerator
     var burstRemaining = 0
     var order: UInt64 = 0
-    /// Datagrams in flight, sorted by (due, order).
+    /// Datagrams in flight, sorted by (due, order), from `head` on: arrivals advance
+    /// `head` instead of shifting the array (a window of a thousand datagrams in
+    /// flight made every receive O(n)); the consumed prefix is dropped now and then.
     var queue: [(due: UInt64, order: UInt64, bytes: [UInt8])] = []
+    var head = 0
 
     public init(seed: UInt64, impairment: Impairment = .perfect) {
         random = SeededGenerator(seed: seed)
         self.impairment = impairment
     }
 
-    public var inFlight: Int { queue.count }
+    public var inFlight: Int { queue.count - head }
     /// When the next datagram arrives, if any is in flight.
-    public var nextArrival: UInt64? { queue.first?.due }
+    public var nextArrival: UInt64? { head < queue.count ? queue[head].due : nil }
 
     public func send(_ bytes: [UInt8], now: UInt64) {
         sent += 1
@@ -103,10 +106,17 @@ public final class SimulatedLink {
 
     /// Everything that has arrived by `now`, in arrival order.
     public func receive(upTo now: UInt64) -> [[UInt8]] {
-        var count = 0
-        while count < queue.count && queue[count].due <= now { count += 1 }
-        let arrived = queue[0..<count].map(\.bytes)
-        queue.removeFirst(count)
+        var end = head
+        while end < queue.count && queue[end].due <= now { end += 1 }
+        let arrived = queue[head..<end].map(\.bytes)
+        head = end
+        if head == queue.count {
+            queue.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head >= 4096 && head * 2 >= queue.count {
+            queue.removeFirst(head)
+            head = 0
+        }
         return arrived
     }
 
@@ -122,7 +132,7 @@ public final class SimulatedLink {
 
     func enqueue(_ bytes: [UInt8], due: UInt64) {
         order += 1
-        var low = 0
+        var low = head
         var high = queue.count
         while low < high {
             let middle = (low + high) / 2

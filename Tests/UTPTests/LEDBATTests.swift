@@ -63,6 +63,40 @@ struct LEDBATTests {
         #expect(connection.congestion.window >= connection.congestion.minimumWindow)
     }
 
+    /// The window after one window's worth of full-packet ACKs at `delay` µs.
+    func windowAfterOneRTT(delay: UInt32, multiplicative: Bool) -> (before: Int, after: Int) {
+        var configuration = UTPConfiguration()
+        configuration.initialWindow = 300_000
+        configuration.multiplicativeDecrease = multiplicative
+        var control = CongestionControl(configuration: configuration, maximumWindow: 1 << 20)
+        let before = control.window
+        var acked = 0
+        while acked < before {
+            control.acknowledged(bytes: 1452, inFlightBefore: control.window, delay: delay, packetSize: 1452)
+            acked += 1452
+        }
+        return (before, control.window)
+    }
+
+    @Test("above target the window falls by W·(delay/target − 1) per RTT (LEDBAT++), at most half; libutp's rule by 3,000 bytes at most")
+    func multiplicativeDecrease() {
+        // 130 ms: 30% past the target, so 30% of the window goes in one RTT of ACKs.
+        let ledbatPlusPlus = windowAfterOneRTT(delay: 130_000, multiplicative: true)
+        let ratio = Double(ledbatPlusPlus.after) / Double(ledbatPlusPlus.before)
+        #expect(ratio > 0.68 && ratio < 0.72, "kept \(ratio) of the window")
+        // 400 ms: the decrease is capped at half a window per RTT.
+        let capped = windowAfterOneRTT(delay: 400_000, multiplicative: true)
+        let cappedRatio = Double(capped.after) / Double(capped.before)
+        #expect(cappedRatio > 0.48 && cappedRatio < 0.52, "kept \(cappedRatio) of the window")
+        // libutp: 3,000 × 0.3 = 900 bytes per RTT (plus rounding down per ACK).
+        let libutp = windowAfterOneRTT(delay: 130_000, multiplicative: false)
+        let fell = libutp.before - libutp.after
+        #expect(fell >= 800 && fell <= 1_300, "libutp's rule took \(fell) bytes")
+        // Below the target nothing changes: growth stays at most the gain per RTT.
+        let below = windowAfterOneRTT(delay: 0, multiplicative: true)
+        #expect(below.after - below.before <= 3_000)
+    }
+
     @Test("loss halves the window at most once per 100 ms")
     func lossDecay() {
         var configuration = UTPConfiguration()

@@ -11,9 +11,28 @@ final class LinkOutput: UTPOutput {
     /// Refuse datagrams above this many UDP payload bytes with EMSGSIZE, as the kernel
     /// does (DF set) once it knows a smaller path MTU.
     var refuseAbove: Int?
+    /// A router with a next-hop MTU of this many bytes of IP packet: bigger datagrams
+    /// are dropped (DF set) and an ICMP "fragmentation needed" naming it comes back
+    /// (queued in `icmpReports` for the rig to hand to the endpoint).
+    var routerMTU: Int?
+    var icmpReports: [Int] = []
+    /// What the kernel says its route MTU towards the peer is (nil: unknown).
+    var routeMTU: Int?
     init(link: SimulatedLink) { self.link = link }
+    func pathMTU(to address: SocketAddress) -> Int? { routeMTU }
+    /// DF clear: the router fragments it, so it passes `routerMTU`.
+    var fragmentableSends = 0
+    func transmitFragmentable(_ packet: UnsafeRawBufferPointer, to address: SocketAddress) -> UTPSendResult {
+        fragmentableSends += 1
+        link.send(Array(packet), now: now)
+        return .sent
+    }
     func transmit(_ packet: UnsafeRawBufferPointer, to address: SocketAddress) -> UTPSendResult {
         if let refuseAbove, packet.count > refuseAbove { return .tooBig(pathMTU: 0) }
+        if let routerMTU, packet.count + 28 > routerMTU {
+            icmpReports.append(routerMTU)
+            return .sent
+        }
         let bytes = Array(packet)
         if record { sent.append(bytes) }
         link.send(bytes, now: now)
@@ -115,6 +134,8 @@ final class UTPRig {
         let toClient = serverToClient.receive(upTo: now)
         for datagram in toClient { datagram.withUnsafeBytes { client.receive($0, from: serverAddress, now: now) } }
         if !toClient.isEmpty { client.flushAcks(now: now) }
+        for mtu in clientOutput.icmpReports { client.pathTooBig(to: serverAddress, mtu: mtu, now: now) }
+        clientOutput.icmpReports.removeAll()
         client.poll(now: now)
         server.poll(now: now)
         clientApp.pump(now: now)

@@ -162,6 +162,32 @@ const void *fr_cmsg_find(const void *control, size_t length, int level, int type
 /// control[0..<length], or NULL at the end or at a header that does not fit.
 const struct cmsghdr *fr_cmsg_next(const void *control, size_t length, const struct cmsghdr *previous);
 
+// MARK: - Error queue and route MTU (errqueue.c)
+
+/// One report from a datagram socket's error queue (IP_RECVERR / IPV6_RECVERR).
+typedef struct fr_error_report {
+    struct sockaddr_storage destination;  // where the offending datagram was going
+    uint32_t destination_length;          // 0 when the kernel gave no address
+    uint32_t error;                       // ee_errno: EMSGSIZE, ECONNREFUSED, EHOSTUNREACH, ...
+    uint32_t origin;                      // SO_EE_ORIGIN_* (1 local, 2 ICMP, 3 ICMPv6)
+    uint32_t type;                        // ICMP type (ICMP origins)
+    uint32_t code;                        // ICMP code
+    uint32_t info;                        // ee_info as the kernel set it
+    uint32_t mtu;                         // the MTU a "too big" report names (ICMP frag needed,
+                                          // ICMPv6 packet too big, local EMSGSIZE), else 0
+} fr_error_report;
+
+/// Turns on IP_RECVERR (IPV6_RECVERR for AF_INET6): ICMP errors and local send
+/// errors are queued on the socket for fr_receive_error. 0 or -errno.
+int fr_enable_error_queue(int fd, int family);
+/// Reads one report (recvmsg MSG_ERRQUEUE | MSG_DONTWAIT, EINTR retried): 1 with
+/// `out` filled, 0 when the message carried no extended error, -EAGAIN when the
+/// queue is empty, -errno otherwise.
+int fr_receive_error(int fd, fr_error_report *out);
+/// The kernel's MTU towards `peer` (IP_MTU / IPV6_MTU of a short-lived UDP socket
+/// connected to it: the route's PMTU or its interface MTU), or -errno.
+int fr_route_mtu(const struct sockaddr *peer, socklen_t length);
+
 // MARK: - Multicast (multicast.c)
 
 /// What fr_mc_parse_control found (bits of fr_packet_info.found).
