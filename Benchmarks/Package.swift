@@ -72,6 +72,7 @@ let suites: [(name: String, products: [String])] = [
     ("SoupBinTCPBenchmarks", ["Reactor", "MoldUDP64", "SoupBinTCP"]),
     ("CaptureBenchmarks", ["Capture"]),
     ("UTPBenchmarks", ["Reactor", "UTP"]),
+    ("ReliableUDPBenchmarks", ["Reactor", "ReliableUDP"]),
 ]
 
 for suite in suites {

@@ -8,10 +8,12 @@
 #
 #   scripts/rudp-netns.sh [LOSS_PERCENT...]        # default: 1 5
 #   FEEDREACTOR=.build/release/feedreactor MESSAGES=20000 scripts/rudp-netns.sh 1
+#   RUDP_ONLY=1 TIMEOUT=30 scripts/rudp-netns.sh 1 5   # no TCP runs (the Swift test's mode)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${FEEDREACTOR:-.build/debug/feedreactor}
 MESSAGES=${MESSAGES:-20000}
+TIMEOUT=${TIMEOUT:-100}
 A=rudp-a-$$
 B=rudp-b-$$
 [[ $(id -u) == 0 ]] || { echo "rudp-netns.sh: needs root (network namespaces, nftables)" >&2; exit 2; }
@@ -48,13 +50,14 @@ for percent in "${@:-1 5}"; do
     echo_pid=$!
     sleep 0.5   # the echo binds within milliseconds; a retried hello would cover a late one anyway
     if line=$(ip netns exec "$B" "$BIN" rudp-bench --connect 10.77.0.1:9000 --guarantee delivery \
-                --size 64 --messages "$MESSAGES" --window 16 --timeout 100); then
+                --size 64 --messages "$MESSAGES" --window 16 --timeout "$TIMEOUT"); then
         echo "loss=${p}% rudp $line"
     else
         echo "loss=${p}% rudp FAILED: $line" ; status=1
     fi
-    kill "$echo_pid" 2>/dev/null || true
+    kill -KILL "$echo_pid" 2>/dev/null || true   # rudp-echo runs until its --timeout otherwise
     wait "$echo_pid" 2>/dev/null || true
+    [[ -n ${RUDP_ONLY:-} ]] && continue
     ip netns exec "$A" python3 scripts/tcp_echo_bench.py serve 10.77.0.1 9001 &
     tcp_pid=$!
     sleep 0.5

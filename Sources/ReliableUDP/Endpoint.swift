@@ -67,9 +67,10 @@ public final class Endpoint: DatagramHandler, TimerHandler {
 
     /// Registers `connectedSocket` with `reactor` and starts the handshake.
     /// `protection` seals and opens this side's packets when set;
-    /// `receiveSlots` is the reactor's receive batch for this socket.
+    /// `receiveSlots` is the reactor's receive batch for this socket;
+    /// `sendQueue` how many datagrams may wait for the kernel (`SendOptions.queueCapacity`).
     public init(reactor: Reactor, connectedSocket: UDPSocket, configuration: Configuration = Configuration(),
-                protection: (any PacketProtection)? = nil, receiveSlots: Int = 64,
+                protection: (any PacketProtection)? = nil, receiveSlots: Int = 64, sendQueue: Int = 256,
                 delegate: (any EndpointDelegate)?) throws {
         try configuration.validate()
         self.reactor = reactor
@@ -85,7 +86,10 @@ public final class Endpoint: DatagramHandler, TimerHandler {
         options.slotCount = receiveSlots
         options.slotSize = max(options.slotSize, configuration.maxDatagramSize)
         options.sourceAddresses = false
-        token = try reactor.register(connectedSocket, options: options, handler: self)
+        // Sends go through the reactor's backend: what the kernel will not take
+        // now waits in a bounded queue (`writable` when it drains) instead of being lost.
+        let sendOptions = SendOptions(queueCapacity: sendQueue, slotSize: max(2048, configuration.maxDatagramSize))
+        token = try reactor.register(connectedSocket, options: options, send: sendOptions, handler: self)
         sendHandshake()
         rearm(at: reactor.now &+ Self.handshakeRetry)
     }
@@ -229,13 +233,30 @@ public final class Endpoint: DatagramHandler, TimerHandler {
         _ = transmit(UnsafeRawBufferPointer(start: handshakeBuffer, count: length))
     }
 
-    /// One datagram to the connected peer; false when the socket would block.
+    /// Datagrams the reactor's send queue refused because it was full (each
+    /// kept by the connection and sent when `writable` comes).
+    public private(set) var sendsBlocked: UInt64 = 0
+
+    /// One datagram to the connected peer through the reactor (sent, or queued
+    /// when the kernel would block); false when the queue is full too: the
+    /// connection keeps the datagram and `writable` sends it.
     func transmit(_ datagram: UnsafeRawBufferPointer) -> Bool {
-        do {
-            if case .wouldBlock = try socket.send(datagram) { return false }
-        } catch {
+        switch reactor.send(token, datagram) {
+        case .sent, .queued:
+            return true
+        case .refused(.queueFull):
+            sendsBlocked += 1
+            return false
+        case .refused:
             sendErrors += 1  // ECONNREFUSED while the server is not up yet: retried by the protocol
+            return true
         }
-        return true
+    }
+
+    /// The send queue drained: send what the connection held back.
+    public func writable(token: Token, reactor: Reactor) {
+        guard let connection, !ended else { return }
+        connection.flush(now: reactor.now) { transmit($0) }
+        afterActivity(connection)
     }
 }

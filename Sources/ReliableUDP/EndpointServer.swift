@@ -53,6 +53,8 @@ public final class EndpointServer: DatagramHandler, TimerHandler {
         public var ended: UInt64 = 0
         /// Datagrams the socket refused to send.
         public var sendErrors: UInt64 = 0
+        /// Datagrams the full send queue refused (kept and sent on `writable`).
+        public var sendsBlocked: UInt64 = 0
         /// All counters at zero.
         public init() {}
     }
@@ -64,6 +66,7 @@ public final class EndpointServer: DatagramHandler, TimerHandler {
         var timer = TimerHandle.invalid
         var timerDeadline: UInt64 = .max
         var touched = false
+        var blocked = false
         init(connection: Connection, address: SocketAddress, clientID: UInt64) {
             self.connection = connection
             self.address = address
@@ -95,14 +98,17 @@ public final class EndpointServer: DatagramHandler, TimerHandler {
     var entries: [UInt64: Entry] = [:]
     var byClient: [ClientKey: UInt64] = [:]
     var touched: [Entry] = []
+    /// Connections holding a datagram the full send queue refused, flushed on `writable`.
+    var blocked: [Entry] = []
     var inBatch = false
     let handshakeBuffer: UnsafeMutableRawPointer
     var generator = SystemRandomNumberGenerator()
 
     /// `protection`, when set, makes the sealing/opening object for each new
-    /// connection (given its id).
+    /// connection (given its id). `sendQueue`: datagrams that may wait for the
+    /// kernel (`SendOptions.queueCapacity`); sends go through the reactor.
     public init(reactor: Reactor, socket: UDPSocket, configuration: Configuration = Configuration(),
-                maxConnections: Int = 1024, cookies: CookieJar = .random(),
+                maxConnections: Int = 1024, sendQueue: Int = 1024, cookies: CookieJar = .random(),
                 protection: ((UInt64) -> any PacketProtection)? = nil,
                 delegate: (any EndpointServerDelegate)?) throws {
         try configuration.validate()
@@ -117,9 +123,11 @@ public final class EndpointServer: DatagramHandler, TimerHandler {
         entries.reserveCapacity(maxConnections)
         byClient.reserveCapacity(maxConnections)
         touched.reserveCapacity(maxConnections)
+        blocked.reserveCapacity(maxConnections)
         var options = ReceiveOptions()
         options.slotSize = max(options.slotSize, configuration.maxDatagramSize)
-        token = try reactor.register(socket, options: options, handler: self)
+        let sendOptions = SendOptions(queueCapacity: sendQueue, slotSize: max(2048, configuration.maxDatagramSize))
+        token = try reactor.register(socket, options: options, send: sendOptions, handler: self)
     }
 
     deinit { handshakeBuffer.deallocate() }
@@ -157,7 +165,7 @@ public final class EndpointServer: DatagramHandler, TimerHandler {
     public func timerFired(_ timer: TimerHandle, tag: UInt64, now: UInt64, reactor: Reactor) {
         guard let entry = entries[tag] else { return }
         entry.timerDeadline = .max
-        entry.connection.maintain(now: now) { transmit($0, to: entry.address) }
+        entry.connection.maintain(now: now) { transmit($0, to: entry) }
         settle(entry, id: tag)
     }
 
@@ -223,12 +231,9 @@ public final class EndpointServer: DatagramHandler, TimerHandler {
         let length = Handshake.encode(message, destination: destination, into: handshakeBuffer)
         let address = datagram.sourceAddress
         guard let raw = address.baseAddress else { return }
-        do {
-            if case .wouldBlock = try socket.send(UnsafeRawBufferPointer(start: handshakeBuffer, count: length),
-                                                  toRaw: raw, length: address.count) {
-                counters.sendErrors += 1
-            }
-        } catch {
+        // A refused handshake answer is not kept: the client repeats its hello.
+        if case .refused = reactor.send(token, UnsafeRawBufferPointer(start: handshakeBuffer, count: length),
+                                        toRaw: raw, length: address.count) {
             counters.sendErrors += 1
         }
     }
@@ -240,7 +245,7 @@ public final class EndpointServer: DatagramHandler, TimerHandler {
     }
 
     func flush(_ entry: Entry, now: UInt64) {
-        entry.connection.flush(now: now) { transmit($0, to: entry.address) }
+        entry.connection.flush(now: now) { transmit($0, to: entry) }
         settle(entry, id: entry.connection.localID)
     }
 
@@ -264,12 +269,38 @@ public final class EndpointServer: DatagramHandler, TimerHandler {
         entry.timerDeadline = deadline
     }
 
-    func transmit(_ datagram: UnsafeRawBufferPointer, to address: SocketAddress) -> Bool {
-        do {
-            if case .wouldBlock = try socket.send(datagram, to: address) { return false }
-        } catch {
+    /// One datagram to the entry's peer through the reactor (sent, or queued
+    /// when the kernel would block); false when the queue is full too: the
+    /// connection keeps it and `writable` flushes the entry.
+    func transmit(_ datagram: UnsafeRawBufferPointer, to entry: Entry) -> Bool {
+        switch reactor.send(token, datagram, to: entry.address) {
+        case .sent, .queued:
+            return true
+        case .refused(.queueFull):
+            counters.sendsBlocked += 1
+            if !entry.blocked {
+                entry.blocked = true
+                blocked.append(entry)
+            }
+            return false
+        case .refused:
             counters.sendErrors += 1
+            return true
         }
-        return true
+    }
+
+    /// The send queue drained: flush the connections that were held back, in
+    /// the order they were refused.
+    public func writable(token: Token, reactor: Reactor) {
+        let now = reactor.now
+        // Entries refused again during these flushes are appended past `pending`
+        // and wait for the next `writable`.
+        let pending = blocked.count
+        for index in 0..<pending {
+            let entry = blocked[index]
+            entry.blocked = false
+            if entries[entry.connection.localID] === entry { flush(entry, now: now) }
+        }
+        blocked.removeFirst(pending)
     }
 }

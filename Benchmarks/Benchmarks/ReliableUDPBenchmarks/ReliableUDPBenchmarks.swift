@@ -1,9 +1,5 @@
 // swift package --disable-sandbox benchmark --target ReliableUDPBenchmarks
 //
-// NOT REGISTERED in Benchmarks/Package.swift yet and without thresholds: never run
-// (see README "Not done yet"). To enable: add ("ReliableUDPBenchmarks", ["Reactor", "ReliableUDP"])
-// to `suites`, run it, then `thresholds update --filter ReliableUDPBenchmarks`.
-//
 // Allocation gates for ReliableUDP: a `delivery` message sent, received and
 // acknowledged between two Connections (no sockets; with and without
 // grouping), and through Endpoint + EndpointServer over loopback. The Time.*
