@@ -179,14 +179,16 @@ final class EpollBackend: Backend {
         for index in 0..<gathered.count {
             let registration = gathered[index]
             guard registration.isOpen, case .datagram(let state)? = entries[Int(registration.token.slot)] else { continue }
+            state.gathering = false
             sendGathered(registration, state, reactor: reactor)
         }
         gathered.removeAll(keepingCapacity: true)
     }
 
     /// Sends what one coalescing socket gathered; arms EPOLLOUT for the rest.
+    /// (The socket stays in `gathered` until `submit`: each socket is listed
+    /// once per cycle however often its queue fills.)
     func sendGathered(_ registration: Registration, _ state: EpollDatagram, reactor: Reactor) {
-        state.gathering = false
         guard !state.watchingOutput else { return }   // EPOLLOUT flushes it
         _ = flushQueue(registration, state, reactor: reactor)
         if state.queue.count > 0 && registration.isOpen { armOutput(registration, state) }
