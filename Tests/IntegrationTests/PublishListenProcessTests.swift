@@ -32,25 +32,32 @@ import TestSupport
         var out = Data()
         var err = Data()
         let lock = NSLock()
+        /// Signalled once per pipe when its reader saw end of file.
+        let drained = DispatchSemaphore(value: 0)
 
         init(_ arguments: [String]) throws {
             process.executableURL = PublishListenProcessTests.binary
             process.arguments = arguments
             process.standardOutput = stdout
             process.standardError = stderr
-            // weak, not unowned: a handler call already running on a dispatch thread
-            // can outlive the Run that cleared it.
-            stdout.fileHandleForReading.readabilityHandler = { [weak self] handle in
-                let data = handle.availableData
-                guard let self else { return }
-                lock.lock(); out.append(data); lock.unlock()
-            }
-            stderr.fileHandleForReading.readabilityHandler = { [weak self] handle in
-                let data = handle.availableData
-                guard let self else { return }
-                lock.lock(); err.append(data); lock.unlock()
-            }
             try process.run()
+            // One reader thread per pipe, each to end of file: `finish` waits for
+            // both, so no chunk read on another thread can land after it returns
+            // (a readabilityHandler still running when cleared could, and cut the
+            // text short).
+            read(stdout.fileHandleForReading) { run, data in run.out.append(data) }
+            read(stderr.fileHandleForReading) { run, data in run.err.append(data) }
+        }
+
+        func read(_ handle: FileHandle, _ append: @escaping @Sendable (Run, Data) -> Void) {
+            Thread { [self] in
+                while true {
+                    let data = handle.availableData
+                    if data.isEmpty { break }
+                    lock.lock(); append(self, data); lock.unlock()
+                }
+                drained.signal()
+            }.start()
         }
 
         var errorText: String { lock.lock(); defer { lock.unlock() }; return String(decoding: err, as: UTF8.self) }
@@ -72,12 +79,10 @@ import TestSupport
             while process.isRunning && Date() < deadline { RunLoop.current.run(until: Date().addingTimeInterval(0.01)) }
             if process.isRunning { process.terminate(); process.waitUntilExit(); return nil }
             process.waitUntilExit()
-            // Drain what is left in the pipes.
-            stdout.fileHandleForReading.readabilityHandler = nil
-            stderr.fileHandleForReading.readabilityHandler = nil
-            let restOut = stdout.fileHandleForReading.readDataToEndOfFile()
-            let restErr = stderr.fileHandleForReading.readDataToEndOfFile()
-            lock.lock(); out.append(restOut); err.append(restErr); lock.unlock()
+            // Both readers reach end of file once the process and its children
+            // closed the pipes (bounded: a child left holding one must not hang).
+            _ = drained.wait(timeout: .now() + 5)
+            _ = drained.wait(timeout: .now() + 5)
             return process.terminationStatus
         }
     }
