@@ -32,11 +32,16 @@ fi
 FR=../.build/release/feedreactor
 NIO=.build/release/NIOTCPServer
 raw=$(mktemp)
+server_pid=
+# A failed row must not leave its server listening (set -e exits mid-row).
+trap 'if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; fi; rm -f "$raw" "$raw".s.*' EXIT
 next_port() { PORT=$((PORT + 1)); echo "$PORT"; }
 
 # Starts a server command in the background (CPU 1) and waits for `ready`.
 start_server() {
   local log=$1; shift
+  # A stale `ready` from the previous server's log would race the redirection.
+  rm -f "$log.out" "$log.err"
   taskset -c 1 "$@" >"$log.out" 2>"$log.err" &
   server_pid=$!
   for _ in $(seq 1 500); do grep -q ready "$log.err" 2>/dev/null && return 0; sleep 0.01; done

@@ -104,7 +104,9 @@ struct TCPBench: ParsableCommand {
     }
 
     struct PingPong: ParsableCommand {
+        // DESIGN.md's contract spells it `pingpong` (the default would be `ping-pong`).
         static let configuration = CommandConfiguration(
+            commandName: "pingpong",
             abstract: "Ping-pong SIZE-byte messages; prints p50_ns p99_ns p999_ns (RTT/2) and msgs_per_s.")
         @Option(help: "ADDR:PORT of an echo server.") var connect: String
         @Option(help: "Round trips measured (over all connections).") var count: Int = 100_000

@@ -33,7 +33,7 @@ public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
                 + "or ReceiveOptions.slotSize, or raise the locked-memory limit (ulimit -l)"
         }
         switch errno {
-        case EADDRINUSE: return "another socket holds that address; pick another port, or stop the program that holds it (ss -uapn shows it)"
+        case EADDRINUSE: return "another socket holds that address; pick another port, or stop the program that holds it (ss -tuapn shows it)"
         case EADDRNOTAVAIL: return "that address is not configured on any interface of this host"
         case EACCES, EPERM: return "run as root (or grant CAP_NET_ADMIN) or choose an unprivileged option"
         case EMFILE, ENFILE: return "raise the open-file limit (ulimit -n)"

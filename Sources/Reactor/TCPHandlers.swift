@@ -28,7 +28,7 @@ public enum TCPCloseReason: Equatable, Sendable, CustomStringConvertible {
         case .peerClosed: return "the peer closed the connection"
         case .reset: return "the peer reset the connection"
         case .error(let error): return "connection error: \(error)"
-        case .connectFailed(let error): return "connect failed: \(error)"
+        case .connectFailed(let error): return "\(error)"   // already "connect failed: <reason>"
         case .connectTimedOut: return "connect timed out; check that the peer is up and reachable, or raise the timeout"
         }
     }
