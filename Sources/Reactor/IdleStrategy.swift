@@ -52,9 +52,11 @@ struct IdleState {
         }
     }
 
-    /// Called after a duty cycle that found no work.
+    /// Called after a duty cycle that found no work. `untilNextTimer` (-1: no
+    /// timer) is asked only when parking: spinning must not read the clock and
+    /// the wheel on every empty cycle.
     @inline(__always)
-    mutating func idle(untilNextTimer: Int64) {
+    mutating func idle(untilNextTimer: () -> Int64) {
         emptyCycles &+= 1
         switch pause {
         case .relax: System.cpuRelax()
@@ -65,7 +67,8 @@ struct IdleState {
             } else if emptyCycles <= spins + yields {
                 System.yield()
             } else {
-                let cap = untilNextTimer < 0 ? park : min(park, UInt64(untilNextTimer))
+                let wait = untilNextTimer()
+                let cap = wait < 0 ? park : min(park, UInt64(wait))
                 if cap > 0 { System.sleep(nanoseconds: cap) }
             }
         }

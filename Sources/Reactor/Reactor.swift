@@ -397,7 +397,7 @@ public final class Reactor {
                 : try cycle(waitNanoseconds: idle == .block ? nanosecondsUntilNextTimer : 0)
             // Busy polling needs no pause: its system calls are one.
             if work == 0 && !busyPolling {
-                idleState?.idle(untilNextTimer: timers.count > 0 ? nanosecondsUntilNextTimer : -1)
+                idleState?.idle { timers.count > 0 ? nanosecondsUntilNextTimer : -1 }
             } else {
                 idleState?.emptyCycles = 0
             }

@@ -62,6 +62,11 @@ public final class TimerWheel {
     var nextSequence: UInt64 = 0
     /// Timers alive now (scheduled and neither fired, if one-shot, nor cancelled).
     public private(set) var count = 0
+    /// `nextDeadline()`'s last answer while `nextValid`. A reactor asks every
+    /// duty cycle; with only far timers (beyond one rotation) the scan visits
+    /// every bucket, which took 87% of a spinning TCP echo server's time.
+    var nextCached: UInt64 = 0
+    var nextValid = false
 
     /// A wheel with all its timer slots and buckets allocated here, once; scheduling,
     /// cancelling and firing allocate nothing afterwards.
@@ -116,6 +121,9 @@ public final class TimerWheel {
         handlers[slot] = handler
         count += 1
         link(slot)
+        // The earliest deadline can only move earlier (the scan would find this one
+        // first if it is earlier; a far one is never earlier than the scan's cap).
+        if nextValid && deadline < nextCached { nextCached = deadline }
         return TimerHandle(slot: UInt32(slot), generation: generation[slot])
     }
 
@@ -124,6 +132,7 @@ public final class TimerWheel {
     @discardableResult
     public func cancel(_ handle: TimerHandle) -> Bool {
         guard let slot = live(handle) else { return false }
+        if nextValid && deadline[slot] == nextCached { nextValid = false }
         if bucketOf[slot] >= 0 { unlink(slot) }
         release(slot)
         return true
@@ -133,6 +142,9 @@ public final class TimerWheel {
     @discardableResult
     public func reschedule(_ handle: TimerHandle, at newDeadline: UInt64) -> Bool {
         guard let slot = live(handle) else { return false }
+        if nextValid {
+            if deadline[slot] == nextCached { nextValid = false } else if newDeadline < nextCached { nextCached = newDeadline }
+        }
         if bucketOf[slot] >= 0 { unlink(slot) }
         deadline[slot] = newDeadline
         sequence[slot] = nextSequence
@@ -153,6 +165,15 @@ public final class TimerWheel {
     /// away, the end of the rotation (wake once and look again). nil when empty.
     public func nextDeadline() -> UInt64? {
         guard count > 0 else { return nil }
+        if !nextValid {
+            nextCached = scanNextDeadline()
+            nextValid = true
+        }
+        return nextCached
+    }
+
+    /// The scan behind `nextDeadline()`: buckets in tick order from `nextTick`.
+    func scanNextDeadline() -> UInt64 {
         for i in 0..<UInt64(wheelSize) {
             let tick = nextTick &+ i
             var slot = heads[Int(tick & UInt64(mask))]
@@ -173,6 +194,9 @@ public final class TimerWheel {
     /// that are already due fire on the next advance. Returns how many fired.
     @discardableResult
     public func advance(to now: UInt64, fire: (TimerHandle, any TimerHandler, UInt64) -> Void) -> Int {
+        // Nothing is due before the earliest deadline, and the scan's cap (the end of
+        // the rotation) moves with `nextTick`: look again once either has passed.
+        if nextValid && nextCached <= now { nextValid = false }
         let currentTick = now / tickNanoseconds
         guard count > 0 else {
             if currentTick > nextTick { nextTick = currentTick }
@@ -192,6 +216,7 @@ public final class TimerWheel {
         }
         if currentTick > nextTick { nextTick = currentTick }
         guard due > 0 else { return 0 }
+        nextValid = false
         sortScratch(due)
 
         var fired = 0

@@ -165,4 +165,45 @@ import TestSupport
         #expect(fire(wheel, to: start + 5 * ms).map(\.1) == [1])
         #expect(!wheel.reschedule(h, at: start))
     }
+
+    /// `nextDeadline()` is cached between changes: over random schedules, cancels,
+    /// reschedules and advances it must stay what a scan would say — the earliest
+    /// deadline when that is within the rotation, never later than it, and never
+    /// a past wake-up (which would spin a blocking reactor) while nothing is due.
+    @Test func cachedNextDeadlineMatchesTheTimersAfterEveryChange() throws {
+        let tick: UInt64 = 100_000
+        let rotation = tick * 64
+        let wheel = TimerWheel(tickNanoseconds: tick, slots: 64, capacity: 256, start: start)
+        let handler = RecordingTimer()
+        var generator = SeededGenerator(seed: 0x71_3E)
+        var live: [TimerHandle: UInt64] = [:]
+        var now = start
+        for step in 0..<20_000 {
+            switch UInt64.random(in: 0..<10, using: &generator) {
+            case 0...3 where live.count < 256:
+                let deadline = now + UInt64.random(in: 0...(2 * rotation), using: &generator)
+                live[try wheel.schedule(at: deadline, handler: handler)] = deadline
+            case 4 where !live.isEmpty:
+                let handle = live.keys.randomElement(using: &generator)!
+                #expect(wheel.cancel(handle))
+                live[handle] = nil
+            case 5 where !live.isEmpty:
+                let handle = live.keys.randomElement(using: &generator)!
+                let deadline = now + UInt64.random(in: 0...(2 * rotation), using: &generator)
+                #expect(wheel.reschedule(handle, at: deadline))
+                live[handle] = deadline
+            default:
+                now += UInt64.random(in: 0...(rotation / 8), using: &generator)
+                for (handle, _) in fire(wheel, to: now) { live[handle] = nil }
+            }
+            guard let earliest = live.values.min() else {
+                #expect(wheel.nextDeadline() == nil, "step \(step)")
+                continue
+            }
+            let next = try #require(wheel.nextDeadline(), "step \(step)")
+            #expect(next <= earliest, "step \(step): \(next) after the earliest \(earliest)")
+            if earliest < now + rotation / 2 { #expect(next == earliest, "step \(step)") }
+            if earliest > now { #expect(next > now, "step \(step): a wake-up in the past while nothing is due") }
+        }
+    }
 }
