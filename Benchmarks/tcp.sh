@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # TCP over loopback: FeedReactor (`feedreactor tcp-bench`) against the C
 # baselines (c/tcp_bulk.c, c/tcp_pingpong.c) and SwiftNIO (NIOTCPServer),
-# alternating within each round; medians of ROUNDS runs and their ratios.
+# alternating within each round; per-round ratios and their medians (the
+# machine is shared: a ratio from one round compares runs seconds apart).
 #
 #   ./tcp.sh                       # ROUNDS=5 BYTES=1073741824 COUNT=50000 CONNECTIONS=1000
-#   SKIP_BUILD=1 ROUNDS=7 ./tcp.sh
+#   SKIP_BUILD=1 ROUNDS=7 RT=1 BACKENDS="epoll uring" ./tcp.sh
 #
-# Rows:
+# Rows (each FeedReactor row once per backend in BACKENDS):
 #   bulk: one connection, BYTES sent by the C source (blocking 64 KiB writes,
 #         CPU 0) into each sink (CPU 1): gbps from first to last byte.
 #   pingpong: 64-byte messages, one connection, busy-polling both ends: C
@@ -15,13 +16,21 @@
 #   echo: CONNECTIONS connections from `feedreactor tcp-bench pingpong` (its own
 #         process, CPU 0) against the FeedReactor echo and the SwiftNIO echo
 #         server (CPU 1): messages per second.
+# RT=1 runs both ends SCHED_FIFO (chrt -f 10): on a machine busy with other work
+# a spinning process is otherwise preempted mid-round trip. Don't run tests
+# meanwhile: they starve.
 set -euo pipefail
 cd "$(dirname "$0")"
 ROUNDS=${ROUNDS:-5}
 BYTES=${BYTES:-1073741824}
 COUNT=${COUNT:-50000}
 CONNECTIONS=${CONNECTIONS:-1000}
-PORT=${PORT:-47300}
+BACKENDS=${BACKENDS:-epoll}
+RT=${RT:-0}
+# Below the ephemeral range (32768-60999): no clash with other programs' connections.
+PORT=${PORT:-23300}
+priority=()
+[[ $RT == 1 ]] && priority=(chrt -f 10)
 mkdir -p c/bin
 cc -O2 -o c/bin/tcp_bulk c/tcp_bulk.c
 cc -O2 -o c/bin/tcp_pingpong c/tcp_pingpong.c
@@ -42,7 +51,7 @@ start_server() {
   local log=$1; shift
   # A stale `ready` from the previous server's log would race the redirection.
   rm -f "$log.out" "$log.err"
-  taskset -c 1 "$@" >"$log.out" 2>"$log.err" &
+  "${priority[@]}" taskset -c 1 "$@" >"$log.out" 2>"$log.err" &
   server_pid=$!
   for _ in $(seq 1 500); do grep -q ready "$log.err" 2>/dev/null && return 0; sleep 0.01; done
   echo "server did not start: $*" >&2; cat "$log.err" >&2; return 1
@@ -52,7 +61,7 @@ bulk() {
   local name=$1; shift
   local port; port=$(next_port)
   start_server "$raw.s" "$@" --listen 127.0.0.1:$port
-  taskset -c 0 c/bin/tcp_bulk --mode source --connect 127.0.0.1:$port --bytes "$BYTES" >/dev/null
+  "${priority[@]}" taskset -c 0 c/bin/tcp_bulk --mode source --connect 127.0.0.1:$port --bytes "$BYTES" >/dev/null
   wait "$server_pid" || true
   echo "bulk $name $(grep gbps= "$raw.s.out")" | tee -a "$raw" >&2
 }
@@ -63,9 +72,9 @@ pingpong() {
   start_server "$raw.s" "$@" --listen 127.0.0.1:$port
   local out
   if [ "$ping" = c ]; then
-    out=$(taskset -c 0 c/bin/tcp_pingpong --mode ping --connect 127.0.0.1:$port --count "$COUNT")
+    out=$("${priority[@]}" taskset -c 0 c/bin/tcp_pingpong --mode ping --connect 127.0.0.1:$port --count "$COUNT")
   else
-    out=$(taskset -c 0 $FR tcp-bench pingpong --connect 127.0.0.1:$port --count "$COUNT" --idle spin)
+    out=$("${priority[@]}" taskset -c 0 $FR tcp-bench pingpong --connect 127.0.0.1:$port --count "$COUNT" --idle spin)
   fi
   kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true
   echo "pingpong $name $out" | tee -a "$raw" >&2
@@ -76,7 +85,7 @@ echo_row() {
   local port; port=$(next_port)
   start_server "$raw.s" "$@" --listen 127.0.0.1:$port
   local out
-  out=$(taskset -c 0 $FR tcp-bench pingpong --connect 127.0.0.1:$port --connections "$CONNECTIONS" \
+  out=$("${priority[@]}" taskset -c 0 $FR tcp-bench pingpong --connect 127.0.0.1:$port --connections "$CONNECTIONS" \
         --count $((COUNT * 4)) --warmup "$CONNECTIONS")
   kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true
   echo "echo $name $out" | tee -a "$raw" >&2
@@ -85,32 +94,47 @@ echo_row() {
 for round in $(seq 1 "$ROUNDS"); do
   echo "round $round" >&2
   bulk c c/bin/tcp_bulk --mode sink
-  bulk fr-epoll $FR tcp-bench sink --backend epoll
+  for b in $BACKENDS; do bulk fr-$b $FR tcp-bench sink --backend $b; done
   bulk nio $NIO sink
   pingpong c c c/bin/tcp_pingpong --mode echo
-  pingpong fr-epoll-spin fr $FR tcp-bench echo --backend epoll --idle spin --max-connections 16
-  echo_row fr-epoll $FR tcp-bench echo --backend epoll --max-connections $((CONNECTIONS + 16))
+  for b in $BACKENDS; do pingpong fr-$b-spin fr $FR tcp-bench echo --backend $b --idle spin --max-connections 16; done
+  for b in $BACKENDS; do echo_row fr-$b $FR tcp-bench echo --backend $b --max-connections $((CONNECTIONS + 16)); done
   echo_row nio $NIO echo
 done
 
-median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "-"; else print a[int((NR+1)/2)]}'; }
+# Values of a row in round order (one per round).
 field() { grep "^$1 $2 " "$raw" | sed -n "s/.*$3=\([0-9.]*\).*/\1/p"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
+median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "-"; else print a[int((NR+1)/2)]}'; }
+# Median over rounds of a/b (or a-b with op=-), pairing the rows round by round.
+paired() {
+  paste <(echo "$1") <(echo "$2") | awk -v op="${3:-/}" 'NF == 2 && $2 != 0 {
+    if (op == "/") printf "%.3f\n", $1 / $2; else printf "%d\n", $1 - $2 }' | median
+}
 
-c=$(field bulk c gbps | median); fr=$(field bulk fr-epoll gbps | median); nio=$(field bulk nio gbps | median)
-echo "| bulk ${BYTES} B | FeedReactor epoll | C epoll+read(256K) | SwiftNIO | vs C | vs NIO |"
-echo "|---|---|---|---|---|---|"
-echo "| Gbit/s | $fr | $c | $nio | $(ratio "$fr" "$c") | $(ratio "$fr" "$nio") |"
-c50=$(field pingpong c p50_ns | median); fr50=$(field pingpong fr-epoll-spin p50_ns | median)
-c99=$(field pingpong c p99_ns | median); fr99=$(field pingpong fr-epoll-spin p99_ns | median)
-echo
-echo "| 64 B ping-pong, one-way ns | p50 | p99 | p50 minus C |"
+c=$(field bulk c gbps); nio=$(field bulk nio gbps)
+echo "| bulk ${BYTES} B, Gbit/s | median | vs C (median of round ratios) | vs SwiftNIO |"
 echo "|---|---|---|---|"
-echo "| C busy-poll | $c50 | $c99 | 0 |"
-echo "| FeedReactor epoll spin | $fr50 | $fr99 | $((fr50 - c50)) |"
-fre=$(field echo fr-epoll msgs_per_s | median); nioe=$(field echo nio msgs_per_s | median)
+echo "| C epoll+read(256K) | $(echo "$c" | median) | 1 | |"
+echo "| SwiftNIO | $(echo "$nio" | median) | | 1 |"
+for b in $BACKENDS; do
+  fr=$(field bulk fr-$b gbps)
+  echo "| FeedReactor $b | $(echo "$fr" | median) | $(paired "$fr" "$c") | $(paired "$fr" "$nio") |"
+done
+c50=$(field pingpong c p50_ns); c99=$(field pingpong c p99_ns)
 echo
-echo "| echo, $CONNECTIONS connections | FeedReactor epoll | SwiftNIO | vs NIO |"
+echo "| 64 B ping-pong, one-way ns | p50 | p99 | p50 minus C (median of rounds) |"
 echo "|---|---|---|---|"
-echo "| msgs/s | $fre | $nioe | $(ratio "$fre" "$nioe") |"
-rm -f "$raw" "$raw".s.*
+echo "| C busy-poll | $(echo "$c50" | median) | $(echo "$c99" | median) | 0 |"
+for b in $BACKENDS; do
+  fr50=$(field pingpong fr-$b-spin p50_ns); fr99=$(field pingpong fr-$b-spin p99_ns)
+  echo "| FeedReactor $b spin | $(echo "$fr50" | median) | $(echo "$fr99" | median) | $(paired "$fr50" "$c50" -) |"
+done
+nioe=$(field echo nio msgs_per_s)
+echo
+echo "| echo, $CONNECTIONS connections, msgs/s | median | vs SwiftNIO (median of round ratios) |"
+echo "|---|---|---|"
+echo "| SwiftNIO | $(echo "$nioe" | median) | 1 |"
+for b in $BACKENDS; do
+  fre=$(field echo fr-$b msgs_per_s)
+  echo "| FeedReactor $b | $(echo "$fre" | median) | $(paired "$fre" "$nioe") |"
+done
