@@ -28,6 +28,9 @@ final class EpollBackend: Backend {
     /// Coalescing sockets with datagrams gathered this cycle, for `submit`
     /// (capacity reserved for every registration: appending never allocates).
     var gathered: ContiguousArray<Registration>
+    /// Descriptor states of removed registrations, reused from the next wait on
+    /// (a dispatch loop may still hold one this cycle).
+    var spareDescriptors: Recycler<EpollDescriptor>
 
     /// epoll's per-registration state: one case per registration kind.
     enum Entry {
@@ -52,6 +55,7 @@ final class EpollBackend: Backend {
         entries = ContiguousArray(repeating: nil, count: maxRegistrations)
         gathered = []
         gathered.reserveCapacity(maxRegistrations)
+        spareDescriptors = Recycler(capacity: min(maxRegistrations, 4096))
     }
 
     deinit { events.deallocate() }
@@ -71,7 +75,14 @@ final class EpollBackend: Backend {
             } catch { throw .system(error) }
             entries[slot] = .datagram(state)
         case .descriptor, .stream, .listener:
-            let state = EpollDescriptor(handler: registration.kind.readinessHandler!)
+            let handler = registration.kind.readinessHandler!
+            let state: EpollDescriptor
+            if let spare = spareDescriptors.take() {
+                spare.reuse(handler: handler)
+                state = spare
+            } else {
+                state = EpollDescriptor(handler: handler)
+            }
             try apply(registration, state, registration.interest)
             entries[slot] = .descriptor(state)
         }
@@ -108,10 +119,18 @@ final class EpollBackend: Backend {
     func remove(_ registration: Registration) {
         let slot = Int(registration.token.slot)
         var watched = true
-        if case .descriptor(let state)? = entries[slot] { watched = state.inEpoll }
+        var retired: EpollDescriptor?
+        if case .descriptor(let state)? = entries[slot] {
+            watched = state.inEpoll
+            retired = state
+        }
         entries[slot] = nil
         // ENOENT/EBADF here would mean the reactor's bookkeeping is wrong.
         if watched { _ = try? System.epollControl(epfd, EPOLL_CTL_DEL, registration.descriptor, events: 0, data: 0) }
+        if let retired {
+            retired.reuse(handler: RetiredDescriptor.handler)   // keeps no handler alive meanwhile
+            spareDescriptors.retire(retired)
+        }
     }
 
     func addWakeup(descriptor: Int32) throws(ReactorError) {
@@ -124,6 +143,7 @@ final class EpollBackend: Backend {
     // MARK: - Waiting and dispatching
 
     func wait(timeoutNanoseconds: Int64) throws(ReactorError) -> Int {
+        spareDescriptors.releaseRetired()
         do {
             ready = try System.epollWait(epfd, events, maxEvents, timeoutNanos: timeoutNanoseconds)
         } catch {
@@ -436,9 +456,15 @@ final class EpollDatagram {
 
 /// epoll's state of one plain descriptor.
 final class EpollDescriptor {
-    let handler: any DescriptorHandler
+    private(set) var handler: any DescriptorHandler
     /// In the epoll set (interest not empty).
     var inEpoll = false
 
     init(handler: any DescriptorHandler) { self.handler = handler }
+
+    /// A removed registration's state made ready for another (`Recycler`).
+    func reuse(handler: any DescriptorHandler) {
+        self.handler = handler
+        inEpoll = false
+    }
 }

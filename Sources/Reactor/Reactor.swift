@@ -148,6 +148,9 @@ public final class Reactor {
     var live: ContiguousArray<Registration> = []
     /// Live registrations of other kinds (they need readiness: no busy polling).
     var otherRegistrations = 0
+    /// TCP registrations deregistered, reused by the next ones from the next
+    /// duty cycle on (epoll only: io_uring completions may still name one).
+    var spareRegistrations: Recycler<Registration>
     var stopped = false
     var closed = false
     /// The mailbox's second array: posted work is swapped into it and run from
@@ -175,6 +178,7 @@ public final class Reactor {
         registrations = ContiguousArray(repeating: nil, count: configuration.maxRegistrations)
         generations = ContiguousArray(repeating: 1, count: configuration.maxRegistrations)
         freeSlots = (0..<UInt32(configuration.maxRegistrations)).reversed()
+        spareRegistrations = Recycler(capacity: min(configuration.maxRegistrations, 4096))
         mailboxDrain.reserveCapacity(64)
         do {
             remote = try RemoteHandle()
@@ -254,8 +258,14 @@ public final class Reactor {
             throw .registrationCapacityExhausted(capacity: configuration.maxRegistrations)
         }
         let token = Token(slot: slot, generation: generations[Int(slot)])
-        let registration = Registration(token: token, descriptor: descriptor, kind: kind, interest: interest,
+        let registration: Registration
+        if kind.isTCP, backendKind == .epoll, let spare = spareRegistrations.take() {
+            spare.reuse(token: token, descriptor: descriptor, kind: kind, interest: interest, closesDescriptor: closesDescriptor)
+            registration = spare
+        } else {
+            registration = Registration(token: token, descriptor: descriptor, kind: kind, interest: interest,
                                         closesDescriptor: closesDescriptor)
+        }
         do {
             try backend.add(registration)
         } catch {
@@ -305,6 +315,10 @@ public final class Reactor {
         if generations[Int(token.slot)] == 0 { generations[Int(token.slot)] = 1 }
         freeSlots.append(token.slot)
         if closeSocket && registration.closesDescriptor { System.close(registration.descriptor) }
+        if registration.kind.isTCP && backendKind == .epoll {
+            registration.retire()
+            spareRegistrations.retire(registration)
+        }
         return true
     }
 
@@ -414,6 +428,7 @@ public final class Reactor {
     @inline(__always)
     func cycle(waitNanoseconds: Int64) throws(ReactorError) -> Int {
         if closed { throw .stopped }
+        spareRegistrations.releaseRetired()
         _ = try backend.wait(timeoutNanoseconds: waitNanoseconds)
         now = clock.now()
         counters.cycles &+= 1

@@ -20,6 +20,14 @@ enum RegistrationKind {
 }
 
 extension RegistrationKind {
+    /// A TCP stream or listener (their registration objects are recycled).
+    var isTCP: Bool {
+        switch self {
+        case .stream, .listener: return true
+        case .datagram, .descriptor: return false
+        }
+    }
+
     /// Who hears the readiness of a readiness-driven kind (all but datagram).
     var readinessHandler: (any DescriptorHandler)? {
         switch self {
@@ -36,15 +44,17 @@ extension RegistrationKind {
 /// table of its own, indexed by `token.slot` (epoll: `EpollBackend.entries`,
 /// io_uring: `URingBackend.entries`). Nothing here belongs to one backend.
 final class Registration {
-    let token: Token
-    let descriptor: Int32
-    let kind: RegistrationKind
+    // var, not let: a TCP registration object is reused (`reuse`) after its
+    // connection ended, so that accepting after warm-up allocates nothing.
+    private(set) var token: Token
+    private(set) var descriptor: Int32
+    private(set) var kind: RegistrationKind
     /// The interest last asked for (datagram sockets: always `.readable`; their
     /// writable readiness is the backend's business while sends are queued).
     var interest: Interest
     /// The reactor closes the descriptor at deregistration (datagram sockets);
     /// plain descriptors stay the caller's unless it said otherwise.
-    let closesDescriptor: Bool
+    private(set) var closesDescriptor: Bool
     var isOpen = true
 
     init(token: Token, descriptor: Int32, kind: RegistrationKind, interest: Interest, closesDescriptor: Bool) {
@@ -55,12 +65,35 @@ final class Registration {
         self.closesDescriptor = closesDescriptor
     }
 
+    /// A retired registration made new (`Reactor.add`; see `Recycler`).
+    func reuse(token: Token, descriptor: Int32, kind: RegistrationKind, interest: Interest, closesDescriptor: Bool) {
+        self.token = token
+        self.descriptor = descriptor
+        self.kind = kind
+        self.interest = interest
+        self.closesDescriptor = closesDescriptor
+        isOpen = true
+    }
+
+    /// Deregistered: drops what it refers to (a connection's buffers must not
+    /// stay alive in the recycler) while it waits to be reused.
+    func retire() {
+        kind = .descriptor(RetiredDescriptor.handler)
+        descriptor = -1
+    }
+
     /// The datagram endpoint, for the datagram kind.
     @inline(__always)
     var datagram: DatagramEndpoint? {
         if case .datagram(let endpoint) = kind { return endpoint }
         return nil
     }
+}
+
+/// Stands in for the handler of a registration waiting in a `Recycler`; never called.
+final class RetiredDescriptor: DescriptorHandler, Sendable {
+    static let handler = RetiredDescriptor()
+    func readable(token: Token, reactor: Reactor) {}
 }
 
 /// What a registered datagram socket needs on every backend: its handler, its

@@ -60,7 +60,20 @@ public struct SocketAddress: Equatable, Hashable, Sendable, CustomStringConverti
 
     /// The wildcard address of a family (0.0.0.0 or ::) with a port.
     public static func any(port: UInt16, ipv6: Bool = false) -> SocketAddress {
-        try! SocketAddress(ipv6 ? "::" : "0.0.0.0", port: port)
+        // Built in place, not parsed: handing a String to C allocates, and the
+        // accept loop makes one of these per wake. The wildcard is all zeros
+        // but the family and the port (sin_port and sin6_port sit at offset 2).
+        var storage = sockaddr_storage()
+        storage.ss_family = sa_family_t(ipv6 ? AF_INET6 : AF_INET)
+        var address = SocketAddress(storage: storage,
+                                    length: socklen_t(ipv6 ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size))
+        address.port = port
+        return address
+    }
+
+    init(storage: sockaddr_storage, length: socklen_t) {
+        self.storage = storage
+        self.length = length
     }
 
     /// `AF_INET` or `AF_INET6`.

@@ -384,10 +384,11 @@ final class TCPConnection {
         let token = self.token
         let handler = self.handler
         reactor.streamFinished(self)
-        inCallback = true
-        handler?.closed(token: token, reason: reason, reactor: reactor)
-        inCallback = false
+        // Back to the pool before `closed`: a handler that reconnects from
+        // inside it (a client's retry) gets this connection again instead of
+        // missing the pool. Nothing of self is touched after the call.
         recycle()
+        handler?.closed(token: token, reason: reason, reactor: reactor)
     }
 
     func recycle() {

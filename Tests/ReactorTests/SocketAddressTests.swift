@@ -3,6 +3,15 @@ import Reactor
 import TestSupport
 
 @Suite struct SocketAddressTests {
+    @Test func theWildcardBuiltInPlaceIsTheParsedOne() throws {
+        #expect(SocketAddress.any(port: 4242) == (try SocketAddress("0.0.0.0", port: 4242)))
+        #expect(SocketAddress.any(port: 4242, ipv6: true) == (try SocketAddress("::", port: 4242)))
+        #expect(SocketAddress.any(port: 4242).length == (try SocketAddress("0.0.0.0", port: 4242)).length)
+        #expect(SocketAddress.any(port: 7, ipv6: true).length == (try SocketAddress("::", port: 7)).length)
+        #expect(SocketAddress.any(port: 7, ipv6: true).isIPv6 && SocketAddress.any(port: 7).port == 7)
+        #expect("\(SocketAddress.any(port: 80))" == "\(try SocketAddress("0.0.0.0", port: 80))")
+    }
+
     @Test func equalityAndHashingAgreeAndTheScopeIdCounts() throws {
         let a = try SocketAddress("fe80::1%2", port: 5000)
         let sameAsA = try SocketAddress("fe80::1%2", port: 5000)
