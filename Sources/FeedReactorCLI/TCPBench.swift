@@ -99,7 +99,8 @@ struct TCPBench: ParsableCommand {
             note("ready")
             do { try common.run(reactor) } catch is ValidationError {}   // the timeout ends an echo server
             let c = reactor.tcpCounters
-            note("accepted=\(c.accepted) over_limit=\(c.overLimit) bytes=\(c.bytesReceived) resets=\(c.resets)")
+            note("accepted=\(c.accepted) over_limit=\(c.overLimit) bytes=\(c.bytesReceived) resets=\(c.resets) "
+                 + "cycles=\(reactor.counters.cycles) busy_poll_cycles=\(reactor.counters.busyPollCycles)")
         }
     }
 

@@ -22,6 +22,7 @@ extension Reactor {
                                    interest: connection.desiredInterest, closesDescriptor: true)
         connection.token = registration.token
         otherRegistrations += 1
+        liveStreams.append(connection)
     }
 
     func registerListener(_ listener: TCPListenerState) throws(ReactorError) {

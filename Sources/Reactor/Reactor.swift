@@ -59,13 +59,20 @@ public final class Reactor {
         /// IORING_OP_SEND_ZC / SENDMSG_ZC (0: never). See URingBackend.
         public var uringZeroCopyThreshold: Int = 0
         /// Busy polling: under `run(idle: .spin)` on the epoll backend with at most
-        /// this many sockets registered, a cycle skips `epoll_wait` and reads every
-        /// socket directly (recvmmsg, which says EAGAIN at once when one is
-        /// empty), as a hand-written spin loop would: a datagram is picked up one
-        /// system call after it lands instead of two. Posted work is noticed
-        /// through the mailbox's counter, without the eventfd. More sockets than
-        /// this, another idle strategy or io_uring: readiness as usual. 0 turns it off.
+        /// this many sockets registered (datagram sockets and TCP streams), a cycle
+        /// skips `epoll_wait` and reads every socket directly (recvmmsg or readv,
+        /// which say EAGAIN at once when one is empty), as a hand-written spin loop
+        /// would: bytes are picked up one system call after they land instead of
+        /// two. Posted work is noticed through the mailbox's counter, without the
+        /// eventfd. With listeners, descriptors or streams waiting to write also
+        /// registered, every `busyPollReadinessEvery`-th cycle waits for readiness
+        /// (with a zero timeout) to hear them. More sockets than this, another idle
+        /// strategy or io_uring: readiness as usual. 0 turns it off.
         public var busyPollSockets: Int = 4
+        /// Busy polling with registrations that need readiness (listeners,
+        /// descriptors, connecting or writing streams): one cycle in this many
+        /// asks epoll (timeout 0), so they are heard within that many cycles.
+        public var busyPollReadinessEvery: Int = 16
         /// The clock; MonotonicClock unless a test supplies another.
         public var clock: (any ReactorClock)? = nil
         /// Diagnostics: setup, the `.auto` fallback, limits hit. Never used per
@@ -146,8 +153,10 @@ public final class Reactor {
     var freeSlots: [UInt32]
     /// The live datagram registrations, in registration order (busy polling walks these).
     var live: ContiguousArray<Registration> = []
-    /// Live registrations of other kinds (they need readiness: no busy polling).
+    /// Live registrations of other kinds (TCP streams included).
     var otherRegistrations = 0
+    /// The registered TCP streams (busy polling reads these directly).
+    var liveStreams: ContiguousArray<TCPConnection> = []
     /// TCP registrations deregistered, reused by the next ones from the next
     /// duty cycle on (epoll only: io_uring completions may still name one).
     var spareRegistrations: Recycler<Registration>
@@ -310,6 +319,10 @@ public final class Reactor {
             if let index = live.firstIndex(where: { $0 === registration }) { live.remove(at: index) }
         } else {
             otherRegistrations -= 1
+            if case .stream(let connection) = registration.kind,
+               let index = liveStreams.firstIndex(where: { $0 === connection }) {
+                liveStreams.remove(at: index)
+            }
         }
         generations[Int(token.slot)] &+= 1
         if generations[Int(token.slot)] == 0 { generations[Int(token.slot)] = 1 }
@@ -402,10 +415,20 @@ public final class Reactor {
         // opaque call (the pause, the yield) costs a dynamic exclusivity check
         // per empty cycle.
         var idleState = IdleState(idle)
+        var sinceReadiness = 0
         while !stopped && !remote.stopRequested.load(ordering: .acquiring) {
             // (Re-decided every cycle: handlers register and deregister sockets.)
-            let busyPolling = idle == .spin && backend.readsDirectly && otherRegistrations == 0
-                && live.count <= configuration.busyPollSockets
+            var busyPolling = idle == .spin && backend.readsDirectly
+                && live.count + liveStreams.count <= configuration.busyPollSockets
+            if busyPolling && otherRegistrations > 0 {
+                // Listeners, descriptors and streams' writable or connect events
+                // come only from readiness: ask for it one cycle in N.
+                sinceReadiness += 1
+                if sinceReadiness >= configuration.busyPollReadinessEvery {
+                    sinceReadiness = 0
+                    busyPolling = false
+                }
+            }
             let work = busyPolling
                 ? try busyPollCycle()
                 : try cycle(waitNanoseconds: idle == .block ? nanosecondsUntilNextTimer : 0)
@@ -460,6 +483,13 @@ public final class Reactor {
         // A handler may deregister sockets (shrinking `live`): index, don't iterate.
         while index < live.count {
             work += backend.pollDirectly(live[index], into: self)
+            index += 1
+        }
+        // The same for streams: readv until EAGAIN (a callback may close any).
+        index = 0
+        while index < liveStreams.count {
+            let connection = liveStreams[index]
+            if connection.wantsRead { work += connection.readReady(reactor: self) }
             index += 1
         }
         if remote.hasWork {

@@ -165,4 +165,37 @@ import TestSupport
         #expect(handler.payloads.map { Int($0[0]) } == Array(0..<50))
         #expect(reactor.counters.busyPollCycles == 0)
     }
+
+    /// TCP streams are busy-polled too (readv until EAGAIN, as the C spin loop
+    /// does recv); the listener, the connect and writable still come through
+    /// readiness, asked for one cycle in `busyPollReadinessEvery`. An echo of
+    /// 200,000 bytes in random writes arrives whole, in order.
+    @Test func streamsAreReadDirectlyAndTheListenerStillAccepts() throws {
+        var configuration = Reactor.Configuration(backend: .epoll)
+        configuration.busyPollReadinessEvery = 8
+        let reactor = try Reactor(configuration)
+        let server = TCPStreamTests.EchoListener()
+        let (_, address) = try loopbackListener(reactor, handler: server)
+        let payload = patternBytes(200_000, seed: 3)
+        var sizes = SeededGenerator(seed: 4)
+        var sent = 0
+        func push(_ token: Token, _ reactor: Reactor) {
+            while sent < payload.count {
+                let size = min(Int.random(in: 1...3000, using: &sizes), payload.count - sent)
+                let n = payload.withUnsafeBytes { reactor.write(token, UnsafeRawBufferPointer(rebasing: $0[sent..<(sent + size)])) }
+                sent += n
+                if n < size { return }
+            }
+        }
+        let client = CollectingStream()
+        client.onConnected = push
+        client.onWritable = push
+        client.onReceived = { _, _, reactor in if client.bytes.count == payload.count { reactor.stop() } }
+        try reactor.connect(to: address, options: TCPStreamOptions(receiveCapacity: 4096, sendCapacity: 8192), handler: client)
+        try withWatchdog(reactor.remote) { try reactor.run(idle: .spin) }
+        #expect(server.count == 1)
+        #expect(client.bytes == payload)
+        #expect(reactor.counters.busyPollCycles > 0)
+        #expect(reactor.counters.busyPollCycles < reactor.counters.cycles)   // readiness cycles too
+    }
 }
