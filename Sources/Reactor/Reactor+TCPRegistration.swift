@@ -77,10 +77,11 @@ extension Reactor {
         }
     }
 
-    /// Sends the ring now (sendmsg of its spans). False when the connection failed.
+    /// Sends the ring now (epoll: sendmsg of its spans; io_uring: a send SQE,
+    /// unless one is in flight). False when the connection failed.
     @inline(__always)
     func streamSend(_ connection: TCPConnection) -> Bool {
-        connection.sendDirectly(reactor: self)
+        backend.sendStream(connection, reactor: self)
     }
 
     func streamConnectResult(_ connection: TCPConnection) -> SystemError? {
