@@ -73,6 +73,7 @@ let suites: [(name: String, products: [String])] = [
     ("CaptureBenchmarks", ["Capture"]),
     ("UTPBenchmarks", ["Reactor", "UTP"]),
     ("ReliableUDPBenchmarks", ["Reactor", "ReliableUDP"]),
+    ("TCPURingBenchmarks", ["Reactor"]),
 ]
 
 for suite in suites {

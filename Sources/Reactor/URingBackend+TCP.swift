@@ -304,8 +304,10 @@ extension URingBackend {
             if result > 0, stream.isLive, let connection = stream.connection {
                 reactor.tcpCounters.bytesReceived &+= UInt64(result)
                 work = 1
-                if stream.heldHead >= 0 {
-                    hold(stream, bid, offset: 0, length: result)   // behind what waits already
+                if stream.heldHead >= 0 || !connection.wantsRead {
+                    // Behind what waits already, or reading stopped (paused, closing)
+                    // and the cancel has not landed yet: kept for a resume.
+                    hold(stream, bid, offset: 0, length: result)
                 } else {
                     let serial = stream.serial
                     // Safety: the kernel filled `result` bytes of buffer `bid`; it is ours until recycled.
