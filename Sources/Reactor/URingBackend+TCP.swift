@@ -86,11 +86,8 @@ extension URingBackend {
 
     /// The shared buffer group; nil when made, else why not.
     func createStreamBuffers() -> String? {
+        // (Sizes were checked in URingBackend.init.)
         let count = streamOptions.bufferCount
-        guard count > 0, count <= 32_768, count & (count - 1) == 0, streamOptions.bufferSize > 0 else {
-            return "Reactor.Configuration.uringStreamBufferCount must be a power of two from 1 to 32768 and "
-                + "uringStreamBufferSize positive (got \(count), \(streamOptions.bufferSize))"
-        }
         let group: UInt16
         if let free = freeGroups.popLast() {
             group = free

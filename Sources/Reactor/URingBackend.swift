@@ -58,6 +58,9 @@ import Glibc
 ///   `IORING_OP_SEND_ZC`/`SENDMSG_ZC`: the first completion says the send
 ///   happened, a second (`IORING_CQE_F_NOTIF`) that the kernel let go of the
 ///   buffer; only then is it reused.
+/// - TCP listeners and streams: multishot accept, multishot recv from one
+///   provided-buffer group shared by every stream, sends as SQEs of the send
+///   ring's spans; see URingBackend+TCP.swift.
 /// - Host loops: `descriptor` is an eventfd registered with
 ///   `IORING_REGISTER_EVENTFD`, created on first use. It becomes readable when
 ///   completions or deferred completion work are pending; each `poll()` resets
@@ -198,6 +201,13 @@ final class URingBackend: Backend {
         guard count > 0, count <= 32_768, count & (count - 1) == 0 else {
             throw .invalidArgument("Reactor.Configuration.uringBufferCount must be a power of two from 1 to 32768 "
                                    + "(io_uring buffer rings); got \(count)")
+        }
+        let streamBuffers = configuration.uringStreamBufferCount
+        guard streamBuffers > 0, streamBuffers <= 32_768, streamBuffers & (streamBuffers - 1) == 0,
+              configuration.uringStreamBufferSize > 0, configuration.uringStreamBufferSize <= 1 << 30 else {
+            throw .invalidArgument("Reactor.Configuration.uringStreamBufferCount must be a power of two from 1 to 32768 "
+                                   + "and uringStreamBufferSize from 1 to 2^30 bytes; got \(streamBuffers) and "
+                                   + "\(configuration.uringStreamBufferSize)")
         }
         guard configuration.uringEntries > 0, configuration.uringEntries <= 32_768 else {
             throw .invalidArgument("Reactor.Configuration.uringEntries must be from 1 to 32768; got \(configuration.uringEntries)")
