@@ -188,6 +188,42 @@ struct TCPURingTests {
         #expect(reactor.registrationCount == 0)
     }
 
+    /// 400 connections echoing through a ring of 8 SQEs (16 CQEs): SQ-full
+    /// submits inside preparation, CQ overflow ending multishots (re-armed),
+    /// and every echo still byte-exact.
+    @Test func manyConnectionsEchoThroughATinyRing() throws {
+        let reactor = try reactor {
+            $0.uringEntries = 8
+            $0.maxRegistrations = 1024
+            $0.uringStreamBufferCount = 64
+            $0.uringStreamBufferSize = 2048
+        }
+        final class Echo: TCPStreamHandler {
+            func received(_ spans: ByteSpans, token: Token, reactor: Reactor) -> Int {
+                var consumed = reactor.write(token, spans.first)
+                if consumed == spans.first.count { consumed += reactor.write(token, spans.second) }
+                return consumed
+            }
+            func writable(token: Token, reactor: Reactor) { reactor.resumeReading(token) }
+            func closed(token: Token, reason: TCPCloseReason, reactor: Reactor) {}
+        }
+        final class Server: TCPListenerHandler {
+            let echo = Echo()
+            func accept(peer: SocketAddress, listener: Token, reactor: Reactor) -> (any TCPStreamHandler)? { echo }
+        }
+        let (_, address) = try loopbackListener(reactor, handler: Server())
+        let payloads = (0..<400).map { patternBytes(3000, seed: UInt64($0) + 1) }
+        let clients = payloads.map { payload in
+            let client = CollectingStream()
+            client.onConnected = { token, reactor in #expect(reactor.write(token, payload) == payload.count) }
+            return client
+        }
+        for client in clients { try reactor.connect(to: address, handler: client) }
+        try pump(reactor, cycles: 20_000) { clients.allSatisfy { $0.bytes.count == 3000 } }
+        for (client, payload) in zip(clients, payloads) { #expect(client.bytes == payload) }
+        #expect(reactor.tcpCounters.accepted == 400)
+    }
+
     /// A listener deregistered with its multishot accept armed: connections the
     /// kernel accepted before the cancel landed are closed, not leaked.
     @Test func deregisteringAListenerEndsItsAccept() throws {
