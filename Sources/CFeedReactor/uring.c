@@ -222,6 +222,25 @@ static size_t buffer_size(uint32_t payload_limit, size_t name_space, size_t cont
     return (size + 63) & ~(size_t)63;   // cache-line aligned buffers
 }
 
+// Registers a mapped buffer ring as group `group` (IORING_REGISTER_PBUF_RING)
+// and hands the kernel all `count` buffers of `size` bytes at `memory`.
+// 0 or -errno.
+static int register_buffer_ring(fr_uring *u, struct io_uring_buf_ring *ring, unsigned group, unsigned count,
+                                unsigned mask, uint8_t *memory, size_t size) {
+    struct io_uring_buf_reg reg;
+    memset(&reg, 0, sizeof(reg));
+    reg.ring_addr = (uint64_t)(uintptr_t)ring;
+    reg.ring_entries = count;
+    reg.bgid = (uint16_t)group;
+    int rc = io_uring_register_buf_ring(&u->ring, &reg, 0);
+    if (rc < 0) return rc;
+    io_uring_buf_ring_init(ring);
+    for (unsigned i = 0; i < count; i++)
+        io_uring_buf_ring_add(ring, memory + (size_t)i * size, (unsigned)size, (unsigned short)i, (int)mask, (int)i);
+    io_uring_buf_ring_advance(ring, (int)count);
+    return 0;
+}
+
 void fr_uring_receiver_destroy(fr_uring *u, fr_uring_receiver *r) {
     if (!r) return;
     if (u && r->registered) io_uring_unregister_buf_ring(&u->ring, (int)r->group);
@@ -265,23 +284,13 @@ fr_uring_receiver *fr_uring_receiver_create(fr_uring *u, int fd, unsigned group,
         fr_uring_receiver_destroy(u, r);
         return NULL;
     }
-    struct io_uring_buf_reg reg;
-    memset(&reg, 0, sizeof(reg));
-    reg.ring_addr = (uint64_t)(uintptr_t)r->ring;
-    reg.ring_entries = count;
-    reg.bgid = (uint16_t)group;
-    int rc = io_uring_register_buf_ring(&u->ring, &reg, 0);
+    int rc = register_buffer_ring(u, r->ring, group, count, r->mask, r->buffers, r->buffer_size);
     if (rc < 0) {
         *error = -rc;
         fr_uring_receiver_destroy(u, r);
         return NULL;
     }
     r->registered = 1;
-    io_uring_buf_ring_init(r->ring);
-    for (unsigned i = 0; i < count; i++)
-        io_uring_buf_ring_add(r->ring, r->buffers + (size_t)i * r->buffer_size, (unsigned)r->buffer_size,
-                              (unsigned short)i, (int)r->mask, (int)i);
-    io_uring_buf_ring_advance(r->ring, (int)count);
     *error = 0;
     return r;
 }
@@ -539,23 +548,13 @@ fr_uring_buffers *fr_uring_buffers_create(fr_uring *u, unsigned group, unsigned 
         fr_uring_buffers_destroy(u, b);
         return NULL;
     }
-    struct io_uring_buf_reg reg;
-    memset(&reg, 0, sizeof(reg));
-    reg.ring_addr = (uint64_t)(uintptr_t)b->ring;
-    reg.ring_entries = count;
-    reg.bgid = (uint16_t)group;
-    int rc = io_uring_register_buf_ring(&u->ring, &reg, 0);
+    int rc = register_buffer_ring(u, b->ring, group, count, b->mask, b->memory, b->size);
     if (rc < 0) {
         *error = -rc;
         fr_uring_buffers_destroy(u, b);
         return NULL;
     }
     b->registered = 1;
-    io_uring_buf_ring_init(b->ring);
-    for (unsigned i = 0; i < count; i++)
-        io_uring_buf_ring_add(b->ring, b->memory + (size_t)i * b->size, (unsigned)b->size, (unsigned short)i,
-                              (int)b->mask, (int)i);
-    io_uring_buf_ring_advance(b->ring, (int)count);
     *error = 0;
     return b;
 }

@@ -88,13 +88,7 @@ extension URingBackend {
     func createStreamBuffers() -> String? {
         // (Sizes were checked in URingBackend.init.)
         let count = streamOptions.bufferCount
-        let group: UInt16
-        if let free = freeGroups.popLast() {
-            group = free
-        } else if nextGroup <= UInt32(UInt16.max) {
-            group = UInt16(nextGroup)
-            nextGroup += 1
-        } else {
+        guard let group = takeGroup() else {
             return "io_uring buffer groups exhausted (65536 datagram sockets registered)"
         }
         var error: Int32 = 0

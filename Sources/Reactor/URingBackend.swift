@@ -346,13 +346,7 @@ final class URingBackend: Backend {
 
     /// A datagram socket's buffer group and multishot receive.
     func addReceiver(_ registration: Registration, _ endpoint: DatagramEndpoint) throws(ReactorError) -> URingReceiver {
-        let group: UInt16
-        if let free = freeGroups.popLast() {
-            group = free
-        } else if nextGroup <= UInt32(UInt16.max) {
-            group = UInt16(nextGroup)
-            nextGroup += 1
-        } else {
+        guard let group = takeGroup() else {
             throw .invalidArgument("io_uring buffer groups exhausted (65536 sockets registered or still closing)")
         }
         var error: Int32 = 0
@@ -374,6 +368,14 @@ final class URingBackend: Backend {
         }
         receiver.armed = true
         return receiver
+    }
+
+    /// A free buffer group id (16 bits: at most 65,536 at once); nil when none is left.
+    func takeGroup() -> UInt16? {
+        if let free = freeGroups.popLast() { return free }
+        guard nextGroup <= UInt32(UInt16.max) else { return nil }
+        defer { nextGroup += 1 }
+        return UInt16(nextGroup)
     }
 
     /// Queues a plain descriptor's one-shot poll for `interest`.
@@ -527,25 +529,14 @@ final class URingBackend: Backend {
                 case .wakeup:
                     work += flush(&chunk, reactor: reactor)
                     work += wakeup(completion, reactor: reactor)
-                case .poll:
-                    work += flush(&chunk, reactor: reactor)
-                    work += polled(completion, reactor: reactor)
                 case .send:
                     sent(completion, reactor: reactor)
                 case .sendPoll:
                     unblocked(completion, reactor: reactor)
-                case .streamReceive:
+                case .poll, .streamReceive, .streamSend, .streamConnect, .accept:
+                    // Their handlers may deregister the socket being gathered: deliver it first.
                     work += flush(&chunk, reactor: reactor)
-                    work += streamReceived(completion, reactor: reactor)
-                case .streamSend:
-                    work += flush(&chunk, reactor: reactor)
-                    work += streamSent(completion, reactor: reactor)
-                case .streamConnect:
-                    work += flush(&chunk, reactor: reactor)
-                    work += streamConnected(completion, reactor: reactor)
-                case .accept:
-                    work += flush(&chunk, reactor: reactor)
-                    work += accepted(completion, reactor: reactor)
+                    work += readinessOrStream(completion, reactor: reactor)
                 case .cancel, .control, nil:
                     break  // a cancel's own result; -ENOENT when the receive had ended already
                 }
@@ -716,6 +707,19 @@ final class URingBackend: Backend {
             reactor.socketFailed(registration, error)
         }
         return work
+    }
+
+    /// A plain descriptor's poll, or a TCP completion (URingBackend+TCP.swift).
+    @inline(__always)
+    func readinessOrStream(_ completion: fr_uring_completion, reactor: Reactor) -> Int {
+        switch Operation(rawValue: completion.user_data >> 56) {
+        case .poll: return polled(completion, reactor: reactor)
+        case .streamReceive: return streamReceived(completion, reactor: reactor)
+        case .streamSend: return streamSent(completion, reactor: reactor)
+        case .streamConnect: return streamConnected(completion, reactor: reactor)
+        case .accept: return accepted(completion, reactor: reactor)
+        default: return 0
+        }
     }
 
     func wakeup(_ completion: fr_uring_completion, reactor: Reactor) -> Int {

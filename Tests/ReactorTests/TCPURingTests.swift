@@ -6,21 +6,12 @@ import Glibc
 @testable import Reactor
 import TestSupport
 
-/// Why these tests cannot run here, or nil when they can.
-private let uringUnavailable: String? = {
-    do {
-        _ = try Reactor(backend: .uring)
-        return nil
-    } catch {
-        return "io_uring backend unavailable: \(error)"
-    }
-}()
-
 /// What only io_uring's TCP path has: one provided-buffer group shared by every
 /// stream (and its exhaustion), held buffers while reading is paused, sends in
 /// flight when a connection closes, and the readiness fallback. The
 /// backend-independent TCP behaviour runs on both backends in TCPStreamTests.
-@Suite(.enabled(if: uringUnavailable == nil, "\(uringUnavailable ?? "")"))
+@Suite(.enabled(if: TestEnvironment.backends.contains(.uring),
+                "io_uring backend unavailable here (not built, kernel too old, or io_uring_disabled)"))
 struct TCPURingTests {
     func reactor(_ change: (inout Reactor.Configuration) -> Void = { _ in }) throws -> Reactor {
         var configuration = Reactor.Configuration(backend: .uring)
