@@ -25,7 +25,10 @@ import Glibc
 ///   linked list, in order), reading pauses and the multishot recv is
 ///   cancelled; completions that were already under way join the held list.
 ///   Resuming (a consume, `resumeReading`) first delivers the held bytes, then
-///   the end of stream if it came meanwhile, then re-arms.
+///   the end of stream if it came meanwhile, then re-arms. A paused stream
+///   keeps its held buffers out of the group (at least one, more if its recv
+///   had more under way when the cancel landed): size the group well above the
+///   streams expected to be paused at once, or the others wait for buffers.
 /// - A recv ends with -ENOBUFS when the group ran dry (counted in
 ///   `Counters.bufferExhaustions`): re-armed at the end of the dispatch, once
 ///   buffers are free again (`Counters.receiveRearms`). 0 is the peer's EOF;
