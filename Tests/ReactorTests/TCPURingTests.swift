@@ -126,6 +126,37 @@ struct TCPURingTests {
         #expect(reactor.tcpCounters.bytesReceived == UInt64(payload.count))
     }
 
+    /// Closing a paused stream gives its held buffers back to the group at once.
+    @Test func closingAPausedStreamReturnsItsHeldBuffers() throws {
+        let reactor = try reactor { $0.uringStreamBufferSize = 1024 }
+        let server = AcceptingListener()
+        server.make = {
+            let handler = CollectingStream()
+            handler.consume = { _ in 0 }
+            return handler
+        }
+        var options = TCPListenerOptions()
+        options.stream = TCPStreamOptions(receiveCapacity: 512, sendCapacity: 4096)
+        let (_, address) = try loopbackListener(reactor, options: options, handler: server)
+        let writer = CollectingStream()
+        writer.onConnected = { token, reactor in _ = reactor.write(token, patternBytes(30_000, seed: 5)) }
+        try reactor.connect(to: address, handler: writer)
+        let backend = try #require(reactor.backend as? URingBackend)
+        try pump(reactor, cycles: 2000) { reactor.tcpCounters.readStalls >= 1 && backend.heldBuffers > 0 }
+        let reader = try #require(server.accepted.first?.token)
+        reactor.close(reader, flush: false)
+        #expect(backend.heldBuffers == 0)
+        try pump(reactor) { writer.isClosed }
+        // The group serves the next connection in full.
+        let next = CollectingStream()
+        let payload = patternBytes(8000, seed: 6)
+        server.make = { CollectingStream() }
+        next.onConnected = { token, reactor in _ = reactor.write(token, payload) }
+        try reactor.connect(to: address, handler: next)
+        try pump(reactor, cycles: 2000) { server.accepted.count == 2 && server.accepted[1].bytes.count == payload.count }
+        #expect(server.accepted[1].bytes == payload)
+    }
+
     /// A connection closed while its send waits in the kernel (the peer reads
     /// nothing): its pooled buffers come back only at that send's completion,
     /// and the next connection on them sends only its own bytes.
