@@ -74,6 +74,7 @@ let suites: [(name: String, products: [String])] = [
     ("UTPBenchmarks", ["Reactor", "UTP"]),
     ("ReliableUDPBenchmarks", ["Reactor", "ReliableUDP"]),
     ("TCPBenchmarks", ["Reactor"]),
+    ("TCPURingBenchmarks", ["Reactor"]),
 ]
 
 for suite in suites {

@@ -222,6 +222,25 @@ static size_t buffer_size(uint32_t payload_limit, size_t name_space, size_t cont
     return (size + 63) & ~(size_t)63;   // cache-line aligned buffers
 }
 
+// Registers a mapped buffer ring as group `group` (IORING_REGISTER_PBUF_RING)
+// and hands the kernel all `count` buffers of `size` bytes at `memory`.
+// 0 or -errno.
+static int register_buffer_ring(fr_uring *u, struct io_uring_buf_ring *ring, unsigned group, unsigned count,
+                                unsigned mask, uint8_t *memory, size_t size) {
+    struct io_uring_buf_reg reg;
+    memset(&reg, 0, sizeof(reg));
+    reg.ring_addr = (uint64_t)(uintptr_t)ring;
+    reg.ring_entries = count;
+    reg.bgid = (uint16_t)group;
+    int rc = io_uring_register_buf_ring(&u->ring, &reg, 0);
+    if (rc < 0) return rc;
+    io_uring_buf_ring_init(ring);
+    for (unsigned i = 0; i < count; i++)
+        io_uring_buf_ring_add(ring, memory + (size_t)i * size, (unsigned)size, (unsigned short)i, (int)mask, (int)i);
+    io_uring_buf_ring_advance(ring, (int)count);
+    return 0;
+}
+
 void fr_uring_receiver_destroy(fr_uring *u, fr_uring_receiver *r) {
     if (!r) return;
     if (u && r->registered) io_uring_unregister_buf_ring(&u->ring, (int)r->group);
@@ -265,23 +284,13 @@ fr_uring_receiver *fr_uring_receiver_create(fr_uring *u, int fd, unsigned group,
         fr_uring_receiver_destroy(u, r);
         return NULL;
     }
-    struct io_uring_buf_reg reg;
-    memset(&reg, 0, sizeof(reg));
-    reg.ring_addr = (uint64_t)(uintptr_t)r->ring;
-    reg.ring_entries = count;
-    reg.bgid = (uint16_t)group;
-    int rc = io_uring_register_buf_ring(&u->ring, &reg, 0);
+    int rc = register_buffer_ring(u, r->ring, group, count, r->mask, r->buffers, r->buffer_size);
     if (rc < 0) {
         *error = -rc;
         fr_uring_receiver_destroy(u, r);
         return NULL;
     }
     r->registered = 1;
-    io_uring_buf_ring_init(r->ring);
-    for (unsigned i = 0; i < count; i++)
-        io_uring_buf_ring_add(r->ring, r->buffers + (size_t)i * r->buffer_size, (unsigned)r->buffer_size,
-                              (unsigned short)i, (int)r->mask, (int)i);
-    io_uring_buf_ring_advance(r->ring, (int)count);
     *error = 0;
     return r;
 }
@@ -477,6 +486,134 @@ void fr_uring_sender_release(fr_uring_sender *s, unsigned index) {
     if (index < s->count && s->free_count < s->count) s->free_list[s->free_count++] = index;
 }
 
+
+// MARK: TCP streams: one buffer group shared by all streams, multishot accept and recv
+
+struct fr_uring_buffers {
+    unsigned group;
+    unsigned count;
+    unsigned mask;
+    size_t size;
+    struct io_uring_buf_ring *ring;
+    size_t ring_bytes;
+    uint8_t *memory;
+    size_t memory_bytes;
+    int registered;
+};
+
+int fr_uring_probe_tcp(fr_uring *u) {
+    struct io_uring_probe *probe = io_uring_get_probe_ring(&u->ring);
+    if (!probe) return -ENOMEM;
+    static const int needed[] = { IORING_OP_ACCEPT, IORING_OP_RECV, IORING_OP_SEND, IORING_OP_SENDMSG,
+                                  IORING_OP_POLL_ADD, IORING_OP_ASYNC_CANCEL };
+    int ok = 1;
+    for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]); i++)
+        if (!io_uring_opcode_supported(probe, needed[i])) ok = 0;
+    io_uring_free_probe(probe);
+    return ok;
+}
+
+void fr_uring_buffers_destroy(fr_uring *u, fr_uring_buffers *b) {
+    if (!b) return;
+    if (u && b->registered) io_uring_unregister_buf_ring(&u->ring, (int)b->group);
+    if (b->ring) munmap(b->ring, b->ring_bytes);
+    if (b->memory) munmap(b->memory, b->memory_bytes);
+    free(b);
+}
+
+fr_uring_buffers *fr_uring_buffers_create(fr_uring *u, unsigned group, unsigned count, size_t size, int *error) {
+    // Power-of-two entries, at most 32768 (io_uring/kbuf.c, io_register_pbuf_ring);
+    // a CQE's result is an int, so a buffer is at most 2 GiB.
+    if (count == 0 || count > 32768 || (count & (count - 1)) || group > 0xffff || size == 0 || size > (1u << 30)) {
+        *error = EINVAL;
+        return NULL;
+    }
+    fr_uring_buffers *b = calloc(1, sizeof(*b));
+    if (!b) { *error = ENOMEM; return NULL; }
+    b->group = group;
+    b->count = count;
+    b->mask = (unsigned)io_uring_buf_ring_mask(count);
+    b->size = (size + 63) & ~(size_t)63;
+    // liburing 2.3 has no io_uring_setup_buf_ring: map the ring ourselves (page
+    // aligned, as IORING_REGISTER_PBUF_RING requires) and register it by hand.
+    b->ring_bytes = (count * sizeof(struct io_uring_buf) + 4095) & ~(size_t)4095;
+    b->memory_bytes = (size_t)count * b->size;
+    b->ring = mmap(NULL, b->ring_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (b->ring == MAP_FAILED) b->ring = NULL;
+    // Pages become resident only as the kernel first fills them.
+    b->memory = mmap(NULL, b->memory_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (b->memory == MAP_FAILED) b->memory = NULL;
+    if (!b->ring || !b->memory) {
+        *error = ENOMEM;
+        fr_uring_buffers_destroy(u, b);
+        return NULL;
+    }
+    int rc = register_buffer_ring(u, b->ring, group, count, b->mask, b->memory, b->size);
+    if (rc < 0) {
+        *error = -rc;
+        fr_uring_buffers_destroy(u, b);
+        return NULL;
+    }
+    b->registered = 1;
+    *error = 0;
+    return b;
+}
+
+uint8_t *fr_uring_buffers_address(const fr_uring_buffers *b, unsigned bid) {
+    return b->memory + (size_t)(bid & b->mask) * b->size;
+}
+size_t fr_uring_buffers_size(const fr_uring_buffers *b) { return b->size; }
+unsigned fr_uring_buffers_count(const fr_uring_buffers *b) { return b->count; }
+
+void fr_uring_buffers_recycle(fr_uring_buffers *b, unsigned bid) {
+    bid &= b->mask;
+    io_uring_buf_ring_add(b->ring, b->memory + (size_t)bid * b->size, (unsigned)b->size, (unsigned short)bid,
+                          (int)b->mask, 0);
+    io_uring_buf_ring_advance(b->ring, 1);
+}
+
+unsigned fr_uring_cqe_buffer(uint32_t flags) { return flags >> IORING_CQE_BUFFER_SHIFT; }
+
+int fr_uring_recv_multishot(fr_uring *u, int fd, unsigned group, uint64_t user_data) {
+    struct io_uring_sqe *sqe = get_sqe(u);
+    if (!sqe) return -EBUSY;
+    // len 0: each completion fills at most one whole provided buffer.
+    io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = (uint16_t)group;
+    io_uring_sqe_set_data64(sqe, user_data);
+    return 0;
+}
+
+int fr_uring_accept_multishot(fr_uring *u, int fd, uint64_t user_data) {
+    struct io_uring_sqe *sqe = get_sqe(u);
+    if (!sqe) return -EBUSY;
+    // No address: one sockaddr would be overwritten by each accept of the
+    // multishot before its completion is read; the peer comes from getpeername.
+    io_uring_prep_multishot_accept(sqe, fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, user_data);
+    return 0;
+}
+
+int fr_uring_send_stream(fr_uring *u, int fd, struct msghdr *msg, struct iovec *iov, int count, int poll_first,
+                         uint64_t user_data) {
+    struct io_uring_sqe *sqe = get_sqe(u);
+    if (!sqe) return -EBUSY;
+    // No MSG_DONTWAIT: a full socket makes io_uring wait for POLLOUT and send
+    // then; one send per connection is in flight, so nothing overtakes it.
+    if (count == 1) {
+        io_uring_prep_send(sqe, fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
+    } else {
+        memset(msg, 0, sizeof(*msg));
+        msg->msg_iov = iov;
+        msg->msg_iovlen = (size_t)count;
+        io_uring_prep_sendmsg(sqe, fd, msg, MSG_NOSIGNAL);
+    }
+    if (poll_first) sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
+    io_uring_sqe_set_data64(sqe, user_data);
+    return 0;
+}
+
 #else  // !FR_HAVE_LIBURING: the package builds without liburing; nothing here works.
 
 fr_uring *fr_uring_create(unsigned entries, int *error) { (void)entries; *error = ENOSYS; return NULL; }
@@ -527,5 +664,24 @@ int fr_uring_sender_prepare(fr_uring *u, fr_uring_sender *s, unsigned index, int
 unsigned fr_uring_sq_space(const fr_uring *u) { (void)u; return 0; }
 int fr_uring_submit_wait(fr_uring *u, unsigned want, int64_t timeout_ns) { (void)u; (void)want; (void)timeout_ns; return -ENOSYS; }
 void fr_uring_sender_release(fr_uring_sender *s, unsigned index) { (void)s; (void)index; }
+
+int fr_uring_probe_tcp(fr_uring *u) { (void)u; return -ENOSYS; }
+fr_uring_buffers *fr_uring_buffers_create(fr_uring *u, unsigned group, unsigned count, size_t size, int *error) {
+    (void)u; (void)group; (void)count; (void)size; *error = ENOSYS; return NULL;
+}
+void fr_uring_buffers_destroy(fr_uring *u, fr_uring_buffers *b) { (void)u; (void)b; }
+uint8_t *fr_uring_buffers_address(const fr_uring_buffers *b, unsigned bid) { (void)b; (void)bid; return NULL; }
+size_t fr_uring_buffers_size(const fr_uring_buffers *b) { (void)b; return 0; }
+unsigned fr_uring_buffers_count(const fr_uring_buffers *b) { (void)b; return 0; }
+void fr_uring_buffers_recycle(fr_uring_buffers *b, unsigned bid) { (void)b; (void)bid; }
+unsigned fr_uring_cqe_buffer(uint32_t flags) { return flags >> 16; }
+int fr_uring_recv_multishot(fr_uring *u, int fd, unsigned group, uint64_t user_data) {
+    (void)u; (void)fd; (void)group; (void)user_data; return -ENOSYS;
+}
+int fr_uring_accept_multishot(fr_uring *u, int fd, uint64_t user_data) { (void)u; (void)fd; (void)user_data; return -ENOSYS; }
+int fr_uring_send_stream(fr_uring *u, int fd, struct msghdr *msg, struct iovec *iov, int count, int poll_first,
+                         uint64_t user_data) {
+    (void)u; (void)fd; (void)msg; (void)iov; (void)count; (void)poll_first; (void)user_data; return -ENOSYS;
+}
 
 #endif

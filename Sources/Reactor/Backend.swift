@@ -11,7 +11,8 @@
 /// 2. Registrations have a kind (`RegistrationKind`): a datagram socket (the
 ///    backend receives for it in batches and sends through it), or a plain
 ///    descriptor (the backend only reports readiness, reading nothing). The
-///    TCP code adds stream and listener kinds. Each backend keeps its own
+///    TCP code adds stream and listener kinds (epoll watches them as plain
+///    descriptors; io_uring runs them on completions, item 12). Each backend keeps its own
 ///    per-registration state in its own table indexed by `token.slot`
 ///    (`EpollBackend.entries`, `URingBackend.entries`): the shared
 ///    `Registration` holds only token, descriptor, kind and interest. The
@@ -58,7 +59,12 @@
 ///    and timers prepared during it (io_uring SQEs), so nothing waits for the
 ///    next wait. epoll has nothing to do.
 /// 11. `close()` — release kernel resources. Registrations are removed first.
-/// 12. Busy polling (optional): when `readsDirectly` is true, `pollDirectly(_:into:)`
+/// 12. TCP streams (`sendStream(_:reactor:)`): readiness backends send the
+///    connection's send ring with sendmsg at once (the default); io_uring
+///    prepares a SEND / SENDMSG SQE of it, one in flight per stream, and
+///    drives listeners and streams by multishot accept and recv completions
+///    (`streamsUseCompletions`; URingBackend+TCP.swift).
+/// 13. Busy polling (optional): when `readsDirectly` is true, `pollDirectly(_:into:)`
 ///    reads one datagram registration's socket without any wait (delivering
 ///    as dispatch would, and flushing its send queue) and `drainWakeup(into:)`
 ///    resets the wakeup descriptor and runs the mailbox. The reactor uses them
@@ -86,6 +92,14 @@ protocol Backend: AnyObject {
     var readsDirectly: Bool { get }
     func pollDirectly(_ registration: Registration, into reactor: Reactor) -> Int
     func drainWakeup(into reactor: Reactor) -> Int
+    func sendStream(_ connection: TCPConnection, reactor: Reactor) -> Bool
+    var streamsUseCompletions: Bool { get }
+}
+
+extension Backend {
+    /// A TCP stream's send ring goes out by sendmsg at once (readiness backends).
+    func sendStream(_ connection: TCPConnection, reactor: Reactor) -> Bool { connection.sendDirectly(reactor: reactor) }
+    var streamsUseCompletions: Bool { false }
 }
 
 /// Which kernel interface a reactor uses.

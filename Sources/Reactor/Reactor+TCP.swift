@@ -123,6 +123,14 @@ extension Reactor {
         tcpConnection(for: token)?.receive.count
     }
 
+    /// True when TCP listeners and streams run on io_uring completions
+    /// (multishot accept, multishot recv from one shared buffer group, send
+    /// SQEs). False on epoll, and on io_uring when that path is off or the
+    /// kernel lacks it (`Configuration.uringStreamCompletions`; the reason is
+    /// logged): then poll SQEs with readv / sendmsg. Decided at the first TCP
+    /// registration; false before it.
+    public var tcpUsesCompletions: Bool { backend.streamsUseCompletions }
+
     /// Live connections accepted by a listener; nil for a stale token.
     public func connectionCount(listener token: Token) -> Int? {
         tcpListener(for: token)?.liveConnections

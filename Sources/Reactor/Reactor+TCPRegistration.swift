@@ -1,9 +1,12 @@
 /// How TCP registrations sit in the reactor: kinds `.stream` and `.listener`
-/// of `RegistrationKind`, watched by every backend through its plain-descriptor
-/// readiness (epoll: level-triggered EPOLLIN/EPOLLOUT; io_uring: poll SQEs
-/// re-armed after the callbacks). The interest follows the connection's state:
-/// readable while open and not paused, writable only while a connect is in
-/// progress or the send ring holds bytes.
+/// of `RegistrationKind`. epoll watches them through its plain-descriptor
+/// readiness (level-triggered EPOLLIN/EPOLLOUT); io_uring runs them on
+/// completions (multishot accept and recv, send SQEs: URingBackend+TCP.swift),
+/// or, in its fallback, poll SQEs re-armed after the callbacks. The interest
+/// follows the connection's state: readable while open and not paused,
+/// writable only while a connect is in progress or the send ring holds bytes
+/// (io_uring's completion path reads only the readable bit, and writable while
+/// connecting).
 extension Reactor {
     @inline(__always)
     func tcpConnection(for token: Token) -> TCPConnection? {
@@ -78,10 +81,11 @@ extension Reactor {
         }
     }
 
-    /// Sends the ring now (sendmsg of its spans). False when the connection failed.
+    /// Sends the ring now (epoll: sendmsg of its spans; io_uring: a send SQE,
+    /// unless one is in flight). False when the connection failed.
     @inline(__always)
     func streamSend(_ connection: TCPConnection) -> Bool {
-        connection.sendDirectly(reactor: self)
+        backend.sendStream(connection, reactor: self)
     }
 
     func streamConnectResult(_ connection: TCPConnection) -> SystemError? {

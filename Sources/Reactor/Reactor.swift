@@ -55,6 +55,17 @@ public final class Reactor {
         public var uringSendBuffers: Int = 256
         /// io_uring: bytes per send buffer, the largest datagram a send on this ring accepts.
         public var uringSendBufferSize: Int = 2048
+        /// io_uring TCP: run streams and listeners on completions (multishot
+        /// accept and recv, send SQEs); false watches them with poll SQEs and
+        /// reads and writes with readv / sendmsg, as epoll does.
+        public var uringStreamCompletions: Bool = true
+        /// io_uring TCP: provided buffers shared by every stream's multishot recv
+        /// (a power of two up to 32768; one reactor-wide buffer group), and
+        /// their size in bytes. Allocated (mapped, not touched) at the first
+        /// TCP registration.
+        public var uringStreamBufferCount: Int = 512
+        /// io_uring TCP: bytes per shared receive buffer (at most one buffer per recv completion).
+        public var uringStreamBufferSize: Int = 16384
         /// io_uring: datagrams of at least this many bytes go out with
         /// IORING_OP_SEND_ZC / SENDMSG_ZC (0: never). See URingBackend.
         public var uringZeroCopyThreshold: Int = 0

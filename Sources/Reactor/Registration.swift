@@ -11,11 +11,13 @@ enum RegistrationKind {
     /// Any descriptor (pipe, timerfd, eventfd, another library's socket): the
     /// backend only reports readiness; the handler does the reading and writing.
     case descriptor(any DescriptorHandler)
-    /// A TCP connection (Reactor+TCP.swift). Backends watch it as a plain
+    /// A TCP connection (Reactor+TCP.swift). epoll watches it as a plain
     /// descriptor: its readable / writable readiness drives readv into its
-    /// receive ring and sendmsg from its send ring.
+    /// receive ring and sendmsg from its send ring. io_uring hands it multishot
+    /// recv and send completions (URingBackend+TCP.swift).
     case stream(TCPConnection)
-    /// A TCP listening socket: readable readiness drives accept4.
+    /// A TCP listening socket: readable readiness drives accept4 (io_uring: a
+    /// multishot accept).
     case listener(TCPListenerState)
 }
 

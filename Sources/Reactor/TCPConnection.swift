@@ -49,6 +49,10 @@ final class TCPConnection {
     /// Inside a callback of this connection: writes are flushed when it returns
     /// (one sendmsg per callback instead of one per write).
     var inCallback = false
+    /// io_uring: a send SQE of the send ring is in flight; the kernel may still
+    /// read the ring, so a closed connection goes back to its pool only at that
+    /// completion (`kernelReleased`).
+    var kernelHoldsSend = false
 
 
     init(receive: ByteRing, send: ByteRing, pooled: Bool) {
@@ -184,22 +188,30 @@ final class TCPConnection {
     }
 
     /// Bytes from a completion (io_uring's provided buffer): straight to the
-    /// handler when nothing is pending (no copy), else behind what is; the
-    /// unconsumed rest is kept in the ring. Returns false when the ring had no
-    /// room for the rest (the caller keeps the buffer and calls again later).
-    func deliver(_ bytes: UnsafeRawBufferPointer, reactor: Reactor) -> Bool {
-        reactor.tcpCounters.bytesReceived &+= UInt64(bytes.count)
-        if receive.isEmpty {
-            let token = self.token
+    /// handler when the ring is empty and they would fit in it (no copy), the
+    /// unconsumed rest copied into the ring; else copied behind what is there
+    /// and offered. Returns how many it took: fewer than offered means the ring
+    /// is full and the handler consumed nothing, so reading pauses and the
+    /// caller keeps the rest for `resumeReading` (all, once the connection ended).
+    func deliver(_ bytes: UnsafeRawBufferPointer, reactor: Reactor) -> Int {
+        let token = self.token
+        if receive.isEmpty && bytes.count <= receive.capacity {
             let consumed = callReceived(ByteSpans(first: bytes, second: UnsafeRawBufferPointer(start: nil, count: 0)),
                                         reactor: reactor)
-            guard self.token == token, phase == .open else { return true }
-            let rest = UnsafeRawBufferPointer(rebasing: bytes[consumed...])
-            return receive.write(rest) == rest.count
+            guard self.token == token, phase == .open else { return bytes.count }
+            // The handler saw these: kept, not offered again until more arrive.
+            return consumed + receive.write(UnsafeRawBufferPointer(rebasing: bytes[consumed...]))
         }
-        let stored = receive.write(bytes)
-        offer(reactor: reactor)
-        return stored == bytes.count
+        var taken = 0
+        while taken < bytes.count {
+            let stored = receive.write(UnsafeRawBufferPointer(rebasing: bytes[taken...]))
+            if stored == 0 { break }   // full, and the last offer consumed nothing
+            taken += stored
+            offer(reactor: reactor)
+            guard self.token == token, phase == .open else { return bytes.count }
+        }
+        if taken < bytes.count && !readPaused { pauseReading(reactor: reactor) }
+        return taken
     }
 
     /// Gives the handler the ring's bytes and drops what it consumed.
@@ -396,7 +408,14 @@ final class TCPConnection {
         token = Token(slot: .max, generation: 0)
         descriptor = -1
         phase = .idle
-        if let pool { pool.give(self) }
+        if let pool, !kernelHoldsSend { pool.give(self) }
+    }
+
+    /// io_uring: the send that was in flight when the connection closed has
+    /// completed; the rings are free for the next connection.
+    func kernelReleased() {
+        kernelHoldsSend = false
+        if phase == .idle, let pool { pool.give(self) }
     }
 }
 

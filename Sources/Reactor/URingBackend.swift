@@ -1,4 +1,5 @@
 import CFeedReactor
+import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -57,6 +58,9 @@ import Glibc
 ///   `IORING_OP_SEND_ZC`/`SENDMSG_ZC`: the first completion says the send
 ///   happened, a second (`IORING_CQE_F_NOTIF`) that the kernel let go of the
 ///   buffer; only then is it reused.
+/// - TCP listeners and streams: multishot accept, multishot recv from one
+///   provided-buffer group shared by every stream, sends as SQEs of the send
+///   ring's spans; see URingBackend+TCP.swift.
 /// - Host loops: `descriptor` is an eventfd registered with
 ///   `IORING_REGISTER_EVENTFD`, created on first use. It becomes readable when
 ///   completions or deferred completion work are pending; each `poll()` resets
@@ -100,6 +104,28 @@ final class URingBackend: Backend {
     var dispatching = false
     var closeRequested = false
     var torndown = false
+    // TCP (URingBackend+TCP.swift).
+    let streamOptions: URingStreamOptions
+    let logger: Logger
+    var streamMode = StreamMode.undecided
+    /// The buffer group shared by every stream's multishot recv (nil until the first).
+    var streamBuffers: OpaquePointer?
+    var streamGroup: UInt16 = 0
+    var streamBufferCount = 0
+    /// Per provided buffer held for a paused stream: the next held buffer of
+    /// that stream (-1: last), and the offset and length of its unread bytes.
+    var heldNext: UnsafeMutablePointer<Int32>?
+    var heldOffset: UnsafeMutablePointer<Int32>?
+    var heldLength: UnsafeMutablePointer<Int32>?
+    var heldBuffers = 0
+    /// Stream states by index (user_data names them), reused through `freeStreams`.
+    var streams: ContiguousArray<URingStream?> = []
+    var freeStreams: ContiguousArray<Int32> = []
+    /// Streams whose reading resumed with held bytes, and those waiting for
+    /// buffers to re-arm (-ENOBUFS); listeners whose accept ended (preallocated).
+    var streamResumes: ContiguousArray<Int32> = []
+    var streamRearms: ContiguousArray<Int32> = []
+    var listenerRearms: ContiguousArray<Token> = []
 
     /// What a completion belongs to (the top 8 bits of its user_data).
     enum Operation: UInt64 {
@@ -114,12 +140,24 @@ final class URingBackend: Backend {
         case send = 6
         /// A datagram socket's POLLOUT poll after -EAGAIN (token in the low bits).
         case sendPoll = 7
+        /// A TCP stream's multishot recv (stream index and serial in the low bits).
+        case streamReceive = 8
+        /// A TCP stream's send of its send-ring spans (stream index and serial).
+        case streamSend = 9
+        /// A TCP stream's POLLOUT poll while connecting (stream index and serial).
+        case streamConnect = 10
+        /// A TCP listener's multishot accept (token in the low bits).
+        case accept = 11
     }
 
     /// io_uring's per-registration state: one case per registration kind.
     enum Entry {
         case datagram(URingDatagram)
         case descriptor(URingDescriptor)
+        /// TCP on completions (URingBackend+TCP.swift); in the readiness
+        /// fallback streams and listeners are `.descriptor`s.
+        case stream(URingStream)
+        case listener(URingListener)
     }
 
     static let cancelData = Operation.cancel.rawValue << 56
@@ -164,6 +202,13 @@ final class URingBackend: Backend {
             throw .invalidArgument("Reactor.Configuration.uringBufferCount must be a power of two from 1 to 32768 "
                                    + "(io_uring buffer rings); got \(count)")
         }
+        let streamBuffers = configuration.uringStreamBufferCount
+        guard streamBuffers > 0, streamBuffers <= 32_768, streamBuffers & (streamBuffers - 1) == 0,
+              configuration.uringStreamBufferSize > 0, configuration.uringStreamBufferSize <= 1 << 30 else {
+            throw .invalidArgument("Reactor.Configuration.uringStreamBufferCount must be a power of two from 1 to 32768 "
+                                   + "and uringStreamBufferSize from 1 to 2^30 bytes; got \(streamBuffers) and "
+                                   + "\(configuration.uringStreamBufferSize)")
+        }
         guard configuration.uringEntries > 0, configuration.uringEntries <= 32_768 else {
             throw .invalidArgument("Reactor.Configuration.uringEntries must be from 1 to 32768; got \(configuration.uringEntries)")
         }
@@ -187,6 +232,15 @@ final class URingBackend: Backend {
         sendZeroCopy = .allocate(filledWith: false, count: max(1, sendBufferCount))
         writableWaiters.reserveCapacity(configuration.maxRegistrations)
         sendReady.reserveCapacity(configuration.maxRegistrations)
+        streamOptions = URingStreamOptions(completions: configuration.uringStreamCompletions,
+                                           bufferCount: configuration.uringStreamBufferCount,
+                                           bufferSize: configuration.uringStreamBufferSize)
+        logger = configuration.logger
+        streams.reserveCapacity(configuration.maxRegistrations)
+        freeStreams.reserveCapacity(configuration.maxRegistrations)
+        streamResumes.reserveCapacity(configuration.maxRegistrations)
+        streamRearms.reserveCapacity(configuration.maxRegistrations)
+        listenerRearms.reserveCapacity(configuration.maxRegistrations)
         if sendBufferCount > 0 && sender == nil {
             fr_uring_destroy(ring)
             completions.deallocate()
@@ -272,6 +326,10 @@ final class URingBackend: Backend {
         case .datagram(let endpoint):
             let receiver = try addReceiver(registration, endpoint)
             entries[slot] = .datagram(URingDatagram(endpoint: endpoint, receiver: receiver))
+        case .stream(let connection) where decideStreamMode():
+            entries[slot] = .stream(try addStream(registration, connection))
+        case .listener(let listener) where decideStreamMode():
+            entries[slot] = .listener(try addListener(registration, listener))
         case .descriptor, .stream, .listener:
             let state = URingDescriptor(handler: registration.kind.readinessHandler!)
             entries[slot] = .descriptor(state)
@@ -288,13 +346,7 @@ final class URingBackend: Backend {
 
     /// A datagram socket's buffer group and multishot receive.
     func addReceiver(_ registration: Registration, _ endpoint: DatagramEndpoint) throws(ReactorError) -> URingReceiver {
-        let group: UInt16
-        if let free = freeGroups.popLast() {
-            group = free
-        } else if nextGroup <= UInt32(UInt16.max) {
-            group = UInt16(nextGroup)
-            nextGroup += 1
-        } else {
+        guard let group = takeGroup() else {
             throw .invalidArgument("io_uring buffer groups exhausted (65536 sockets registered or still closing)")
         }
         var error: Int32 = 0
@@ -318,6 +370,14 @@ final class URingBackend: Backend {
         return receiver
     }
 
+    /// A free buffer group id (16 bits: at most 65,536 at once); nil when none is left.
+    func takeGroup() -> UInt16? {
+        if let free = freeGroups.popLast() { return free }
+        guard nextGroup <= UInt32(UInt16.max) else { return nil }
+        defer { nextGroup += 1 }
+        return UInt16(nextGroup)
+    }
+
     /// Queues a plain descriptor's one-shot poll for `interest`.
     func arm(_ registration: Registration, _ state: URingDescriptor, _ interest: Interest) throws(SystemError) {
         try System.uringPrepare("io_uring_get_sqe") {
@@ -327,6 +387,16 @@ final class URingBackend: Backend {
     }
 
     func setInterest(_ registration: Registration, _ interest: Interest) throws(ReactorError) {
+        switch entries[Int(registration.token.slot)] {
+        case .stream(let stream)?:
+            guard let connection = stream.connection else { return }
+            do { try applyStreamInterest(stream, connection, interest) } catch { throw .system(error) }
+            return
+        case .listener?:
+            return   // always accepting
+        default:
+            break
+        }
         guard case .descriptor(let state)? = entries[Int(registration.token.slot)] else {
             throw .invalidArgument("setInterest applies to descriptor registrations; a datagram socket is always "
                                    + "read, and its sends are completions")
@@ -378,6 +448,10 @@ final class URingBackend: Backend {
                 _ = fr_uring_cancel(ring, Self.sendPollData(registration.token), Self.cancelData)
                 _ = fr_uring_submit(ring)
             }
+        case .stream(let stream)?:
+            removeStream(stream)
+        case .listener(let state)?:
+            removeListener(state, registration.token)
         case .descriptor(let state)?:
             // The caller may close the descriptor next: end the poll now.
             if state.armed {
@@ -399,7 +473,8 @@ final class URingBackend: Backend {
 
     func wait(timeoutNanoseconds: Int64) throws(ReactorError) -> Int {
         // (fr_uring_wait resets the host loop's eventfd first, when there is one.)
-        let n = fr_uring_wait(ring, timeoutNanoseconds)
+        // Resumed streams with held bytes are work without a completion: don't block.
+        let n = fr_uring_wait(ring, streamResumes.isEmpty ? timeoutNanoseconds : 0)
         if n >= 0 { return Int(n) }
         if n == -EEXIST {
             throw .invalidArgument("an io_uring reactor was driven from a thread other than the one that created "
@@ -438,7 +513,7 @@ final class URingBackend: Backend {
     func dispatch(into reactor: Reactor) -> Int {
         var n = Int(fr_uring_reap(ring, completions, UInt32(completionCapacity)))
         // The idle path: nothing reaped, touch nothing else.
-        if n == 0 && !needsSweep { return 0 }
+        if n == 0 && !needsSweep && !streamListsPending { return 0 }
         var work = 0
         var chunk = Chunk()
         dispatching = true
@@ -454,13 +529,14 @@ final class URingBackend: Backend {
                 case .wakeup:
                     work += flush(&chunk, reactor: reactor)
                     work += wakeup(completion, reactor: reactor)
-                case .poll:
-                    work += flush(&chunk, reactor: reactor)
-                    work += polled(completion, reactor: reactor)
                 case .send:
                     sent(completion, reactor: reactor)
                 case .sendPoll:
                     unblocked(completion, reactor: reactor)
+                case .poll, .streamReceive, .streamSend, .streamConnect, .accept:
+                    // Their handlers may deregister the socket being gathered: deliver it first.
+                    work += flush(&chunk, reactor: reactor)
+                    work += readinessOrStream(completion, reactor: reactor)
                 case .cancel, .control, nil:
                     break  // a cancel's own result; -ENOENT when the receive had ended already
                 }
@@ -476,6 +552,7 @@ final class URingBackend: Backend {
             sendsCompleted = 0
             if !writableWaiters.isEmpty && !closeRequested { work += notifyWritable(reactor) }
         }
+        if streamListsPending && !closeRequested { work += runStreamLists(reactor) }
         dispatching = false
         if closeRequested {
             teardown()
@@ -630,6 +707,19 @@ final class URingBackend: Backend {
             reactor.socketFailed(registration, error)
         }
         return work
+    }
+
+    /// A plain descriptor's poll, or a TCP completion (URingBackend+TCP.swift).
+    @inline(__always)
+    func readinessOrStream(_ completion: fr_uring_completion, reactor: Reactor) -> Int {
+        switch Operation(rawValue: completion.user_data >> 56) {
+        case .poll: return polled(completion, reactor: reactor)
+        case .streamReceive: return streamReceived(completion, reactor: reactor)
+        case .streamSend: return streamSent(completion, reactor: reactor)
+        case .streamConnect: return streamConnected(completion, reactor: reactor)
+        case .accept: return accepted(completion, reactor: reactor)
+        default: return 0
+        }
     }
 
     func wakeup(_ completion: fr_uring_completion, reactor: Reactor) -> Int {
@@ -903,6 +993,7 @@ final class URingBackend: Backend {
             if case .datagram(let state)? = entry { fr_uring_receiver_destroy(nil, state.receiver.raw) }
         }
         entries.removeAll()
+        teardownStreams()
         // (After the ring: the kernel no longer reads the send buffers.)
         fr_uring_sender_destroy(sender)
         if hostDescriptor >= 0 { System.close(hostDescriptor) }

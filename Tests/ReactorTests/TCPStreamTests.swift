@@ -9,8 +9,8 @@ import TestSupport
 /// TCP wiring on real loopback connections: both ends on one reactor unless
 /// the test needs a raw peer.
 @Suite struct TCPStreamTests {
-    /// Backends that run TCP (io_uring's TCP path is not built yet).
-    static let backends: [BackendKind] = [.epoll]
+    /// Both backends (io_uring where this build and kernel have it).
+    static let backends: [BackendKind] = TestEnvironment.backends
 
     /// Echoes what fits in the send ring and resumes when it drains.
     final class Echo: TCPStreamHandler {

@@ -380,6 +380,41 @@ int fr_uring_submit_wait(fr_uring *u, unsigned want, int64_t timeout_ns);
 /// Returns a buffer to the pool (at its send's final completion).
 void fr_uring_sender_release(fr_uring_sender *s, unsigned index);
 
+// MARK: - io_uring TCP streams (uring.c)
+//
+// One provided-buffer ring (one buffer group) shared by every TCP stream of a
+// reactor, filled by multishot IORING_OP_RECV; multishot IORING_OP_ACCEPT for
+// listeners; IORING_OP_SEND / SENDMSG of a connection's send-ring spans.
+
+typedef struct fr_uring_buffers fr_uring_buffers;
+/// 1 when the kernel supports every opcode the TCP completion path needs
+/// (ACCEPT, RECV, SEND, SENDMSG, POLL_ADD, ASYNC_CANCEL), 0 when one is
+/// missing, -errno when the probe itself failed.
+int fr_uring_probe_tcp(fr_uring *u);
+/// Registers `count` (a power of two, at most 32768) buffers of `size` bytes as
+/// buffer group `group`, all handed to the kernel. NULL with *error on failure.
+fr_uring_buffers *fr_uring_buffers_create(fr_uring *u, unsigned group, unsigned count, size_t size, int *error);
+/// Unregisters (when `u` is not NULL) and unmaps.
+void fr_uring_buffers_destroy(fr_uring *u, fr_uring_buffers *b);
+/// The memory of buffer `bid` (from a CQE's IORING_CQE_BUFFER_SHIFT bits).
+uint8_t *fr_uring_buffers_address(const fr_uring_buffers *b, unsigned bid);
+size_t fr_uring_buffers_size(const fr_uring_buffers *b);
+unsigned fr_uring_buffers_count(const fr_uring_buffers *b);
+/// Hands buffer `bid` back to the kernel (visible to it at once).
+void fr_uring_buffers_recycle(fr_uring_buffers *b, unsigned bid);
+/// The buffer id a CQE names (valid when its flags have FR_URING_CQE_F_BUFFER).
+unsigned fr_uring_cqe_buffer(uint32_t flags);
+/// Queues a multishot recv on `fd` picking buffers from `group`. 0 or -EBUSY.
+int fr_uring_recv_multishot(fr_uring *u, int fd, unsigned group, uint64_t user_data);
+/// Queues a multishot accept4(SOCK_NONBLOCK | SOCK_CLOEXEC) on `fd`; each CQE's
+/// result is a new descriptor (or -errno). 0 or -EBUSY.
+int fr_uring_accept_multishot(fr_uring *u, int fd, uint64_t user_data);
+/// Queues a send of `iov[0..<count]` (1: IORING_OP_SEND, 2: SENDMSG through
+/// `msg`, which must stay valid until the completion) with MSG_NOSIGNAL;
+/// `poll_first` waits for POLLOUT before trying (after an -EAGAIN). 0 or -EBUSY.
+int fr_uring_send_stream(fr_uring *u, int fd, struct msghdr *msg, struct iovec *iov, int count, int poll_first,
+                         uint64_t user_data);
+
 #ifdef __cplusplus
 }
 #endif
