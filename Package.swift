@@ -66,7 +66,7 @@ let package = Package(
         .executableTarget(
             name: "FeedReactorCLI",
             dependencies: [
-                "Reactor", "Multicast", "MoldUDP64", "Capture", "UTP", "ReliableUDP",
+                "Reactor", "Multicast", "MoldUDP64", "Capture", "UTP", "ReliableUDP", "SoupBinTCP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ] + cryptoTargets

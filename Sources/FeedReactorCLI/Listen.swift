@@ -153,7 +153,12 @@ final class ListenConsumer: MessageConsumer {
         digits.deallocate()
     }
 
+    /// Ignore what arrives after the target (a TCP read can hold more messages
+    /// than asked for; `soup-client` prints exactly --count).
+    var stopAtTarget = false
+
     func deliver(sequence: UInt64, message: UnsafeRawBufferPointer) {
+        if stopAtTarget && reachedTarget { return }
         delivered &+= 1
         if print { write(sequence: sequence, message: message) }
         if let target, delivered >= target {

@@ -82,6 +82,9 @@ public final class SoupTCPClient: TCPStreamHandler, SoupOutput, TimerHandler {
     public var onFinished: ((Outcome) -> Void)?
     /// True once the client stopped for good.
     public var isFinished: Bool { outcome != nil }
+    /// True while a TCP connection is open or being set up (false once a
+    /// logout's close has completed).
+    public var isConnected: Bool { token != nil }
 
     weak var reactor: Reactor?
     var token: Token?
@@ -171,12 +174,13 @@ public final class SoupTCPClient: TCPStreamHandler, SoupOutput, TimerHandler {
         if client.state == .streaming { failedInARow = 0 }
         if case .close(let reason, let flush) = status {
             isOpen = false
-            reactor.close(token, flush: flush)
+            // Finished before the close, whose `closed` would otherwise reconnect.
             switch reason {
             case .endOfSession: finish(.endOfSession)
             case .rejected(let why): finish(.rejected(why))
             default: break
             }
+            reactor.close(token, flush: flush)
         }
         return consumed
     }

@@ -1,0 +1,80 @@
+import Foundation
+import MoldUDP64
+import Reactor
+import Testing
+import TestSupport
+
+/// `feedreactor publish --soup-port` and `feedreactor soup-client` as separate
+/// processes on loopback: login, replay, End of Session, the output contract,
+/// and the exit codes of a rejected login and an unreachable server.
+@Suite(.serialized) struct SoupCommandLineTests {
+    typealias Run = PublishListenProcessTests.Run
+    static let enabled = PublishListenProcessTests.binaryExists
+
+    /// The HOST:PORT the publisher printed for its SoupBinTCP server.
+    func soupAddress(_ publish: Run) -> String? {
+        guard publish.waitFor("SoupBinTCP server on ", seconds: 20) else { return nil }
+        let line = publish.errorText.split(separator: "\n").first { $0.contains("SoupBinTCP server on ") }
+        return line.map { String($0.split(separator: " ").last!) }
+    }
+
+    @Test(.enabled(if: enabled, "needs the feedreactor executable (swift build)"))
+    func soupClientReceivesThePublishedSessionInOrderThenEndOfSession() throws {
+        let port = try PublishListenProcessTests().freePort()
+        let publish = try Run(["publish", "--group", "239.255.63.\(port % 200 + 1)", "--port", "\(port)",
+                               "--interface", "127.0.0.1", "--session", "SOUPCLI001", "--messages", "3000",
+                               "--rate", "20000", "--size", "8:40", "--seed", "5", "--soup-port", "0",
+                               "--soup-user", "feed", "--soup-password", "secret", "--linger", "3"])
+        let address = try #require(soupAddress(publish), "publish: \(publish.errorText)")
+
+        let client = try Run(["soup-client", "--connect", address, "--user", "feed", "--password", "secret",
+                              "--until-end-of-session", "--timeout", "20", "--print", "--backend", "epoll"])
+        #expect(client.finish(seconds: 30) == 0, "\(client.errorText)")
+        let payloads = PayloadGenerator(seed: 5, sizes: 8...40)
+        let lines = client.outputText.split(separator: "\n")
+        #expect(lines.count == 3000)
+        var mismatches = 0
+        for (index, line) in lines.enumerated() {
+            let sequence = UInt64(index + 1)
+            let expected = "\(sequence) " + payloads.payload(sequence: sequence).map { String(format: "%02x", $0) }.joined()
+            if line != expected { mismatches += 1 }
+        }
+        #expect(mismatches == 0)
+        let summary = client.errorText.split(separator: "\n").last ?? ""
+        #expect(summary.hasPrefix("messages=3000 "), "\(summary)")
+        #expect(summary.contains("outcome=end_of_session") && summary.contains("missing=none"), "\(summary)")
+
+        // A late login from the middle, exactly --count messages.
+        let middle = try Run(["soup-client", "--connect", address, "--user", "feed", "--password", "secret",
+                              "--from-seq", "2990", "--count", "5", "--print"])
+        #expect(middle.finish(seconds: 20) == 0, "\(middle.errorText)")
+        #expect(middle.outputText.split(separator: "\n").map { $0.split(separator: " ")[0] } == ["2990", "2991", "2992", "2993", "2994"])
+
+        let wrong = try Run(["soup-client", "--connect", address, "--user", "feed", "--password", "guess", "--count", "1"])
+        #expect(wrong.finish(seconds: 20) == 3)
+        #expect(wrong.errorText.contains("rejected the login: not authorized"), "\(wrong.errorText)")
+        #expect(wrong.errorText.contains("check --user and --password"), "\(wrong.errorText)")
+        #expect((wrong.errorText.split(separator: "\n").last ?? "").contains("rejected=A"))
+
+        #expect(publish.finish(seconds: 30) == 0, "\(publish.errorText)")
+        let published = publish.errorText.split(separator: "\n").last ?? ""
+        #expect(published.contains("soup_logins=2") && published.contains("soup_rejected=1"), "\(published)")
+    }
+
+    @Test(.enabled(if: enabled, "needs the feedreactor executable (swift build)"))
+    func soupClientMistakesAreNamed() throws {
+        // Nobody listens on a port just released.
+        let listener = try TCPListener.bound(to: SocketAddress("127.0.0.1", port: 0))
+        let address = try listener.localAddress()
+        listener.close()
+        let unreachable = try Run(["soup-client", "--connect", "\(address)", "--count", "1", "--timeout", "20"])
+        #expect(unreachable.finish(seconds: 30) == 2)
+        #expect(unreachable.errorText.contains("cannot reach \(address)"), "\(unreachable.errorText)")
+        let noStop = try Run(["soup-client", "--connect", "\(address)"])
+        #expect(noStop.finish(seconds: 20) == 64)
+        #expect(noStop.errorText.contains("say when to stop"), "\(noStop.errorText)")
+        let longUser = try Run(["soup-client", "--connect", "\(address)", "--user", "toolonguser", "--count", "1"])
+        #expect(longUser.finish(seconds: 20) == 64)
+        #expect(longUser.errorText.contains("1 to 6 printable ASCII characters"), "\(longUser.errorText)")
+    }
+}
