@@ -80,6 +80,9 @@ public final class SoupTCPClient: TCPStreamHandler, SoupOutput, TimerHandler {
     public private(set) var outcome: Outcome?
     /// Called once when `outcome` is set.
     public var onFinished: ((Outcome) -> Void)?
+    /// Called after each read's packets went to the client (a consumer that
+    /// batches messages flushes here).
+    public var afterRead: (() -> Void)?
     /// True once the client stopped for good.
     public var isFinished: Bool { outcome != nil }
     /// True while a TCP connection is open or being set up (false once a
@@ -111,12 +114,15 @@ public final class SoupTCPClient: TCPStreamHandler, SoupOutput, TimerHandler {
 
     deinit { reader.deallocate() }
 
-    /// Sends a Logout Request (2.3.4) and closes after it is flushed; the client is finished.
+    /// Sends a Logout Request (2.3.4) and shuts the write side down after it;
+    /// what the server still sends is read and discarded until it closes (a close
+    /// with unread bytes would be a reset, which can overtake the logout). The
+    /// client is finished.
     public func logout() {
         guard let reactor, outcome == nil else { return }
         if let token, isOpen {
             client.logout(now: reactor.now, output: self)
-            reactor.close(token, flush: true)
+            reactor.shutdownWrite(token)
         }
         finish(.loggedOut)
     }
@@ -169,9 +175,12 @@ public final class SoupTCPClient: TCPStreamHandler, SoupOutput, TimerHandler {
 
     /// Feeds the packets to the client; closes on a rejection, End of Session or bad data.
     public func received(_ bytes: ByteSpans, token: Token, reactor: Reactor) -> Int {
+        // Logged out: the server's last bytes are not wanted.
+        guard outcome == nil else { return bytes.count }
         let now = reactor.now
         let (consumed, status) = reader.read(bytes) { client.receive($0, now: now, output: self) }
         if client.state == .streaming { failedInARow = 0 }
+        afterRead?()
         if case .close(let reason, let flush) = status {
             isOpen = false
             // Finished before the close, whose `closed` would otherwise reconnect.

@@ -37,6 +37,12 @@ public final class SoupTCPServer: TCPListenerHandler, TimerHandler {
     let streamOptions: TCPStreamOptions
     let maxFrameLength: Int
     var streams: [Token: SoupServerStream] = [:]
+    /// Where a connection's packets are gathered before one `Reactor.write`:
+    /// outside a connection's own callback each write is a send system call, and
+    /// a replay writes two pieces per message. Shared: connections are serviced
+    /// one at a time on the reactor's thread, and each commits before the next.
+    let staging: UnsafeMutableRawBufferPointer
+    var staged = 0
     var listenerToken: Token?
     var tick = TimerHandle.invalid
     weak var reactor: Reactor?
@@ -52,12 +58,15 @@ public final class SoupTCPServer: TCPListenerHandler, TimerHandler {
         self.server = server
         streamOptions = options.stream
         maxFrameLength = server.configuration.maxFrameLength
+        staging = .allocate(byteCount: max(64 * 1024, maxFrameLength), alignment: 8)
         let listener = try TCPListener.bound(to: address, options: options)
         localAddress = try listener.localAddress()
         self.reactor = reactor
         listenerToken = try reactor.listen(listener, options: options, handler: self)
         tick = try reactor.schedule(after: servicePeriod, period: servicePeriod, handler: self)
     }
+
+    deinit { staging.deallocate() }
 
     /// Connections open now.
     public var connectionCount: Int { streams.count }
@@ -134,12 +143,23 @@ final class SoupServerStream: TCPStreamHandler, SoupOutput {
 
     var writableSpace: Int {
         guard let token, let queued = reactor?.queuedBytes(token), closeReason == nil else { return 0 }
-        return owner.streamOptions.sendCapacity - queued
+        return min(owner.streamOptions.sendCapacity - queued, owner.staging.count) - owner.staged
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) {
-        guard let token, let reactor else { return }
-        owner.counters.bytesSent &+= UInt64(reactor.write(token, bytes))
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        // Safety: the connection wrote at most writableSpace bytes, which leaves
+        // staged + count within the staging buffer.
+        (owner.staging.baseAddress! + owner.staged).copyMemory(from: base, byteCount: bytes.count)
+        owner.staged += bytes.count
+    }
+
+    /// Hands what was staged to the send ring in one write (it fits: writableSpace said so).
+    func commit(reactor: Reactor) {
+        guard owner.staged > 0 else { return }
+        defer { owner.staged = 0 }
+        guard let token else { return }
+        owner.counters.bytesSent &+= UInt64(reactor.write(token, UnsafeRawBufferPointer(rebasing: owner.staging[0..<owner.staged])))
     }
 
     func connected(token: Token, reactor: Reactor) {
@@ -151,6 +171,7 @@ final class SoupServerStream: TCPStreamHandler, SoupOutput {
     func received(_ bytes: ByteSpans, token: Token, reactor: Reactor) -> Int {
         let now = reactor.now
         let (consumed, status) = reader.read(bytes) { connection.receive($0, now: now, output: self) }
+        commit(reactor: reactor)
         if apply(status, reactor: reactor) { service(now: now, reactor: reactor) }
         return consumed
     }
@@ -161,7 +182,14 @@ final class SoupServerStream: TCPStreamHandler, SoupOutput {
 
     func service(now: UInt64, reactor: Reactor) {
         guard closeReason == nil else { return }
-        _ = apply(connection.service(now: now, output: self).status, reactor: reactor)
+        // A round moves at most one staging buffer; the kernel takes it at once
+        // outside a callback, so go on while messages moved and the ring has room
+        // (bounded, so one replaying client cannot hold the reactor for long).
+        for _ in 0..<16 {
+            let (sent, status) = connection.service(now: now, output: self)
+            commit(reactor: reactor)
+            guard apply(status, reactor: reactor), sent > 0, writableSpace >= owner.staging.count / 2 else { return }
+        }
     }
 
     /// Closes the stream when the protocol says so; true while it stays open.

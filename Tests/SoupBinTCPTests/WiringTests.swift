@@ -99,6 +99,25 @@ let fastClient = SoupTCPClient.Configuration(connectTimeout: 1_000_000_000, reco
         tcp.close()
     }
 
+    @Test func logoutInTheMiddleOfAReplayEndsCleanly() throws {
+        let reactor = try Reactor(backend: .epoll)
+        let store = RetransmissionStore(messageCapacity: 1 << 17, byteCapacity: 32 << 20)
+        append(store, through: 100_000)
+        let soup = try SoupTCPServer(server: SoupServer(configuration: .init(session: "FEED000001"), store: store),
+                                     address: SocketAddress("127.0.0.1", port: 0), reactor: reactor)
+        let recorder = Recorder()
+        let client = try SoupClient(configuration: .init(firstSequence: 1), consumer: recorder)
+        let tcp = try SoupTCPClient(client: client, server: soup.localAddress, reactor: reactor, configuration: fastClient)
+        tcp.afterRead = { if recorder.messages.count >= 1_000 { tcp.logout() } }
+        try pump(reactor) { tcp.isFinished && !tcp.isConnected && soup.connectionCount == 0 }
+        #expect(tcp.outcome == .loggedOut)
+        #expect(soup.server.counters.logouts == 1, "\(soup.recentCloseReasons)")
+        #expect(soup.recentCloseReasons == [.loggedOut])
+        #expect(tcp.lastCloseReason == .peerClosed)
+        expectContiguous(recorder, from: 1, through: UInt64(recorder.messages.count))
+        soup.close()
+    }
+
     @Test func rejectedLoginIsReportedWithItsReasonAndNotRetried() throws {
         let reactor = try Reactor(backend: .epoll)
         let store = RetransmissionStore(messageCapacity: 1024)
