@@ -61,6 +61,42 @@ import TestSupport
         #expect(published.contains("soup_logins=2") && published.contains("soup_rejected=1"), "\(published)")
     }
 
+    /// `listen --soup` alone: every gap of a lossy feed is recovered over TCP.
+    @Test(.enabled(if: enabled, "needs the feedreactor executable (swift build)"))
+    func listenRecoversOverSoupBinTCPAlone() throws {
+        let port = try PublishListenProcessTests().freePort()
+        let group = "239.255.64.\(port % 200 + 1)"
+        // The publisher first (its TCP port is the kernel's choice); the
+        // listener joins while it lingers before the first message.
+        let publish = try Run(["publish", "--group", group, "--port", "\(port)", "--interface", "127.0.0.1",
+                               "--session", "SOUPLSN001", "--messages", "20000", "--rate", "20000", "--drop", "0.05",
+                               "--seed", "6", "--soup-port", "0", "--linger", "3"])
+        let address = try #require(soupAddress(publish), "publish: \(publish.errorText)")
+        let listen = try Run(["listen", "--group", group, "--port", "\(port)", "--interface", "127.0.0.1",
+                              "--soup", address, "--session", "SOUPLSN001", "--until-end-of-session",
+                              "--timeout", "30", "--print", "--backend", "epoll"])
+        let status = listen.finish(seconds: 40)
+        _ = publish.finish(seconds: 30)
+        #expect(status == 0, "\(listen.errorText)")
+        let lines = listen.outputText.split(separator: "\n")
+        #expect(lines.count == 20_000)
+        #expect(lines.enumerated().allSatisfy { $0.element.hasPrefix("\($0.offset + 1) ") })
+        let summary = listen.errorText.split(separator: "\n").last ?? ""
+        #expect(summary.contains("missing=none") && summary.contains("requests=0 "), "\(summary)")
+        #expect(!summary.contains("tcp_messages=0 ") && summary.contains("tcp_failed=0"), "\(summary)")
+    }
+
+    @Test(.enabled(if: enabled, "needs the feedreactor executable (swift build)"), arguments: ["tcp", "both"])
+    func demoRecoversOverTCP(_ recovery: String) throws {
+        let demo = try Run(["demo", "--recovery", recovery, "--messages", "30000", "--quiet", "--group", "239.255.65.\(recovery == "tcp" ? 1 : 3)"])
+        #expect(demo.finish(seconds: 60) == 0, "\(demo.errorText)")
+        let report = demo.outputText
+        #expect(report.contains("30000 of 30000 in order, each exactly once"), "\(report)")
+        let paths = report.split(separator: "\n").first { $0.contains("paths") }.map(String.init) ?? ""
+        #expect(paths.contains("over SoupBinTCP (recovery \(recovery))") && !paths.contains(" 0 over SoupBinTCP"), "\(paths)")
+        if recovery == "tcp" { #expect(paths.contains(" 0 over UDP re-requests"), "\(paths)") }
+    }
+
     @Test(.enabled(if: enabled, "needs the feedreactor executable (swift build)"))
     func soupClientMistakesAreNamed() throws {
         // Nobody listens on a port just released.
