@@ -156,10 +156,13 @@ final class SoupServerStream: TCPStreamHandler, SoupOutput {
 
     /// Hands what was staged to the send ring in one write (it fits: writableSpace said so).
     func commit(reactor: Reactor) {
-        guard owner.staged > 0 else { return }
-        defer { owner.staged = 0 }
+        let count = owner.staged
+        guard count > 0 else { return }
+        // Emptied before the write: the send it starts can call `writable`, whose
+        // service stages anew (the bytes are in the ring by then).
+        owner.staged = 0
         guard let token else { return }
-        owner.counters.bytesSent &+= UInt64(reactor.write(token, UnsafeRawBufferPointer(rebasing: owner.staging[0..<owner.staged])))
+        owner.counters.bytesSent &+= UInt64(reactor.write(token, UnsafeRawBufferPointer(rebasing: owner.staging[0..<count])))
     }
 
     func connected(token: Token, reactor: Reactor) {
@@ -188,7 +191,12 @@ final class SoupServerStream: TCPStreamHandler, SoupOutput {
         for _ in 0..<16 {
             let (sent, status) = connection.service(now: now, output: self)
             commit(reactor: reactor)
-            guard apply(status, reactor: reactor), sent > 0, writableSpace >= owner.staging.count / 2 else { return }
+            guard apply(status, reactor: reactor), sent > 0 else { return }
+            if writableSpace < owner.staging.count / 2 {
+                // Still owed, the ring nearly full: go on when it drains, not at the next tick.
+                if let token { reactor.notifyWhenWritable(token) }
+                return
+            }
         }
     }
 

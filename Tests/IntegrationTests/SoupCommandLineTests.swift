@@ -24,7 +24,7 @@ import TestSupport
         let publish = try Run(["publish", "--group", "239.255.63.\(port % 200 + 1)", "--port", "\(port)",
                                "--interface", "127.0.0.1", "--session", "SOUPCLI001", "--messages", "3000",
                                "--rate", "20000", "--size", "8:40", "--seed", "5", "--soup-port", "0",
-                               "--soup-user", "feed", "--soup-password", "secret", "--linger", "3"])
+                               "--soup-user", "feed", "--soup-password", "secret", "--linger", "8"])
         let address = try #require(soupAddress(publish), "publish: \(publish.errorText)")
 
         let client = try Run(["soup-client", "--connect", address, "--user", "feed", "--password", "secret",

@@ -18,7 +18,7 @@ public final class WiresharkCapture {
     /// Starts capturing UDP traffic to or from `ports` on lo, and returns once
     /// tshark writes its capture file (dumpcap opens the interface and sets the
     /// filter before it creates the file, so nothing sent afterwards is missed).
-    public init(ports: [UInt16], options: [String] = []) throws {
+    public init(ports: [UInt16], options: [String] = [], transport: String = "udp") throws {
         let directory = FileManager.default.temporaryDirectory
         let name = "feedside-\(getpid())-\(ports[0])"
         file = directory.appendingPathComponent("\(name).\(options.contains("pcap") ? "pcap" : "pcapng")")
@@ -26,7 +26,7 @@ public final class WiresharkCapture {
         log = directory.appendingPathComponent("\(name).log")
         try? FileManager.default.removeItem(at: file)
         pid = try Self.spawn(Self.tshark!, options + ["-i", "lo", "-w", file.path, "-P", "-l",
-                                            "-f", ports.map { "udp port \($0)" }.joined(separator: " or ")],
+                                            "-f", ports.map { "\(transport) port \($0)" }.joined(separator: " or ")],
                              stdout: summaries.path, stderr: log.path)
         guard Self.poll(seconds: 20, while: { self.isRunning }, until: {
             ((try? FileManager.default.attributesOfItem(atPath: self.file.path)[.size]) as? Int ?? 0) > 0
@@ -84,6 +84,34 @@ public final class WiresharkCapture {
             throw TestFailure("tshark captured \(Self.text(summaries).split(separator: "\n").count) of \(frames) frames: \(Self.text(log))")
         }
         return file
+    }
+
+    /// Waits until tshark's frame summaries satisfy `condition` (a TCP capture
+    /// waits for the last FIN, say), then stops it and returns the capture file.
+    public func finish(until condition: @escaping (String) -> Bool) throws -> URL {
+        let captured = Self.poll(seconds: 10, while: { self.isRunning }, until: { condition(Self.text(self.summaries)) })
+        stop()
+        guard captured else { throw TestFailure("tshark's capture never showed what was awaited: \(Self.text(log))") }
+        return file
+    }
+
+    /// Runs `tshark -r` with `decodeAs` rules (`tcp.port==P,soupbintcp`); one
+    /// line per frame matching `filter`, with `fields` separated by tabs.
+    public static func dissect(_ file: URL, decodeAs: [String], filter: String, fields: [String]) throws -> [String] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tshark!)
+        process.arguments = ["-r", file.path] + decodeAs.flatMap { ["-d", $0] }
+            + ["-Y", filter, "-T", "fields"] + fields.flatMap { ["-e", $0] }
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw TestFailure("tshark -r \(file.path) failed with status \(process.terminationStatus)")
+        }
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
     }
 
     public static func text(_ url: URL) -> String { (try? String(contentsOf: url, encoding: .utf8)) ?? "" }
