@@ -188,15 +188,15 @@ final class SoupServerStream: TCPStreamHandler, SoupOutput {
         // A round moves at most one staging buffer; the kernel takes it at once
         // outside a callback, so go on while messages moved and the ring has room
         // (bounded, so one replaying client cannot hold the reactor for long).
-        for _ in 0..<16 {
+        for _ in 0..<64 {
             let (sent, status) = connection.service(now: now, output: self)
             commit(reactor: reactor)
             guard apply(status, reactor: reactor), sent > 0 else { return }
-            if writableSpace < owner.staging.count / 2 {
-                // Still owed, the ring nearly full: go on when it drains, not at the next tick.
-                if let token { reactor.notifyWhenWritable(token) }
-                return
-            }
+            if writableSpace < owner.staging.count / 2 { break }
+        }
+        // Still owed: go on when the ring drains, not at the next tick.
+        if connection.nextSequence < owner.server.store.nextSequenceNumber, let token {
+            reactor.notifyWhenWritable(token)
         }
     }
 

@@ -30,16 +30,9 @@ import TestSupport
         let client = try Run(["soup-client", "--connect", address, "--user", "feed", "--password", "secret",
                               "--until-end-of-session", "--timeout", "20", "--print", "--backend", "epoll"])
         #expect(client.finish(seconds: 30) == 0, "\(client.errorText)")
-        let payloads = PayloadGenerator(seed: 5, sizes: 8...40)
         let lines = client.outputText.split(separator: "\n")
         #expect(lines.count == 3000)
-        var mismatches = 0
-        for (index, line) in lines.enumerated() {
-            let sequence = UInt64(index + 1)
-            let expected = "\(sequence) " + payloads.payload(sequence: sequence).map { String(format: "%02x", $0) }.joined()
-            if line != expected { mismatches += 1 }
-        }
-        #expect(mismatches == 0)
+        #expect(PublishListenProcessTests.mismatches(lines, payloads: PayloadGenerator(seed: 5, sizes: 8...40)) == 0)
         let summary = client.errorText.split(separator: "\n").last ?? ""
         #expect(summary.hasPrefix("messages=3000 "), "\(summary)")
         #expect(summary.contains("outcome=end_of_session") && summary.contains("missing=none"), "\(summary)")

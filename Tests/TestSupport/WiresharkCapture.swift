@@ -145,21 +145,7 @@ public final class WiresharkCapture {
     /// Runs `tshark -r` with the ports decoded as MoldUDP64; returns one line per
     /// frame matching `filter`, with `fields` separated by tabs.
     public static func dissect(_ file: URL, ports: [UInt16], filter: String, fields: [String]) throws -> [String] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tshark!)
-        process.arguments = ["-r", file.path]
-            + ports.flatMap { ["-d", "udp.port==\($0),moldudp64"] }
-            + ["-Y", filter, "-T", "fields"] + fields.flatMap { ["-e", $0] }
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw TestFailure("tshark -r \(file.path) failed with status \(process.terminationStatus)")
-        }
-        return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+        try dissect(file, decodeAs: ports.map { "udp.port==\($0),moldudp64" }, filter: filter, fields: fields)
     }
 }
 
