@@ -88,10 +88,13 @@ public final class WiresharkCapture {
 
     /// Waits until tshark's frame summaries satisfy `condition` (a TCP capture
     /// waits for the last FIN, say), then stops it and returns the capture file.
-    public func finish(until condition: @escaping (String) -> Bool) throws -> URL {
-        let captured = Self.poll(seconds: 10, while: { self.isRunning }, until: { condition(Self.text(self.summaries)) })
+    public func finish(seconds: Double = 30, until condition: @escaping (String) -> Bool) throws -> URL {
+        let captured = Self.poll(seconds: seconds, while: { self.isRunning }, until: { condition(Self.text(self.summaries)) })
         stop()
-        guard captured else { throw TestFailure("tshark's capture never showed what was awaited: \(Self.text(log))") }
+        guard captured else {
+            throw TestFailure("tshark's capture never showed what was awaited: \(Self.text(log)); "
+                              + "last frames: \(Self.text(summaries).split(separator: "\n").suffix(8))")
+        }
         return file
     }
 
