@@ -66,7 +66,7 @@ let package = Package(
         .executableTarget(
             name: "FeedReactorCLI",
             dependencies: [
-                "Reactor", "Multicast", "MoldUDP64", "Capture", "UTP", "ReliableUDP",
+                "Reactor", "Multicast", "MoldUDP64", "Capture", "UTP", "ReliableUDP", "SoupBinTCP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ] + cryptoTargets
@@ -116,7 +116,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .testTarget(name: "SoupBinTCPTests", dependencies: ["SoupBinTCP", "MoldUDP64", "TestSupport"]),
+        .testTarget(name: "SoupBinTCPTests", dependencies: ["SoupBinTCP", "MoldUDP64", "Multicast", "Reactor", "TestSupport"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "MoldUDP64", "Reactor", "TestSupport"]),
         .testTarget(name: "ReliableUDPTests", dependencies: ["ReliableUDP", "Reactor", "TestSupport"] + cryptoTargets),
         .testTarget(name: "UTPTests", dependencies: ["UTP", "Reactor", "TestSupport"]),

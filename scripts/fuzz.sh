@@ -59,19 +59,28 @@ module() {
     OBJECTS+=("$OUT/$1.o")
 }
 
+# swift-log from the package's checkout (Reactor imports Logging): `swift build` once first.
+logging() {
+    local sources=.build/checkouts/swift-log/Sources/Logging
+    [[ -d $sources ]] || { echo "fuzz.sh: $sources missing: run swift build once (it fetches swift-log)" >&2; exit 1; }
+    swiftc "${SWIFT_FLAGS[@]/-sanitize=fuzzer,address/-sanitize=address}" -module-name Logging -wmo -emit-module \
+        -emit-module-path "$OUT/Logging.swiftmodule" -c $(find "$sources" -name "*.swift") -o "$OUT/Logging.o"
+    OBJECTS+=("$OUT/Logging.o")
+}
+
 MAX_LEN=2048
 case "$TARGET" in
     mold)
-        c_shim; module Reactor; module Multicast; module MoldUDP64   # MoldUDP64's Client imports Multicast
+        c_shim; logging; module Reactor; module Multicast; module MoldUDP64   # MoldUDP64's Client imports Multicast
         SOURCES=(Fuzz/MoldFuzz.swift Tests/MoldUDP64Tests/FuzzProgram.swift) ;;
     soup)
-        c_shim; module Reactor; module Multicast; module MoldUDP64; module SoupBinTCP
+        c_shim; logging; module Reactor; module Multicast; module MoldUDP64; module SoupBinTCP
         SOURCES=(Fuzz/SoupFuzz.swift Tests/SoupBinTCPTests/SoupFuzzProgram.swift) ;;
     rudp)
-        c_shim; module Reactor; module ReliableUDP
+        c_shim; logging; module Reactor; module ReliableUDP
         SOURCES=(Fuzz/RudpFuzz.swift Tests/ReliableUDPTests/FuzzProgram.swift) ;;
     utp)
-        c_shim; module Reactor; module UTP
+        c_shim; logging; module Reactor; module UTP
         SOURCES=(Fuzz/UTPFuzz.swift Tests/UTPTests/UTPFuzzProgram.swift)
         MAX_LEN=4096 ;;
     capture)

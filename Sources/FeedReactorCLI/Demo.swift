@@ -4,6 +4,7 @@ import Histogram
 import MoldUDP64
 import Multicast
 import Reactor
+import SoupBinTCP
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -27,6 +28,12 @@ struct Demo: ParsableCommand {
     @Option(parsing: .unconditional, help: "Seed for payloads and loss.", transform: wholeNumber("--seed")) var seed: UInt64 = 7
     @Option(help: "Multicast group of line A (line B is the next address).") var group: String = "239.255.42.1"
     @Flag(help: "No live progress line.") var quiet = false
+    @Option(help: "How gaps are recovered: udp (MoldUDP64 re-requests), tcp (SoupBinTCP logins at each gap) or both (small gaps over UDP, gaps of --tcp-threshold messages and more over TCP).")
+    var recovery: DemoRecovery = .udp
+    @Option(name: .customLong("tcp-threshold"), parsing: .unconditional, help: "With --recovery both: gaps of at least this many messages go to TCP.", transform: wholeNumber("--tcp-threshold", 1...UInt64.max))
+    var tcpThreshold: UInt64 = 1_000
+    @Option(name: .customLong("burst-packets"), parsing: .unconditional, help: "Also drop this many data packets in a row halfway through (a big gap; default: 200 with --recovery both, else 0).", transform: wholeNumber("--burst-packets", 0...1_000_000))
+    var burstPackets: UInt64?
 
     func validate() throws {
         guard let sizes = parseSizes(size), sizes.lowerBound >= 8 else {
@@ -45,7 +52,9 @@ struct Demo: ParsableCommand {
         let serverSocket = try UDPSocket.bound(to: SocketAddress("127.0.0.1", port: 0))
         var lines = [try Subscription(group: group, port: 0, interface: loopback)]
         if ab { lines.append(try Subscription(group: nextAddress(group), port: 0, interface: loopback)) }
-        var clientConfiguration = Client.Configuration(lines: lines, servers: [try serverSocket.localAddress()])
+        let udpServers = recovery == .tcp ? [] : [try serverSocket.localAddress()]
+        var clientConfiguration = Client.Configuration(lines: lines, servers: udpServers)
+        clientConfiguration.recoversElsewhere = recovery != .udp
         clientConfiguration.receiveBufferBytes = 32 << 20
         clientConfiguration.session.pinnedSession = sessionID
         let report = DemoConsumer(expected: messages, payloads: PayloadGenerator(seed: seed, sizes: parseSizes(size)!),
@@ -57,7 +66,19 @@ struct Demo: ParsableCommand {
         let feed = FeedThread(session: sessionID, lines: zip(lines, client.linePorts).map { ($0.0.group, $0.1) },
                               serverSocket: serverSocket, messages: messages, rate: rate, loss: loss, ab: ab,
                               sizes: parseSizes(size)!, seed: seed, backend: backend)
+        feed.soup = recovery != .udp
+        let burst = burstPackets ?? (recovery == .both ? 200 : 0)
+        if burst > 0 {
+            // Packets of about 25 messages: the burst starts halfway through the session.
+            let middle = max(1, messages / 50)
+            feed.dropPacketNumbers = Array(middle..<(middle + burst))
+        }
         try feed.start()
+        var soup: SoupRecovery?
+        if let address = feed.soupAddress {
+            soup = try SoupRecovery(configuration: .init(server: address, threshold: tcpThreshold), client: client,
+                                    reactor: clientReactor)
+        }
 
         note("demo: \(messages) messages at \(Int(rate))/s, \(fixed(loss * 100, 1))% loss\(ab ? " per line (A/B)" : ""), "
              + "client on \(clientReactor.backendKind), feed on \(feed.backendName)")
@@ -78,7 +99,15 @@ struct Demo: ParsableCommand {
         print("FeedReactor demo: MoldUDP64 over loopback multicast, \(ab ? "two lines (A/B)" : "one line"), "
               + "\(fixed(loss * 100, 1))% packet loss")
         print("  delivered      \(report.delivered) of \(messages) \(complete ? "in order, each exactly once, every byte checked" : "INCOMPLETE")")
+        let overTCP = soup?.counters.messagesDelivered ?? 0
+        print("  paths          \(report.delivered &- c.recovered) live multicast, \(c.recovered &- overTCP) over UDP re-requests, "
+              + "\(overTCP) over SoupBinTCP (recovery \(recovery))")
         print("  recovered      \(c.recovered) messages via \(c.requests) re-requests (timeouts \(c.timeouts), gaps \(c.gaps))")
+        if let soup {
+            let t = soup.counters
+            print("  tcp            \(t.started) logins at a gap's first message, \(t.completed) filled and logged out, "
+                  + "\(t.failed) failed, \(t.messagesReceived) messages received, \(t.drops) drops")
+        }
         print("  dropped        \(feed.droppedPackets) packets by the publisher, \(c.duplicates) duplicates ignored"
               + (ab ? " (line A \(client.lineCounters[0].duplicates), line B \(client.lineCounters[1].duplicates))" : ""))
         let lostPackets = feed.droppedPackets
@@ -104,6 +133,13 @@ struct Demo: ParsableCommand {
         parts[3] = (parts[3] + 1) % 256
         return parts.map(String.init).joined(separator: ".")
     }
+}
+
+/// `demo --recovery`: which paths recover gaps.
+enum DemoRecovery: String, ExpressibleByArgument, CaseIterable, CustomStringConvertible {
+    case udp, tcp, both
+    var description: String { rawValue }
+    var defaultValueDescription: String { rawValue }
 }
 
 /// Checks and times each delivered message; stops the client at the end of session.
@@ -278,6 +314,13 @@ final class FeedThread: @unchecked Sendable {
     var backendName = "?"
     var publisher: Publisher?
     var fanout: FanoutSink?
+    /// Serve the session over SoupBinTCP too (set before `start`).
+    var soup = false
+    /// Data packets the publisher drops on purpose (a burst), set before `start`.
+    var dropPacketNumbers: [UInt64] = []
+    /// The SoupBinTCP server's address once `start` returned (with `soup`).
+    var soupAddress: SocketAddress?
+    var soupServer: SoupTCPServer?
 
     init(session: SessionID, lines: [(IPAddress, UInt16)], serverSocket: UDPSocket, messages: UInt64, rate: Double,
          loss: Double, ab: Bool, sizes: ClosedRange<Int>, seed: UInt64, backend: BackendKind) {
@@ -323,7 +366,7 @@ final class FeedThread: @unchecked Sendable {
                 self.fanout = fanout
                 sink = fanout
             } else {
-                configuration.loss = LossSimulation(dropFraction: loss, seed: seed)
+                configuration.loss = LossSimulation(dropPacketNumbers: dropPacketNumbers, dropFraction: loss, seed: seed)
                 sink = sinks[0]
             }
             let publisher = Publisher(configuration, sink: sink, store: store)
@@ -335,6 +378,13 @@ final class FeedThread: @unchecked Sendable {
             try reactor.register(serverSocket, handler: server)
             let feed = PacedFeed(publisher: publisher, payloads: PayloadGenerator(seed: seed, sizes: sizes),
                                  total: messages, rate: rate, linger: Nanoseconds.seconds(UInt64(3600)), stampTime: true)
+            if soup {
+                let server = try SoupServer(configuration: .init(session: session.description), store: store)
+                let tcp = try SoupTCPServer(server: server, address: SocketAddress("127.0.0.1", port: 0), reactor: reactor)
+                soupAddress = tcp.localAddress
+                soupServer = tcp
+                feed.onSessionEnd = { now in tcp.endSession(now: now) }
+            }
             try feed.start(on: reactor)
             thread.ready()
             try reactor.run(idle: .block)

@@ -3,6 +3,7 @@ import CFeedReactor
 import MoldUDP64
 import Multicast
 import Reactor
+import SoupBinTCP
 
 /// `feedreactor listen`: a MoldUDP64 client on the command line (DESIGN.md).
 struct Listen: ParsableCommand {
@@ -11,6 +12,8 @@ struct Listen: ParsableCommand {
         // ArgumentParser's generated usage shows every option as optional; two are not.
         usage: """
         feedreactor listen --group <group> --port <port> --rerequest <host:port> [--rerequest <host:port> ...]
+                           (--count <n> | --until-end-of-session | --timeout <seconds>) [<options>]
+        feedreactor listen --group <group> --port <port> --soup <host:port> [--rerequest <host:port> ...]
                            (--count <n> | --until-end-of-session | --timeout <seconds>) [<options>]
         feedreactor listen --pcap <file> [--port <port>] [<options>]
         """,
@@ -41,10 +44,15 @@ struct Listen: ParsableCommand {
     @Option(help: "Read this pcap/pcapng capture instead of the network (see ListenPcap.swift).") var pcap: String?
     @Option(name: .customLong("buffer-mb"), help: "Reorder buffer for out-of-order data, in MiB (allocated at start).")
     var bufferMegabytes: Int = 64
+    @Option(help: ArgumentHelp("SoupBinTCP server HOST:PORT for TCP recovery (publish --soup-port): late joins, big gaps, and whatever UDP re-requests cannot recover.", valueName: "host:port"), transform: hostPort("--soup")) var soup: String?
+    @Option(name: .customLong("soup-user"), help: "SoupBinTCP username.") var soupUser: String = ""
+    @Option(name: .customLong("soup-password"), help: "SoupBinTCP password.") var soupPassword: String = ""
+    @Option(name: .customLong("soup-threshold"), parsing: .unconditional, help: "With --rerequest too: gaps of at least this many messages go to TCP.", transform: wholeNumber("--soup-threshold", 1...UInt64.max))
+    var soupThreshold: UInt64 = 10_000
 
     func validate() throws {
         if pcap == nil && (group == nil || port == nil) { throw ValidationError("listen needs --group G --port P (the feed's multicast line), or --pcap FILE to read a capture") }
-        if rerequest.isEmpty && pcap == nil { throw ValidationError("listen needs --rerequest HOST:PORT, the retransmission server that answers for gaps (e.g. --rerequest 127.0.0.1:41001); repeat it for failover") }
+        if rerequest.isEmpty && soup == nil && pcap == nil { throw ValidationError("listen needs --rerequest HOST:PORT, the retransmission server that answers for gaps (e.g. --rerequest 127.0.0.1:41001; repeat it for failover), or --soup HOST:PORT to recover over SoupBinTCP") }
         if count == nil && !untilEndOfSession && timeout == nil && pcap == nil {
             throw ValidationError("say when to stop: --count N, --until-end-of-session or --timeout SECONDS")
         }
@@ -73,9 +81,16 @@ struct Listen: ParsableCommand {
         configuration.session.reorderWindow = UInt64(reorderMilliseconds * 1e6)
         configuration.receiveBufferBytes = 32 << 20
         configuration.session.bufferBytes = bufferMegabytes << 20
+        configuration.recoversElsewhere = soup != nil
 
         let consumer = ListenConsumer(print: print, target: count, untilEndOfSession: untilEndOfSession, reactor: reactor)
         let client = try Client(configuration, reactor: reactor, consumer: consumer)
+        var recovery: SoupRecovery?
+        if let soup {
+            recovery = try SoupRecovery(configuration: .init(server: try SocketAddress(resolving: soup), username: soupUser,
+                                                             password: soupPassword, threshold: soupThreshold),
+                                        client: client, reactor: reactor)
+        }
         let stopper = Stopper()
         if let timeout { try reactor.schedule(after: Nanoseconds.seconds(timeout), handler: stopper) }
         note("listening: \(lines.map(\.description).joined(separator: " + ")) backend=\(reactor.backendKind)")
@@ -91,6 +106,10 @@ struct Listen: ParsableCommand {
         for (index, line) in client.lineCounters.enumerated() {
             let name = index == 0 ? "a" : "b"
             summary += " line_\(name)_datagrams=\(line.datagrams) line_\(name)_duplicates=\(line.duplicates)"
+        }
+        if let recovery {
+            summary += " " + recovery.summary
+            if let failure = recovery.lastFailure { note("listen: TCP recovery over --soup failed: \(failure)") }
         }
         summary += " next=\(client.session.nextExpected) timed_out=\(stopper.fired) backend=\(reactor.backendKind)"
         try finishListen(summary: summary, missing: missing, reached: reached,
@@ -153,7 +172,12 @@ final class ListenConsumer: MessageConsumer {
         digits.deallocate()
     }
 
+    /// Ignore what arrives after the target (a TCP read can hold more messages
+    /// than asked for; `soup-client` prints exactly --count).
+    var stopAtTarget = false
+
     func deliver(sequence: UInt64, message: UnsafeRawBufferPointer) {
+        if stopAtTarget && reachedTarget { return }
         delivered &+= 1
         if print { write(sequence: sequence, message: message) }
         if let target, delivered >= target {

@@ -22,6 +22,8 @@ final class PacedFeed: TimerHandler {
     let buffer: UnsafeMutableRawBufferPointer
     /// Set (from any thread) when the receiving side is done: stop lingering.
     var onEnd: (() -> Void)?
+    /// Called on the reactor's thread when the session ends (after the last message).
+    var onSessionEnd: ((UInt64) -> Void)?
 
     static let tickInterval: UInt64 = 1_000_000
 
@@ -71,6 +73,7 @@ final class PacedFeed: TimerHandler {
         }
         if sent == total {
             publisher.endSession(now: now)
+            onSessionEnd?(now)
             endedAt = now
         }
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import MoldUDP64
 import Multicast
 import Reactor
+import SoupBinTCP
 
 /// `feedreactor publish`: a MoldUDP64 feed on a multicast group, with a
 /// retransmission server, simulated loss and deterministic payloads (DESIGN.md).
@@ -34,6 +35,10 @@ struct Publish: ParsableCommand {
     @Option(name: .customLong("max-messages-per-answer"),
             help: "Most messages the retransmission server puts in one answer (a stingy exchange server: 14).")
     var maxMessagesPerAnswer: Int = PacketWriter.maxMessageCount
+    @Option(name: .customLong("soup-port"), parsing: .unconditional, help: "Serve the session over SoupBinTCP 3.00 on this TCP port (0: the kernel picks one, printed): late joins and big gaps recover there.", transform: portNumber("--soup-port", allowZero: true))
+    var soupPort: UInt16?
+    @Option(name: .customLong("soup-user"), help: "SoupBinTCP username clients must log in with (default: anyone may log in).") var soupUser: String?
+    @Option(name: .customLong("soup-password"), help: "SoupBinTCP password for --soup-user.") var soupPassword: String?
 
     func validate() throws {
         guard (try? SessionID(validating: session)) != nil else {
@@ -44,6 +49,11 @@ struct Publish: ParsableCommand {
         guard (1...PacketWriter.maxMessageCount).contains(maxMessagesPerAnswer) else {
             throw ValidationError("--max-messages-per-answer takes 1...\(PacketWriter.maxMessageCount)")
         }
+        if (soupUser == nil) != (soupPassword == nil) {
+            throw ValidationError("--soup-user and --soup-password go together (omit both to let anyone log in)")
+        }
+        if soupUser != nil && soupPort == nil { throw ValidationError("--soup-user needs --soup-port P") }
+        _ = try soupCredentials()
     }
 
     func run() throws {
@@ -78,8 +88,16 @@ struct Publish: ParsableCommand {
         } else {
             note("publish: no --retransmit-port: lost packets cannot be recovered")
         }
+        var soup: SoupTCPServer?
+        if let soupPort {
+            let address = try retransmissionAddress(interface: sendInterface, port: soupPort)
+            let server = try SoupServer(configuration: .init(session: session, credentials: try soupCredentials()), store: store)
+            soup = try SoupTCPServer(server: server, address: address, reactor: reactor)
+            note("publish: SoupBinTCP server on \(soup!.localAddress)")
+        }
         let feed = PacedFeed(publisher: publisher, payloads: PayloadGenerator(seed: seed, sizes: parseSizes(size)!),
                              total: messages, rate: rate, linger: Nanoseconds.seconds(linger), stampTime: false)
+        feed.onSessionEnd = { now in soup?.endSession(now: now) }
         try feed.start(on: reactor)
         note("publishing \(messages) messages of session \(sessionID) to \(sender.destination) at \(rate > 0 ? "\(Int(rate))/s" : "full speed")")
         try reactor.run(idle: .block)
@@ -91,7 +109,22 @@ struct Publish: ParsableCommand {
             summary += " requests=\(s.datagrams) answers=\(s.answers) retransmitted=\(s.messagesSent) "
                 + "malformed=\(s.malformed) wrong_session=\(s.wrongSession) rate_limited=\(s.rateLimited)"
         }
+        if let soup {
+            let s = soup.server.counters
+            summary += " soup_logins=\(s.loginsAccepted) soup_rejected=\(s.rejectedNotAuthorized + s.rejectedSessionNotAvailable) "
+                + "soup_sent=\(s.sequencedSent) soup_malformed=\(s.malformedFrames) soup_slow_cut=\(s.slowClientsCut) "
+                + "soup_refused=\(s.refusedAtLimit)"
+        }
         note(summary)
+    }
+
+    func soupCredentials() throws -> Credentials {
+        guard let soupUser, let soupPassword else { return .anyone }
+        do {
+            return try Credentials([(username: soupUser, password: soupPassword)])
+        } catch {
+            throw ValidationError("--soup-user/--soup-password: \(error)")
+        }
     }
 }
 

@@ -43,6 +43,9 @@ public final class Client: RequestSink, TimerHandler {
         public var receive: ReceiveOptions
         /// Diagnostics: setup, failovers, give-ups. Never used per packet.
         public var logger: Logger
+        /// True when another recovery path takes the gaps (SoupBinTCP's
+        /// `SoupRecovery` on `rerequester.handoff`): then `servers` may be empty.
+        public var recoversElsewhere: Bool = false
 
         /// A configuration for `lines` (one, or two for A/B arbitration) and re-request
         /// `servers` (at least one, all of one address family), with default tuning.
@@ -126,8 +129,9 @@ public final class Client: RequestSink, TimerHandler {
     public init(_ configuration: Configuration, reactor: Reactor, consumer: any MessageConsumer) throws {
         guard !configuration.lines.isEmpty else { throw ClientError.noLines }
         guard configuration.lines.count <= 2 else { throw ClientError.tooManyLines(configuration.lines.count) }
-        guard let first = configuration.servers.first else { throw ClientError.noServers }
-        guard configuration.servers.allSatisfy({ $0.isIPv6 == first.isIPv6 }) else { throw ClientError.mixedFamilies }
+        guard !configuration.servers.isEmpty || configuration.recoversElsewhere else { throw ClientError.noServers }
+        let ipv6 = configuration.servers.first?.isIPv6 ?? false
+        guard configuration.servers.allSatisfy({ $0.isIPv6 == ipv6 }) else { throw ClientError.mixedFamilies }
         self.configuration = configuration
         counters = MoldCounters()
         lineCounters = ContiguousArray(repeating: LineCounters(), count: configuration.lines.count)
@@ -144,7 +148,7 @@ public final class Client: RequestSink, TimerHandler {
         rerequest.servers = configuration.servers
         rerequester = try Rerequester(configuration: rerequest, counters: counters)
         requestBuffer = .allocate(byteCount: Request.size, alignment: 8)
-        requestSocket = try UDPSocket.bound(to: .any(port: 0, ipv6: first.isIPv6))
+        requestSocket = try UDPSocket.bound(to: .any(port: 0, ipv6: ipv6))
         self.reactor = reactor
         session.consumer = consumer
         rerequester.sink = self

@@ -185,6 +185,9 @@ public final class Rerequester {
     public let counters: MoldCounters
     /// Who sends the requests. Held weakly so the sink may own the rerequester.
     public weak var sink: (any RequestSink)?
+    /// A second recovery path (SoupBinTCP) offered large gaps and everything UDP
+    /// cannot recover; ranges it takes are not requested here.
+    public weak var handoff: (any GapHandoff)?
 
     var inFlight: [InFlight]
     /// Requests sent and not yet answered, timed out or given up.
@@ -426,8 +429,10 @@ public final class Rerequester {
     /// handles deadlines.
     func sweep(now: UInt64, session: Session) {
         guard inFlightCount > 0 else { return }
+        let taken = handoff?.handedOff
         for index in inFlight.indices where inFlight[index].active {
-            guard let remaining = session.firstMissing(atOrAfter: inFlight[index].start, below: inFlight[index].end) else {
+            guard let remaining = session.firstMissing(atOrAfter: inFlight[index].start, below: inFlight[index].end),
+                  !(taken?.contains(remaining.lowerBound) ?? false) else {
                 complete(index)
                 continue
             }
@@ -446,6 +451,12 @@ public final class Rerequester {
             if consecutiveTimeouts[server] >= configuration.failoverAfterTimeouts {
                 skippedUntil[server] = now &+ configuration.serverProbeInterval
                 sink?.serverSkipped(serverIndex: server, timeouts: consecutiveTimeouts[server], until: skippedUntil[server])
+            }
+            // Every server is being skipped: a second path (TCP) takes the range now.
+            if let handoff, !udpAvailable(now: now),
+               handoff.takeOver(remaining.lowerBound..<inFlight[index].end, udpAvailable: false, now: now) {
+                complete(index)
+                continue
             }
             // Give up only with evidence: servers answered since this range was
             // first asked for (they are alive) but never it, for giveUpAfter, and
@@ -503,6 +514,19 @@ public final class Rerequester {
         while let gap = session.firstGap(atOrAfter: cursor) {
             let start = gap.lowerBound
             var end = gap.upperBound
+            if let handoff {
+                if let taken = handoff.handedOff {
+                    if taken.contains(start) {
+                        cursor = taken.upperBound
+                        continue
+                    }
+                    if start < taken.lowerBound && end > taken.lowerBound { end = taken.lowerBound }
+                }
+                if handoff.takeOver(start..<end, udpAvailable: udpAvailable(now: now), now: now) {
+                    cursor = max(end, handoff.handedOff?.upperBound ?? end)
+                    continue
+                }
+            }
             // Skip what is in flight; stop before the next in-flight range.
             var overlapped = false
             for entry in inFlight where entry.active {
@@ -661,11 +685,19 @@ public final class Rerequester {
     func giveUpMissing(_ range: Range<UInt64>, session: Session) {
         var cursor = range.lowerBound
         while let missing = session.firstMissing(atOrAfter: cursor, below: range.upperBound) {
+            cursor = missing.upperBound
+            // The other path (TCP) gets the range before it is called lost.
+            if let handoff, handoff.takeOver(missing, udpAvailable: false, now: lastPoll) { continue }
             sink?.unrecoverable(firstSequence: missing.lowerBound, count: missing.upperBound - missing.lowerBound)
             counters.rangesGivenUp &+= 1
-            cursor = missing.upperBound
+            session.markUnrecoverable(missing)
         }
-        session.markUnrecoverable(range)
+    }
+
+    /// False when no re-request server can be asked now (none configured, or
+    /// every one skipped after timeouts).
+    func udpAvailable(now: UInt64) -> Bool {
+        skippedUntil.contains { $0 <= now }
     }
 
     func complete(_ index: Int) {

@@ -183,6 +183,9 @@ public final class SoupClient {
         -> (consumed: Int, status: SoupConnectionStatus) {
         var offset = 0
         while offset < bytes.count {
+            // Logged out (or ended) by the consumer while this read is handled:
+            // what the server sent after that is not wanted.
+            guard state != .ended else { return (bytes.count, .open) }
             let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
             let packet: SoupPacket
             do {

@@ -87,6 +87,18 @@ import TestSupport
         }
     }
 
+    /// Lines of `--print` output that are not `<seq> <hex>` of the generator's
+    /// message, for sequence numbers 1, 2, ... in order.
+    static func mismatches(_ lines: [Substring], payloads: PayloadGenerator) -> Int {
+        var mismatches = 0
+        for (index, line) in lines.enumerated() {
+            let sequence = UInt64(index + 1)
+            let expected = "\(sequence) " + payloads.payload(sequence: sequence).map { String(format: "%02x", $0) }.joined()
+            if line != expected { mismatches += 1 }
+        }
+        return mismatches
+    }
+
     @Test(.enabled(if: PublishListenProcessTests.binaryExists, "needs the feedreactor executable (swift build)"))
     func listenRecoversEverythingFromPublishInAnotherProcess() throws {
         let port = try freePort(), retransmit = try freePort()
@@ -105,16 +117,9 @@ import TestSupport
         #expect(listenStatus == 0, "listen: \(listen.errorText)")
 
         // Every message, in order, with the publisher's deterministic bytes.
-        let payloads = PayloadGenerator(seed: 9, sizes: 8...48)
         let lines = listen.outputText.split(separator: "\n")
         #expect(lines.count == 20_000)
-        var mismatches = 0
-        for (index, line) in lines.enumerated() {
-            let sequence = UInt64(index + 1)
-            let expected = "\(sequence) " + payloads.payload(sequence: sequence).map { String(format: "%02x", $0) }.joined()
-            if line != expected { mismatches += 1 }
-        }
-        #expect(mismatches == 0)
+        #expect(Self.mismatches(lines, payloads: PayloadGenerator(seed: 9, sizes: 8...48)) == 0)
         let summary = listen.errorText.split(separator: "\n").last ?? ""
         #expect(summary.contains("delivered=20000"))
         #expect(summary.contains("missing=none"))

@@ -19,7 +19,7 @@ import TestSupport
     }
 
     @Test(.enabled(if: PublishListenProcessTests.binaryExists, "needs the feedreactor executable (swift build)"),
-          arguments: ["demo", "listen", "publish", "rx-bench", "latency-bench", "poll-cost"])
+          arguments: ["demo", "listen", "publish", "rx-bench", "latency-bench", "poll-cost", "soup-client"])
     func commandBlockListsEveryOption(_ command: String) throws {
         let block = try commandBlock()
         #expect(block.contains("feedreactor \(command)"), "README's command block lacks \(command)")

@@ -18,7 +18,7 @@ public final class WiresharkCapture {
     /// Starts capturing UDP traffic to or from `ports` on lo, and returns once
     /// tshark writes its capture file (dumpcap opens the interface and sets the
     /// filter before it creates the file, so nothing sent afterwards is missed).
-    public init(ports: [UInt16], options: [String] = []) throws {
+    public init(ports: [UInt16], options: [String] = [], transport: String = "udp") throws {
         let directory = FileManager.default.temporaryDirectory
         let name = "feedside-\(getpid())-\(ports[0])"
         file = directory.appendingPathComponent("\(name).\(options.contains("pcap") ? "pcap" : "pcapng")")
@@ -26,7 +26,7 @@ public final class WiresharkCapture {
         log = directory.appendingPathComponent("\(name).log")
         try? FileManager.default.removeItem(at: file)
         pid = try Self.spawn(Self.tshark!, options + ["-i", "lo", "-w", file.path, "-P", "-l",
-                                            "-f", ports.map { "udp port \($0)" }.joined(separator: " or ")],
+                                            "-f", ports.map { "\(transport) port \($0)" }.joined(separator: " or ")],
                              stdout: summaries.path, stderr: log.path)
         guard Self.poll(seconds: 20, while: { self.isRunning }, until: {
             ((try? FileManager.default.attributesOfItem(atPath: self.file.path)[.size]) as? Int ?? 0) > 0
@@ -86,6 +86,37 @@ public final class WiresharkCapture {
         return file
     }
 
+    /// Waits until tshark's frame summaries satisfy `condition` (a TCP capture
+    /// waits for the last FIN, say), then stops it and returns the capture file.
+    public func finish(seconds: Double = 30, until condition: @escaping (String) -> Bool) throws -> URL {
+        let captured = Self.poll(seconds: seconds, while: { self.isRunning }, until: { condition(Self.text(self.summaries)) })
+        stop()
+        guard captured else {
+            throw TestFailure("tshark's capture never showed what was awaited: \(Self.text(log)); "
+                              + "last frames: \(Self.text(summaries).split(separator: "\n").suffix(8))")
+        }
+        return file
+    }
+
+    /// Runs `tshark -r` with `decodeAs` rules (`tcp.port==P,soupbintcp`); one
+    /// line per frame matching `filter`, with `fields` separated by tabs.
+    public static func dissect(_ file: URL, decodeAs: [String], filter: String, fields: [String]) throws -> [String] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tshark!)
+        process.arguments = ["-r", file.path] + decodeAs.flatMap { ["-d", $0] }
+            + ["-Y", filter, "-T", "fields"] + fields.flatMap { ["-e", $0] }
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw TestFailure("tshark -r \(file.path) failed with status \(process.terminationStatus)")
+        }
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+    }
+
     public static func text(_ url: URL) -> String { (try? String(contentsOf: url, encoding: .utf8)) ?? "" }
 
     /// Polls `condition` every 20 ms until it holds (true) or `seconds` pass or
@@ -117,21 +148,7 @@ public final class WiresharkCapture {
     /// Runs `tshark -r` with the ports decoded as MoldUDP64; returns one line per
     /// frame matching `filter`, with `fields` separated by tabs.
     public static func dissect(_ file: URL, ports: [UInt16], filter: String, fields: [String]) throws -> [String] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tshark!)
-        process.arguments = ["-r", file.path]
-            + ports.flatMap { ["-d", "udp.port==\($0),moldudp64"] }
-            + ["-Y", filter, "-T", "fields"] + fields.flatMap { ["-e", $0] }
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw TestFailure("tshark -r \(file.path) failed with status \(process.terminationStatus)")
-        }
-        return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+        try dissect(file, decodeAs: ports.map { "udp.port==\($0),moldudp64" }, filter: filter, fields: fields)
     }
 }
 
