@@ -44,7 +44,6 @@ raw=$(mktemp)
 server_pid=
 # A failed row must not leave its server listening (set -e exits mid-row).
 trap 'if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; fi; rm -f "$raw" "$raw".s.*' EXIT
-next_port() { PORT=$((PORT + 1)); echo "$PORT"; }
 
 # Starts a server command in the background (CPU 1) and waits for `ready`.
 start_server() {
@@ -59,7 +58,7 @@ start_server() {
 
 bulk() {
   local name=$1; shift
-  local port; port=$(next_port)
+  PORT=$((PORT + 1)); local port=$PORT   # (not $(...): a subshell would not advance PORT)
   start_server "$raw.s" "$@" --listen 127.0.0.1:$port
   "${priority[@]}" taskset -c 0 c/bin/tcp_bulk --mode source --connect 127.0.0.1:$port --bytes "$BYTES" >/dev/null
   wait "$server_pid" || true
@@ -68,13 +67,14 @@ bulk() {
 
 pingpong() {
   local name=$1 ping=$2; shift 2
-  local port; port=$(next_port)
+  PORT=$((PORT + 1)); local port=$PORT   # (not $(...): a subshell would not advance PORT)
   start_server "$raw.s" "$@" --listen 127.0.0.1:$port
   local out
   if [ "$ping" = c ]; then
     out=$("${priority[@]}" taskset -c 0 c/bin/tcp_pingpong --mode ping --connect 127.0.0.1:$port --count "$COUNT")
   else
-    out=$("${priority[@]}" taskset -c 0 $FR tcp-bench pingpong --connect 127.0.0.1:$port --count "$COUNT" --idle spin)
+    out=$("${priority[@]}" taskset -c 0 $FR tcp-bench pingpong --connect 127.0.0.1:$port --count "$COUNT" --idle spin) \
+      || { out=failed; cat "$raw.s.err" >&2; }
   fi
   kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true
   echo "pingpong $name $out" | tee -a "$raw" >&2
@@ -82,11 +82,12 @@ pingpong() {
 
 echo_row() {
   local name=$1; shift
-  local port; port=$(next_port)
+  PORT=$((PORT + 1)); local port=$PORT   # (not $(...): a subshell would not advance PORT)
   start_server "$raw.s" "$@" --listen 127.0.0.1:$port
   local out
+  # A failed row is reported (with the server's stderr) and the run goes on.
   out=$("${priority[@]}" taskset -c 0 $FR tcp-bench pingpong --connect 127.0.0.1:$port --connections "$CONNECTIONS" \
-        --count $((COUNT * 4)) --warmup "$CONNECTIONS")
+        --count $((COUNT * 4)) --warmup "$CONNECTIONS") || { out=failed; cat "$raw.s.err" >&2; }
   kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true
   echo "echo $name $out" | tee -a "$raw" >&2
 }
