@@ -3,8 +3,10 @@
 /// - `block`: sleep in the kernel (epoll_pwait2 / io_uring wait) until I/O or the
 ///   next timer is due. Lowest CPU, adds the kernel's wake-up latency.
 /// - `spin`: poll again at once. Lowest latency, one core at 100%. On epoll
-///   with at most `Configuration.busyPollSockets` sockets it busy-polls: each
-///   cycle reads the sockets directly instead of asking `epoll_wait`.
+///   with at most `Configuration.busyPollSockets` sockets (datagram sockets and
+///   TCP streams) it busy-polls: each cycle reads the sockets directly instead
+///   of asking `epoll_wait` (one cycle in `busyPollReadinessEvery` still asks,
+///   when listeners, descriptors or writing streams need readiness).
 /// - `yield`: sched_yield between polls.
 /// - `backoff`: spin `spins` empty cycles, then yield `yields` times, then park
 ///   for `parkNanoseconds` (capped by the next timer) per empty cycle.
