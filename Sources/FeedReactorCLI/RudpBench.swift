@@ -127,7 +127,7 @@ final class BenchClient: EndpointDelegate, TimerHandler {
             do throws(SendError) {
                 try endpoint.send(guarantee, UnsafeRawBufferPointer(payload))
             } catch {
-                if error != .wouldBlock { note("rudp-bench: \(error)"); endpoint.reactor.stop() }
+                if case .wouldBlock = error {} else { note("rudp-bench: \(error)"); endpoint.reactor.stop() }
                 return
             }
             sent += 1

@@ -96,9 +96,11 @@ public enum ConfigurationError: Error, Equatable, Sendable, CustomStringConverti
 public enum SendError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The message is larger than `Configuration.maxMessageSize`.
     case messageTooLarge(size: Int, limit: Int)
-    /// The send buffer is full (backpressure): wait for `writable`, or raise
-    /// `Configuration.sendWindow` / `unreliableQueue`.
-    case wouldBlock
+    /// The send buffer for `tier` is full (backpressure): `limit` messages of it
+    /// are waiting (`Configuration.sendWindow` unacknowledged `delivery`
+    /// messages, or `unreliableQueue` queued `none`/`order` ones). Nothing was
+    /// queued; wait for `writable`, or raise that limit.
+    case wouldBlock(tier: Guarantee, limit: Int)
     /// A message set holds more than 65,536 messages of one tier.
     case setTooLarge
     /// The connection is closed, or the peer was declared dead.
@@ -109,8 +111,10 @@ public enum SendError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .messageTooLarge(let size, let limit):
             "ReliableUDP message of \(size) bytes exceeds maxMessageSize \(limit); raise Configuration.maxMessageSize or split the message"
-        case .wouldBlock:
-            "ReliableUDP send buffer full; wait for writable (or raise Configuration.sendWindow / unreliableQueue)"
+        case .wouldBlock(let tier, let limit):
+            tier == .delivery
+                ? "ReliableUDP send buffer full: \(limit) delivery messages unacknowledged (Configuration.sendWindow \(limit)); wait for writable, or raise sendWindow"
+                : "ReliableUDP send queue full: \(limit) \(tier) messages queued (Configuration.unreliableQueue \(limit)); wait for writable, or raise unreliableQueue"
         case .setTooLarge:
             "ReliableUDP message set holds more than 65,536 messages of one tier; end the set sooner"
         case .closed:

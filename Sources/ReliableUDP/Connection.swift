@@ -101,6 +101,8 @@ public final class Connection {
     /// When the oldest message not yet packed was queued (grouping deadline).
     var pendingSince: UInt64?
     var pendingBytes = 0
+    /// A send was refused and `takeWritable()` has not reported room since.
+    var refusedSinceWritable = false
 
     // MARK: Sent packets (index = packet number & mask)
     let sentTime: UnsafeMutablePointer<UInt64>
@@ -220,6 +222,15 @@ public final class Connection {
             && unreliableCount < configuration.unreliableQueue
     }
 
+    /// True once after a send was refused with `.wouldBlock` and both tiers have
+    /// room again (then false until the next refusal): the edge a host turns
+    /// into its `writable` callback. Check it after `receive` and `maintain`.
+    public func takeWritable() -> Bool {
+        guard refusedSinceWritable && isWritable else { return false }
+        refusedSinceWritable = false
+        return true
+    }
+
     /// Messages queued and not yet sent (all tiers).
     public var queued: Int { unreliableCount + Int(nextDeliverySequence - nextUnsent) }
 
@@ -237,7 +248,8 @@ public final class Connection {
         case .delivery:
             guard nextDeliverySequence - sendBase < UInt64(configuration.sendWindow) else {
                 counters.refusedSends += 1
-                throw .wouldBlock
+                refusedSinceWritable = true
+                throw .wouldBlock(tier: .delivery, limit: configuration.sendWindow)
             }
             let offset = inSet ? nextDeliverySequence - setBaseDelivery : 0
             guard offset <= UInt64(UInt16.max) else { throw .setTooLarge }
@@ -250,7 +262,8 @@ public final class Connection {
         case .order, .none:
             guard unreliableCount < configuration.unreliableQueue else {
                 counters.refusedSends += 1
-                throw .wouldBlock
+                refusedSinceWritable = true
+                throw .wouldBlock(tier: guarantee, limit: configuration.unreliableQueue)
             }
             var offset: UInt64 = 0
             var sequence: UInt64 = 0

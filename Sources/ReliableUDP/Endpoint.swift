@@ -62,7 +62,6 @@ public final class Endpoint: DatagramHandler, TimerHandler {
     var handshakeMessage: Handshake.Message
     var timer = TimerHandle.invalid
     var timerDeadline: UInt64 = .max
-    var refusedSend = false
     var ended = false
 
     /// Registers `connectedSocket` with `reactor` and starts the handshake.
@@ -103,12 +102,7 @@ public final class Endpoint: DatagramHandler, TimerHandler {
     /// and after the connection ended, throws `.closed`.
     public func send(_ guarantee: Guarantee, _ bytes: UnsafeRawBufferPointer) throws(SendError) {
         guard let connection else { throw .closed }
-        do {
-            try connection.send(guarantee, bytes, now: reactor.now)
-        } catch {
-            if error == .wouldBlock { refusedSend = true }
-            throw error
-        }
+        try connection.send(guarantee, bytes, now: reactor.now)
         connection.flush(now: reactor.now) { transmit($0) }
         schedule(connection)
     }
@@ -179,10 +173,8 @@ public final class Endpoint: DatagramHandler, TimerHandler {
 
     func afterActivity(_ connection: Connection) {
         if connection.state != .open { finish(connection.state); return }
-        if refusedSend && connection.isWritable {
-            refusedSend = false
-            delegate?.endpointWritable(self)
-        }
+        // The edge lives in the connection, so a refused `sendWritten` counts too.
+        if connection.takeWritable() { delegate?.endpointWritable(self) }
         schedule(connection)
     }
 
