@@ -9,10 +9,13 @@
 #   scripts/rudp-netns.sh [LOSS_PERCENT...]        # default: 1 5
 #   FEEDREACTOR=.build/release/feedreactor MESSAGES=20000 scripts/rudp-netns.sh 1
 #   RUDP_ONLY=1 TIMEOUT=30 scripts/rudp-netns.sh 1 5   # no TCP runs (the Swift test's mode)
+#   GRANULARITY_US=1000 scripts/rudp-netns.sh 1        # RFC 9002's recommended kGranularity (default: the tools' 100)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${FEEDREACTOR:-.build/debug/feedreactor}
 MESSAGES=${MESSAGES:-20000}
+GRANULARITY=()
+[[ -n ${GRANULARITY_US:-} ]] && GRANULARITY=(--granularity-us "$GRANULARITY_US")
 TIMEOUT=${TIMEOUT:-100}
 A=rudp-a-$$
 B=rudp-b-$$
@@ -46,11 +49,11 @@ status=0
 for percent in "${@:-1 5}"; do
   for p in $percent; do
     loss "$p"
-    ip netns exec "$A" "$BIN" rudp-echo --listen 10.77.0.1:9000 --timeout 120 >/dev/null 2>/tmp/rudp-echo-$$.log &
+    ip netns exec "$A" "$BIN" rudp-echo --listen 10.77.0.1:9000 --timeout 120 "${GRANULARITY[@]}" >/dev/null 2>/tmp/rudp-echo-$$.log &
     echo_pid=$!
     sleep 0.5   # the echo binds within milliseconds; a retried hello would cover a late one anyway
     if line=$(ip netns exec "$B" "$BIN" rudp-bench --connect 10.77.0.1:9000 --guarantee delivery \
-                --size 64 --messages "$MESSAGES" --window 16 --timeout "$TIMEOUT"); then
+                --size 64 --messages "$MESSAGES" --window 16 --timeout "$TIMEOUT" "${GRANULARITY[@]}"); then
         echo "loss=${p}% rudp $line"
     else
         echo "loss=${p}% rudp FAILED: $line" ; status=1

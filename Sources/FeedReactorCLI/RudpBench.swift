@@ -25,6 +25,9 @@ struct RudpBench: ParsableCommand {
     var groupingMicroseconds: UInt64 = 0
     @Option(name: .customLong("key-file"), help: "Pre-shared key (as for rudp-echo).") var keyFile: String?
     @Option(help: "Give up after this many seconds.") var timeout: Double = 60
+    @Option(name: .customLong("granularity-us"),
+            help: "Timer granularity (RFC 9002 §6.1.2 kGranularity) in µs: the floor of the loss time threshold and of the PTO. The RFC recommends 1000; the reactor's timers tick every 100.")
+    var granularityMicroseconds: UInt64 = 100
 
     func run() throws {
         guard size >= 16 else { throw ValidationError("--size must be at least 16 (index and timestamp)") }
@@ -34,6 +37,8 @@ struct RudpBench: ParsableCommand {
         _ = try? socket.setReceiveBuffer(bytes: 8 << 20)
         var configuration = Configuration()
         configuration.maxMessageSize = max(size, 64)
+        guard granularityMicroseconds > 0 else { throw ValidationError("--granularity-us must be at least 1") }
+        configuration.granularity = granularityMicroseconds * 1000
         if groupingMicroseconds > 0 { configuration.grouping = .init(delay: groupingMicroseconds * 1000) }
         let protection = try clientProtection(keyFile: keyFile)
         let client = BenchClient(guarantee: guarantee, size: size, messages: messages, window: window)
@@ -127,7 +132,7 @@ final class BenchClient: EndpointDelegate, TimerHandler {
             do throws(SendError) {
                 try endpoint.send(guarantee, UnsafeRawBufferPointer(payload))
             } catch {
-                if error != .wouldBlock { note("rudp-bench: \(error)"); endpoint.reactor.stop() }
+                if case .wouldBlock = error {} else { note("rudp-bench: \(error)"); endpoint.reactor.stop() }
                 return
             }
             sent += 1

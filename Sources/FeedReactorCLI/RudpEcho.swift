@@ -18,6 +18,9 @@ struct RudpEcho: ParsableCommand {
     @Option(name: .customLong("max-connections"), help: "Connections at most.") var maxConnections: Int = 1024
     @Option(help: "Largest message in bytes.") var maxMessage: Int = 1024
     @Option(help: "Exit after this many seconds (0: run until killed).") var timeout: Double = 0
+    @Option(name: .customLong("granularity-us"),
+            help: "Timer granularity (RFC 9002 §6.1.2 kGranularity) in µs: the floor of the loss time threshold and of the PTO. The RFC recommends 1000; the reactor's timers tick every 100.")
+    var granularityMicroseconds: UInt64 = 100
 
     final class Echo: EndpointServerDelegate {
         var echoed: UInt64 = 0
@@ -43,6 +46,8 @@ struct RudpEcho: ParsableCommand {
         _ = try? socket.setSendBuffer(bytes: 8 << 20)
         var configuration = Configuration()
         configuration.maxMessageSize = maxMessage
+        guard granularityMicroseconds > 0 else { throw ValidationError("--granularity-us must be at least 1") }
+        configuration.granularity = granularityMicroseconds * 1000
         let protection = try serverProtection(keyFile: keyFile)
         let echo = Echo()
         let server = try EndpointServer(reactor: reactor, socket: socket, configuration: configuration,

@@ -39,7 +39,16 @@ public struct Configuration: Sendable {
     /// §13.2.2 recommends 2).
     public var ackElicitingThreshold = 2
     /// The RTT assumed before the first sample (RFC 9002 §6.2.2: 333 ms).
+    /// `Endpoint` replaces it with the handshake's round trip (see
+    /// `Connection.seedRTT(_:)`).
     public var initialRTT: UInt64 = 333_000_000
+    /// kGranularity (RFC 9002 §6.1.2), ns: the floor of the loss time threshold
+    /// and of the PTO's variance term. The RFC recommends 1 ms, and requires
+    /// only that it be at least the local timer granularity: on a `Reactor` (a
+    /// timer wheel ticking every 100 µs by default) it may be as low as
+    /// that tick, which shortens the recovery of a loss the packet threshold
+    /// cannot catch (a tail loss) on a link with an RTT well under 1 ms.
+    public var granularity: UInt64 = Connection.granularity
     /// Congestion window before any loss, in datagrams (RFC 9002 §7.2: 10).
     public var initialWindowPackets = 10
     /// Ranges of received packet numbers kept for ACK frames.
@@ -74,6 +83,9 @@ public struct Configuration: Sendable {
         guard unreliableQueue > 0, ackRanges > 0, ackRanges <= WireFormat.maxAckRanges + 1 else {
             throw .invalid("unreliableQueue must be positive and ackRanges 1...\(WireFormat.maxAckRanges + 1)")
         }
+        guard granularity > 0 else {
+            throw .invalid("granularity must be positive (the timer granularity in ns; RFC 9002 recommends 1_000_000)")
+        }
         guard heartbeatPeriod > 0, deadPeerTimeout > heartbeatPeriod else {
             throw .invalid("deadPeerTimeout (\(deadPeerTimeout) ns) must be longer than heartbeatPeriod (\(heartbeatPeriod) ns)")
         }
@@ -96,9 +108,11 @@ public enum ConfigurationError: Error, Equatable, Sendable, CustomStringConverti
 public enum SendError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The message is larger than `Configuration.maxMessageSize`.
     case messageTooLarge(size: Int, limit: Int)
-    /// The send buffer is full (backpressure): wait for `writable`, or raise
-    /// `Configuration.sendWindow` / `unreliableQueue`.
-    case wouldBlock
+    /// The send buffer for `tier` is full (backpressure): `limit` messages of it
+    /// are waiting (`Configuration.sendWindow` unacknowledged `delivery`
+    /// messages, or `unreliableQueue` queued `none`/`order` ones). Nothing was
+    /// queued; wait for `writable`, or raise that limit.
+    case wouldBlock(tier: Guarantee, limit: Int)
     /// A message set holds more than 65,536 messages of one tier.
     case setTooLarge
     /// The connection is closed, or the peer was declared dead.
@@ -109,8 +123,10 @@ public enum SendError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .messageTooLarge(let size, let limit):
             "ReliableUDP message of \(size) bytes exceeds maxMessageSize \(limit); raise Configuration.maxMessageSize or split the message"
-        case .wouldBlock:
-            "ReliableUDP send buffer full; wait for writable (or raise Configuration.sendWindow / unreliableQueue)"
+        case .wouldBlock(let tier, let limit):
+            tier == .delivery
+                ? "ReliableUDP send buffer full: \(limit) delivery messages unacknowledged (Configuration.sendWindow \(limit)); wait for writable, or raise sendWindow"
+                : "ReliableUDP send queue full: \(limit) \(tier) messages queued (Configuration.unreliableQueue \(limit)); wait for writable, or raise unreliableQueue"
         case .setTooLarge:
             "ReliableUDP message set holds more than 65,536 messages of one tier; end the set sooner"
         case .closed:

@@ -25,7 +25,8 @@ public final class Connection {
     public static let timeThresholdNumerator: UInt64 = 9
     /// The denominator of the 9/8 RTT time threshold (RFC 9002 §6.1.2).
     public static let timeThresholdDenominator: UInt64 = 8
-    /// RFC 9002 §6.1.2 kGranularity: 1 ms.
+    /// RFC 9002 §6.1.2 kGranularity, the recommended 1 ms (the default of
+    /// `Configuration.granularity`).
     public static let granularity: UInt64 = 1_000_000
     /// RFC 9002 §7.2: the minimum congestion window is 2 datagrams.
     public static let minimumWindowPackets = 2
@@ -101,6 +102,8 @@ public final class Connection {
     /// When the oldest message not yet packed was queued (grouping deadline).
     var pendingSince: UInt64?
     var pendingBytes = 0
+    /// A send was refused and `takeWritable()` has not reported room since.
+    var refusedSinceWritable = false
 
     // MARK: Sent packets (index = packet number & mask)
     let sentTime: UnsafeMutablePointer<UInt64>
@@ -220,6 +223,15 @@ public final class Connection {
             && unreliableCount < configuration.unreliableQueue
     }
 
+    /// True once after a send was refused with `.wouldBlock` and both tiers have
+    /// room again (then false until the next refusal): the edge a host turns
+    /// into its `writable` callback. Check it after `receive` and `maintain`.
+    public func takeWritable() -> Bool {
+        guard refusedSinceWritable && isWritable else { return false }
+        refusedSinceWritable = false
+        return true
+    }
+
     /// Messages queued and not yet sent (all tiers).
     public var queued: Int { unreliableCount + Int(nextDeliverySequence - nextUnsent) }
 
@@ -237,7 +249,8 @@ public final class Connection {
         case .delivery:
             guard nextDeliverySequence - sendBase < UInt64(configuration.sendWindow) else {
                 counters.refusedSends += 1
-                throw .wouldBlock
+                refusedSinceWritable = true
+                throw .wouldBlock(tier: .delivery, limit: configuration.sendWindow)
             }
             let offset = inSet ? nextDeliverySequence - setBaseDelivery : 0
             guard offset <= UInt64(UInt16.max) else { throw .setTooLarge }
@@ -250,7 +263,8 @@ public final class Connection {
         case .order, .none:
             guard unreliableCount < configuration.unreliableQueue else {
                 counters.refusedSends += 1
-                throw .wouldBlock
+                refusedSinceWritable = true
+                throw .wouldBlock(tier: guarantee, limit: configuration.unreliableQueue)
             }
             var offset: UInt64 = 0
             var sequence: UInt64 = 0
@@ -332,6 +346,19 @@ public final class Connection {
 
     // MARK: - Timers
 
+    /// Takes a round trip measured outside the packet number space (the
+    /// handshake: hello-with-cookie sent → welcome received, on a hello that was
+    /// sent once, so the sample is unambiguous as in RFC 6298 §3 / Karn) as the
+    /// first RTT sample. Without it, a packet lost before the first
+    /// acknowledgement waits a PTO built on `initialRTT` (333 ms + 4 × 166 ms);
+    /// RFC 9002 §6.2.2 uses the initial RTT only "before an RTT sample is
+    /// available", and QUIC takes its first sample from the handshake packets'
+    /// acknowledgements. Ignored once a sample exists.
+    public func seedRTT(_ sample: UInt64) {
+        guard !rtt.hasSamples, sample > 0 else { return }
+        rtt.add(sample: sample)
+    }
+
     /// When `maintain` must run next (nil: nothing scheduled).
     public var nextDeadline: UInt64? {
         guard state == .open else { return nil }
@@ -347,7 +374,7 @@ public final class Connection {
     /// RFC 9002 §6.2.1: PTO = smoothed_rtt + max(4·rttvar, kGranularity) + max_ack_delay,
     /// doubled per consecutive timeout.
     var probeDeadline: UInt64 {
-        let base = rtt.smoothed &+ max(4 &* rtt.variation, Self.granularity) &+ configuration.maxAckDelay
+        let base = rtt.smoothed &+ max(4 &* rtt.variation, configuration.granularity) &+ configuration.maxAckDelay
         return lastElicitingSent &+ RTTEstimator.backedOff(base, times: ptoCount, maximum: 60_000_000_000)
     }
 
@@ -838,7 +865,7 @@ public final class Connection {
         lossTime = nil
         guard let largestAcked else { return }
         let basis = max(rtt.latest, rtt.smoothed)
-        let lossDelay = max(basis * Self.timeThresholdNumerator / Self.timeThresholdDenominator, Self.granularity)
+        let lossDelay = max(basis * Self.timeThresholdNumerator / Self.timeThresholdDenominator, configuration.granularity)
         var number = oldestUnacked
         var congestion = false
         while number < largestAcked && number < nextPacketNumber {

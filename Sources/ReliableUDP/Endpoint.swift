@@ -62,8 +62,13 @@ public final class Endpoint: DatagramHandler, TimerHandler {
     var handshakeMessage: Handshake.Message
     var timer = TimerHandle.invalid
     var timerDeadline: UInt64 = .max
-    var refusedSend = false
     var ended = false
+    /// When the current handshake message was last sent, and how many times.
+    var handshakeSentAt: UInt64 = 0
+    var handshakeSends = 0
+    /// The smallest round trip of a handshake message sent once and answered
+    /// (hello → cookie, hello-with-cookie → welcome): the connection's first RTT sample.
+    public private(set) var handshakeRTT: UInt64?
 
     /// Registers `connectedSocket` with `reactor` and starts the handshake.
     /// `protection` seals and opens this side's packets when set;
@@ -103,12 +108,7 @@ public final class Endpoint: DatagramHandler, TimerHandler {
     /// and after the connection ended, throws `.closed`.
     public func send(_ guarantee: Guarantee, _ bytes: UnsafeRawBufferPointer) throws(SendError) {
         guard let connection else { throw .closed }
-        do {
-            try connection.send(guarantee, bytes, now: reactor.now)
-        } catch {
-            if error == .wouldBlock { refusedSend = true }
-            throw error
-        }
+        try connection.send(guarantee, bytes, now: reactor.now)
         connection.flush(now: reactor.now) { transmit($0) }
         schedule(connection)
     }
@@ -168,6 +168,7 @@ public final class Endpoint: DatagramHandler, TimerHandler {
             // A cookie may have gone stale while its answer was lost: start over.
             if handshakeRetries % 8 == 0 {
                 handshakeMessage = .hello(source: localID, window: UInt32(configuration.receiveWindow))
+                handshakeSends = 0
             }
             sendHandshake()
             rearm(at: now &+ Self.handshakeRetry)
@@ -179,10 +180,8 @@ public final class Endpoint: DatagramHandler, TimerHandler {
 
     func afterActivity(_ connection: Connection) {
         if connection.state != .open { finish(connection.state); return }
-        if refusedSend && connection.isWritable {
-            refusedSend = false
-            delegate?.endpointWritable(self)
-        }
+        // The edge lives in the connection, so a refused `sendWritten` counts too.
+        if connection.takeWritable() { delegate?.endpointWritable(self) }
         schedule(connection)
     }
 
@@ -211,15 +210,22 @@ public final class Endpoint: DatagramHandler, TimerHandler {
     func handshake(_ bytes: UnsafeRawBufferPointer) {
         guard let packet = try? PacketView(bytes), packet.destination == localID,
               let message = try? Handshake.decode(packet) else { droppedDatagrams += 1; return }
+        // Karn: only an answer to a message sent once times the round trip.
+        if handshakeSends == 1 {
+            let sample = reactor.now &- handshakeSentAt
+            handshakeRTT = min(handshakeRTT ?? .max, sample)
+        }
         switch message {
         case .cookie(let timestamp, let cookie):
             handshakeMessage = .helloWithCookie(source: localID, window: UInt32(configuration.receiveWindow),
                                                 timestamp: timestamp, cookie: cookie)
+            handshakeSends = 0
             sendHandshake()
         case .welcome(let server, let window):
             guard let made = try? Connection(configuration: configuration, localID: localID, peerID: server,
                                              now: reactor.now, peerReceiveWindow: Int(window)) else { return }
             made.protection = protection
+            if let handshakeRTT { made.seedRTT(handshakeRTT) }
             connection = made
             delegate?.endpointEstablished(self)
             schedule(made)
@@ -230,6 +236,8 @@ public final class Endpoint: DatagramHandler, TimerHandler {
 
     func sendHandshake() {
         let length = Handshake.encode(handshakeMessage, destination: 0, into: handshakeBuffer)
+        handshakeSentAt = reactor.now
+        handshakeSends += 1
         _ = transmit(UnsafeRawBufferPointer(start: handshakeBuffer, count: length))
     }
 

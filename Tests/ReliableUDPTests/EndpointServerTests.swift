@@ -144,6 +144,11 @@ import TestSupport
         let (endpoint, client) = try Self.connect(reactor, to: address, configuration: configuration)
         try pump(reactor, cycles: 1000, timeout: 2_000_000) { client.established }
         #expect(server.connectionCount == 1)
+        // The handshake's round trip over loopback is the first RTT sample, not 333 ms.
+        let handshakeRTT = try #require(endpoint.handshakeRTT)
+        #expect(handshakeRTT < 100_000_000)
+        #expect(endpoint.connection?.rtt.hasSamples == true)
+        #expect(endpoint.connection?.rtt.smoothed == handshakeRTT)
         // Heartbeats keep it alive past the timeout.
         let start = reactor.now
         try pump(reactor, cycles: 10_000, timeout: 10_000_000) { reactor.now > start + 1_800_000_000 }

@@ -34,7 +34,7 @@ import TestSupport
         pair.bToA.isUp = false  // no acknowledgements come back
         for index in 0..<64 { try pair.a.send(.delivery, TestPayload.make(UInt64(index)), now: pair.now) }
         #expect(!pair.a.isWritable)
-        #expect(throws: SendError.wouldBlock) { try pair.a.send(.delivery, TestPayload.make(64), now: pair.now) }
+        #expect(throws: SendError.wouldBlock(tier: .delivery, limit: 64)) { try pair.a.send(.delivery, TestPayload.make(64), now: pair.now) }
         #expect(pair.a.counters.refusedSends == 1)
         pair.run(limit: 1000) { pair.now > 1_050_000_000 }
         #expect(!pair.a.isWritable)

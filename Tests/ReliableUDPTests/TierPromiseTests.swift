@@ -30,7 +30,8 @@ import TestSupport
                     try pair.a.send(guarantee, TestPayload.make(next), now: pair.now)
                     next += 1
                 } catch {
-                    #expect(error == .wouldBlock)
+                    #expect(error == .wouldBlock(tier: guarantee, limit: guarantee == .delivery
+                        ? pair.a.configuration.sendWindow : pair.a.configuration.unreliableQueue))
                     break
                 }
             }
