@@ -31,14 +31,7 @@ struct SoupRecoveryBench: ParsableCommand {
 
     func run() throws {
         let total = gap + 10
-        let store = RetransmissionStore(messageCapacity: Int(total) + 1, byteCapacity: Int(total) * size + 1)
-        let payload = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 8)
-        defer { payload.deallocate() }
-        payload.initializeMemory(as: UInt8.self, repeating: 0x5A)
-        for sequence in 1...total {
-            payload.storeBytes(of: sequence.littleEndian, toByteOffset: 0, as: UInt64.self)
-            _ = store.append(UnsafeRawBufferPointer(payload))
-        }
+        let store = SoupBench.numberedStore(messages: total, size: size)
         let session = try SessionID(validating: "SOUPGAP001")
         let reactor = try Reactor(backend: .epoll)
 
@@ -74,7 +67,10 @@ struct SoupRecoveryBench: ParsableCommand {
                                         reactor: reactor)
         }
 
-        // The live packet gap+1...gap+10, encoded from the store's own bytes.
+        // The live packet gap+1...gap+10, the same bytes as the store's.
+        let payload = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 8)
+        defer { payload.deallocate() }
+        payload.initializeMemory(as: UInt8.self, repeating: 0x5A)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1500, alignment: 8)
         defer { buffer.deallocate() }
         var writer = PacketWriter(buffer: buffer)
