@@ -10,7 +10,7 @@ struct FeedReactorCommand: ParsableCommand {
         subcommands: [
             Demo.self, Listen.self, Publish.self, RxBench.self, TxBench.self, LatencyBench.self, PollCost.self,
             Record.self, Replay.self, UTPCat.self, RudpEcho.self, RudpBench.self, GroupBench.self, TCPBench.self,
-            SoupClientCommand.self, SoupBench.self,
+            SoupClientCommand.self, SoupBench.self, SoupRecoveryBench.self,
         ]
     )
 }

@@ -24,14 +24,7 @@ struct SoupBench: ParsableCommand {
     @Option(help: "Give up after this many seconds (exit 1).") var timeout: Double = 120
 
     func run() throws {
-        let store = RetransmissionStore(messageCapacity: Int(messages) + 1, byteCapacity: Int(messages) * size + 1)
-        let payload = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 8)
-        defer { payload.deallocate() }
-        payload.initializeMemory(as: UInt8.self, repeating: 0x5A)
-        for sequence in 1...messages {
-            payload.storeBytes(of: sequence.littleEndian, toByteOffset: 0, as: UInt64.self)
-            _ = store.append(UnsafeRawBufferPointer(payload))
-        }
+        let store = SoupBench.numberedStore(messages: messages, size: size)
         let server = ServerThread(store: store, backend: backend)
         try server.thread.start(pinnedTo: serverCPU) { thread in try server.main(thread) }
         defer { server.stop() }
@@ -55,6 +48,21 @@ struct SoupBench: ParsableCommand {
         let bytes = counter.bytes + 3 * counter.count
         print("msgs_per_s=\(Int(Double(counter.count) / seconds)) gbps=\(fixed(Double(bytes) * 8 / seconds / 1e9)) "
               + "messages=\(counter.count) bytes=\(bytes) seconds=\(fixed(seconds))")
+    }
+
+    /// A store of messages 1...messages of `size` bytes (0x5A, the first 8 the
+    /// sequence number), filled in place from one buffer.
+    static func numberedStore(messages: UInt64, size: Int) -> RetransmissionStore {
+        // At least 64 KiB: the store must fit any MoldUDP64 message.
+        let store = RetransmissionStore(messageCapacity: Int(messages) + 1, byteCapacity: max(Int(messages) * size + 1, 1 << 16))
+        let payload = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 8)
+        defer { payload.deallocate() }
+        payload.initializeMemory(as: UInt8.self, repeating: 0x5A)
+        for sequence in 1...messages {
+            payload.storeBytes(of: sequence.littleEndian, toByteOffset: 0, as: UInt64.self)
+            _ = store.append(UnsafeRawBufferPointer(payload))
+        }
+        return store
     }
 
     /// Counts what arrives.

@@ -68,6 +68,9 @@ public final class SoupRecovery: GapHandoff, MessageConsumer {
         public var lostOnServer: UInt64 = 0
         /// TCP connections that dropped during a recovery (each reconnected at the next sequence number).
         public var drops: UInt64 = 0
+        /// Recoveries restarted with a new login because a gap opened below the
+        /// TCP stream's position.
+        public var restarts: UInt64 = 0
     }
 
     /// The configuration the recovery was made with.
@@ -117,21 +120,44 @@ public final class SoupRecovery: GapHandoff, MessageConsumer {
 
     // MARK: - GapHandoff
 
-    /// Takes `gap` when it is large, or when UDP cannot recover it; extends a
-    /// recovery under way when the gap lies after its start (the TCP stream
-    /// passes through it anyway).
+    /// Takes `gap` when it is large, or when UDP cannot recover it. With a
+    /// recovery under way, a gap at or after the TCP stream's position extends
+    /// it (the stream passes through it anyway); a gap below that position
+    /// (below the login sequence number, or already streamed past) restarts
+    /// the recovery with a new login at the gap's first sequence number, since
+    /// a SoupBinTCP stream never goes back (2.2 Login Request) and the gap would
+    /// otherwise stay missing or, with TCP the only path, be given up as lost.
     public func takeOver(_ gap: Range<UInt64>, udpAvailable: Bool, now: UInt64) -> Bool {
-        guard session.current != nil, let reactor else { return false }
-        if let active = handedOff {
-            guard gap.lowerBound >= active.lowerBound else { return false }
-            handedOff = active.lowerBound..<max(active.upperBound, gap.upperBound)
-            return true
+        guard session.current != nil, reactor != nil else { return false }
+        if let active = handedOff, let running = tcp {
+            let range = min(active.lowerBound, gap.lowerBound)..<max(active.upperBound, gap.upperBound)
+            guard gap.lowerBound < running.client.nextSequence else {
+                handedOff = range
+                return true
+            }
+            // Stopped without counting a failure: the restart continues the same recovery.
+            flush()
+            running.onFinished = nil
+            running.close()
+            counters.drops &+= running.drops
+            counters.restarts &+= 1
+            tcp = nil
+            handedOff = nil
+            return start(range, now: now)
         }
         guard !udpAvailable || UInt64(gap.count) >= configuration.threshold else { return false }
         guard now >= retryAt else { return false }
+        guard start(gap, now: now) else { return false }
+        counters.started &+= 1
+        return true
+    }
+
+    /// Logs in at `range.lowerBound` and hands `range` to TCP.
+    func start(_ range: Range<UInt64>, now: UInt64) -> Bool {
+        guard let reactor else { return false }
         do {
             let soup = try SoupClient(configuration: .init(username: configuration.username, password: configuration.password,
-                                                           session: configuration.session, firstSequence: gap.lowerBound),
+                                                           session: configuration.session, firstSequence: range.lowerBound),
                                       consumer: self)
             var tcpConfiguration = configuration.tcp
             // With UDP beside it, an unreachable TCP server hands the gap back soon;
@@ -148,8 +174,7 @@ public final class SoupRecovery: GapHandoff, MessageConsumer {
             retryAt = now &+ configuration.retryAfterFailure
             return false
         }
-        handedOff = gap
-        counters.started &+= 1
+        handedOff = range
         return true
     }
 
@@ -217,6 +242,6 @@ public final class SoupRecovery: GapHandoff, MessageConsumer {
     public var summary: String {
         "tcp_recoveries=\(counters.started) tcp_completed=\(counters.completed) tcp_failed=\(counters.failed) "
             + "tcp_messages=\(counters.messagesDelivered) tcp_received=\(counters.messagesReceived) "
-            + "tcp_lost_on_server=\(counters.lostOnServer) tcp_drops=\(counters.drops)"
+            + "tcp_lost_on_server=\(counters.lostOnServer) tcp_drops=\(counters.drops) tcp_restarts=\(counters.restarts)"
     }
 }

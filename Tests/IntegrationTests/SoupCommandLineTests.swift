@@ -106,4 +106,14 @@ import TestSupport
         #expect(longUser.finish(seconds: 20) == 64)
         #expect(longUser.errorText.contains("1 to 6 printable ASCII characters"), "\(longUser.errorText)")
     }
+
+    /// `soup-recovery-bench` recovers its gap over each path, every message
+    /// delivered, and prints its one line.
+    @Test(.enabled(if: enabled, "needs the feedreactor executable (swift build)"), arguments: ["tcp", "udp"])
+    func recoveryBenchRecoversTheGapOverEachPath(_ path: String) throws {
+        let bench = try Run(["soup-recovery-bench", "--path", path, "--gap", "2000", "--timeout", "20",
+                             "--group", path == "tcp" ? "239.255.81.2" : "239.255.81.3"])
+        #expect(bench.finish(seconds: 30) == 0, "\(bench.errorText)")
+        #expect(bench.outputText.hasPrefix("path=\(path) gap=2000 seconds="), "\(bench.outputText)")
+    }
 }

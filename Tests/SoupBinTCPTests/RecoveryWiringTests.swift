@@ -53,7 +53,7 @@ final class RecoveryRig {
     var udpServer: RetransmissionServer?
 
     init(session name: String, group: String, store: RetransmissionStore, udp: Bool, silentUDP: Bool = false,
-         threshold: UInt64 = 10_000, checker: OrderChecker) throws {
+         threshold: UInt64 = 10_000, reorderWindow: UInt64 = 1_000_000, checker: OrderChecker) throws {
         reactor = try Reactor(backend: .epoll)
         self.store = store
         sessionName = name
@@ -81,7 +81,7 @@ final class RecoveryRig {
             lines: [try Subscription(group: group, port: 0, interface: .address(try IPAddress("127.0.0.1")))],
             servers: servers)
         configuration.recoversElsewhere = true
-        configuration.session.reorderWindow = 1_000_000
+        configuration.session.reorderWindow = reorderWindow
         configuration.receiveBufferBytes = 16 << 20
         configuration.rerequest.requestTimeout = 20_000_000
         configuration.rerequest.maxRequestTimeout = 100_000_000
