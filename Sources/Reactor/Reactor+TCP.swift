@@ -113,7 +113,11 @@ extension Reactor {
         tcpConnection(for: token)?.resumeReading(reactor: self)
     }
 
-    /// Bytes waiting in the send ring; nil for a stale token.
+    /// Bytes `write` accepted that the kernel has not taken yet (the send ring);
+    /// nil for a stale token. On io_uring this includes the bytes of the send
+    /// in flight: they leave the ring at its completion, when the kernel says
+    /// how many it took (`TCPCounters.bytesSent` counts the same moment), so
+    /// `write`'s total is always `bytesSent` plus this, on both backends.
     public func queuedBytes(_ token: Token) -> Int? {
         tcpConnection(for: token)?.send.count
     }

@@ -435,7 +435,8 @@ public struct TCPCounters: Sendable {
     public var connectTimeouts: UInt64 = 0
     /// Bytes read from TCP streams.
     public var bytesReceived: UInt64 = 0
-    /// Bytes written to the kernel for TCP streams.
+    /// Bytes the kernel took for TCP streams (sendmsg's result; on io_uring a
+    /// send completion's), not bytes queued or in flight.
     public var bytesSent: UInt64 = 0
     /// Reads paused because a receive ring was full and its handler consumed nothing.
     public var readStalls: UInt64 = 0

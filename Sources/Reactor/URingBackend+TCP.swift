@@ -30,8 +30,9 @@ import Glibc
 ///   had more under way when the cancel landed): size the group well above the
 ///   streams expected to be paused at once, or the others wait for buffers.
 /// - A recv ends with -ENOBUFS when the group ran dry (counted in
-///   `Counters.bufferExhaustions`): re-armed at the end of the dispatch, once
-///   buffers are free again (`Counters.receiveRearms`). 0 is the peer's EOF;
+///   `Counters.bufferExhaustions`, logged once): re-armed at the end of a
+///   dispatch once buffers are free again (`Counters.receiveRearms`), at most
+///   as many streams per dispatch as there are buffers not held, oldest first. 0 is the peer's EOF;
 ///   -ECONNRESET and other errors end the stream as on epoll.
 /// - Writing: the send ring's spans go out as one `IORING_OP_SEND` (one span) or
 ///   `SENDMSG` (two), MSG_NOSIGNAL, at most one in flight per stream (so order
@@ -344,7 +345,15 @@ extension URingBackend {
             connection.failed(SystemError(call: "recv", errno: Int32(-result)), reactor: reactor)
             return 1
         }
-        if result == -Int(ENOBUFS) { reactor.counters.bufferExhaustions &+= 1 }
+        if result == -Int(ENOBUFS) {
+            reactor.counters.bufferExhaustions &+= 1
+            if !streamBuffersRanDry {
+                streamBuffersRanDry = true
+                logger.notice(
+                    "io_uring TCP: the shared receive buffer group ran dry; streams wait for buffers (counted in Reactor.counters.bufferExhaustions); raise Reactor.Configuration.uringStreamBufferCount above the streams receiving at once",
+                    metadata: ["buffers": "\(streamBufferCount)", "bufferSize": "\(streamOptions.bufferSize)"])
+            }
+        }
         guard connection.wantsRead, stream.heldHead < 0 else { return 0 }
         if result == -Int(ENOBUFS) {
             if !stream.rearmListed {
@@ -419,7 +428,15 @@ extension URingBackend {
         guard let registration = reactor.registration(for: token), case .listener(let state)? = entries[Int(token.slot)]
         else {
             reactor.counters.staleEvents &+= 1
-            if result >= 0 { System.close(result) }   // accepted after the listener went: nobody takes it
+            if result >= 0 {
+                // Accepted by the multishot before the listener went (e.g. its own
+                // `accept` deregistered it, with this completion in the same reap):
+                // nobody takes it. Reset it, as the kernel resets what is still
+                // queued on a closed listener (inet_csk_listen_stop): the peer sees
+                // the reset it sees on epoll, not an EOF from a connection nobody serves.
+                _ = fr_tcp_set_linger_zero(result)
+                System.close(result)
+            }
             return 0
         }
         var work = 0
@@ -468,7 +485,11 @@ extension URingBackend {
         }
         streamResumes.removeFirst(resumes)
         if !streamRearms.isEmpty && heldBuffers < streamBufferCount {
-            let count = streamRearms.count
+            // At most as many re-arms as the group has buffers not held: re-arming
+            // all of them (10,000 streams, 512 buffers) made every one but a few
+            // end at once in -ENOBUFS again, a storm of SQEs and CQEs each cycle
+            // that starved the streams. The rest wait, in order, for the next dispatch.
+            let count = min(streamRearms.count, streamBufferCount - heldBuffers)
             for position in 0..<count {
                 guard let stream = streams[Int(streamRearms[position])] else { continue }
                 stream.rearmListed = false

@@ -118,6 +118,8 @@ final class URingBackend: Backend {
     var heldOffset: UnsafeMutablePointer<Int32>?
     var heldLength: UnsafeMutablePointer<Int32>?
     var heldBuffers = 0
+    /// The group ran dry at least once (said once in the log).
+    var streamBuffersRanDry = false
     /// Stream states by index (user_data names them), reused through `freeStreams`.
     var streams: ContiguousArray<URingStream?> = []
     var freeStreams: ContiguousArray<Int32> = []
