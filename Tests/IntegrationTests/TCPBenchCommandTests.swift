@@ -9,18 +9,6 @@ import TestSupport
     typealias Run = PublishListenProcessTests.Run
     static let enabled = PublishListenProcessTests.binaryExists
 
-    /// A TCP port nobody holds, chosen by the kernel (a UDP probe is not enough:
-    /// another test's outgoing connection may hold the port in TIME_WAIT).
-    func freeTCPPort() throws -> UInt16 {
-        for _ in 0..<100 {
-            let listener = try TCPListener.bound(to: SocketAddress("127.0.0.1", port: 0))
-            let port = try listener.localAddress().port
-            listener.close()
-            if port > 40_000 { return port }
-        }
-        throw ReactorError.invalidArgument("no free TCP port above 40000")
-    }
-
     /// A server subcommand started and waited for (`ready` on stderr).
     func server(_ arguments: [String]) throws -> Run {
         let run = try Run(arguments)

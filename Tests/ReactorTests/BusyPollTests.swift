@@ -177,19 +177,10 @@ import TestSupport
         let server = TCPStreamTests.EchoListener()
         let (_, address) = try loopbackListener(reactor, handler: server)
         let payload = patternBytes(200_000, seed: 3)
-        var sizes = SeededGenerator(seed: 4)
-        var sent = 0
-        func push(_ token: Token, _ reactor: Reactor) {
-            while sent < payload.count {
-                let size = min(Int.random(in: 1...3000, using: &sizes), payload.count - sent)
-                let n = payload.withUnsafeBytes { reactor.write(token, UnsafeRawBufferPointer(rebasing: $0[sent..<(sent + size)])) }
-                sent += n
-                if n < size { return }
-            }
-        }
+        let writer = PayloadWriter(payload, randomSizes: (seed: 4, maxWrite: 3000))
         let client = CollectingStream()
-        client.onConnected = push
-        client.onWritable = push
+        client.onConnected = writer.push
+        client.onWritable = writer.push
         client.onReceived = { _, _, reactor in if client.bytes.count == payload.count { reactor.stop() } }
         try reactor.connect(to: address, options: TCPStreamOptions(receiveCapacity: 4096, sendCapacity: 8192), handler: client)
         try withWatchdog(reactor.remote) { try reactor.run(idle: .spin) }

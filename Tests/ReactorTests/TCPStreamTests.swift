@@ -47,25 +47,16 @@ import TestSupport
         // (something once its 1000-byte buffer is full, as a parser whose
         // frames fit the buffer does: else reading stays paused).
         client.consume = { spans in Int.random(in: (spans.count == 1000 ? 1 : 0)...spans.count, using: &generator) }
-        var sent = 0
-        var writeSizes = SeededGenerator(seed: 9)
-        func push(_ token: Token, _ reactor: Reactor) {
-            while sent < payload.count {
-                let size = min(Int.random(in: 1...4000, using: &writeSizes), payload.count - sent)
-                let n = payload.withUnsafeBytes { reactor.write(token, UnsafeRawBufferPointer(rebasing: $0[sent..<(sent + size)])) }
-                sent += n
-                if n < size { return }
-            }
-        }
-        client.onConnected = push
-        client.onWritable = push
+        let writer = PayloadWriter(payload, randomSizes: (seed: 9, maxWrite: 4000))
+        client.onConnected = writer.push
+        client.onWritable = writer.push
         let token = try reactor.connect(to: address, options: TCPStreamOptions(receiveCapacity: 1000, sendCapacity: 7000),
                                         handler: client)
         try pump(reactor, cycles: 20_000) { client.bytes.count + (reactor.unconsumedBytes(token) ?? 0) == payload.count }
         // What the last random consume left stays until offered again.
         client.consume = nil
         reactor.resumeReading(token)
-        #expect(sent == payload.count)
+        #expect(writer.sent == payload.count)
         #expect(client.bytes == payload)
         #expect(client.receivedCalls > 300)
         reactor.close(token)
@@ -129,17 +120,9 @@ import TestSupport
         let (_, address) = try loopbackListener(reactor, options: options, handler: server)
         let payload = patternBytes(1_000_000, seed: 3)
         let writer = CollectingStream()
-        var sent = 0
-        var shortWrites = 0
-        func push(_ token: Token, _ reactor: Reactor) {
-            while sent < payload.count {
-                let n = payload.withUnsafeBytes { reactor.write(token, UnsafeRawBufferPointer(rebasing: $0[sent...])) }
-                sent += n
-                if sent < payload.count { shortWrites += 1; return }
-            }
-        }
-        writer.onConnected = push
-        writer.onWritable = push
+        let pusher = PayloadWriter(payload)
+        writer.onConnected = pusher.push
+        writer.onWritable = pusher.push
         var writerOptions = TCPStreamOptions(receiveCapacity: 4096, sendCapacity: 65536)
         writerOptions.kernelSendBuffer = 16384
         let token = try reactor.connect(to: address, options: writerOptions, handler: writer)
@@ -149,7 +132,7 @@ import TestSupport
             reactor.queuedBytes(token) == 65536 && reactor.tcpCounters.readStalls >= 1
         }
         #expect(reactor.queuedBytes(token) == 65536)
-        #expect(sent < payload.count && shortWrites >= 1)
+        #expect(pusher.sent < payload.count && pusher.shortWrites >= 1)
         #expect(reactor.tcpCounters.readStalls >= 1)
         #expect(reactor.tcpCounters.sendStalls >= 1)
         let reader = try #require(server.accepted.first)

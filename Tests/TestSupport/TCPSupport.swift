@@ -102,3 +102,44 @@ public func patternBytes(_ count: Int, seed: UInt64) -> [UInt8] {
     }
     return out
 }
+
+/// Writes `payload` to a stream as far as its send ring takes it, again on each
+/// `writable` (hook `push` to `onConnected` and `onWritable`): whole rests, or
+/// writes of seeded random sizes up to `maxWrite`. A short write ends a push.
+public final class PayloadWriter {
+    public let payload: [UInt8]
+    public private(set) var sent = 0
+    /// Writes the ring took only part of.
+    public private(set) var shortWrites = 0
+    var sizes: SeededGenerator?
+    let maxWrite: Int
+
+    /// - Parameter randomSizes: (seed, largest write) for random write sizes; nil writes whole rests.
+    public init(_ payload: [UInt8], randomSizes: (seed: UInt64, maxWrite: Int)? = nil) {
+        self.payload = payload
+        sizes = randomSizes.map { SeededGenerator(seed: $0.seed) }
+        maxWrite = randomSizes?.maxWrite ?? Int.max
+    }
+
+    public func push(_ token: Token, _ reactor: Reactor) {
+        while sent < payload.count {
+            var size = payload.count - sent
+            if sizes != nil { size = min(Int.random(in: 1...maxWrite, using: &sizes!), size) }
+            let n = payload.withUnsafeBytes { reactor.write(token, UnsafeRawBufferPointer(rebasing: $0[sent..<(sent + size)])) }
+            sent += n
+            if n < size { shortWrites += 1; return }
+        }
+    }
+}
+
+/// A TCP port above 40000 nobody holds, chosen by the kernel (a UDP probe is not
+/// enough: another program's outgoing connection may hold the port in TIME_WAIT).
+public func freeTCPPort() throws -> UInt16 {
+    for _ in 0..<100 {
+        let listener = try TCPListener.bound(to: SocketAddress("127.0.0.1", port: 0))
+        let port = try listener.localAddress().port
+        listener.close()
+        if port > 40_000 { return port }
+    }
+    throw ReactorError.invalidArgument("no free TCP port above 40000")
+}
