@@ -25,6 +25,7 @@ extension Reactor {
                                    interest: connection.desiredInterest, closesDescriptor: true)
         connection.token = registration.token
         otherRegistrations += 1
+        connection.liveIndex = liveStreams.count
         liveStreams.append(connection)
     }
 
@@ -33,6 +34,18 @@ extension Reactor {
                                    closesDescriptor: true)
         listener.token = registration.token
         otherRegistrations += 1
+    }
+
+    /// Takes a stream out of `liveStreams`: the last one moves into its place.
+    func removeLiveStream(_ connection: TCPConnection) {
+        let index = connection.liveIndex
+        guard index >= 0, index < liveStreams.count, liveStreams[index] === connection else { return }
+        let last = liveStreams.removeLast()
+        if index < liveStreams.count {
+            liveStreams[index] = last
+            last.liveIndex = index
+        }
+        connection.liveIndex = -1
     }
 
     /// A connection ended (`TCPConnection.finish`): forget it and close its descriptor.

@@ -166,7 +166,9 @@ public final class Reactor {
     var live: ContiguousArray<Registration> = []
     /// Live registrations of other kinds (TCP streams included).
     var otherRegistrations = 0
-    /// The registered TCP streams (busy polling reads these directly).
+    /// The registered TCP streams (busy polling reads these directly), in no
+    /// particular order: each knows its index, so removal is O(1) however many
+    /// connections there are.
     var liveStreams: ContiguousArray<TCPConnection> = []
     /// TCP registrations deregistered, reused by the next ones from the next
     /// duty cycle on (epoll only: io_uring completions may still name one).
@@ -330,10 +332,7 @@ public final class Reactor {
             if let index = live.firstIndex(where: { $0 === registration }) { live.remove(at: index) }
         } else {
             otherRegistrations -= 1
-            if case .stream(let connection) = registration.kind,
-               let index = liveStreams.firstIndex(where: { $0 === connection }) {
-                liveStreams.remove(at: index)
-            }
+            if case .stream(let connection) = registration.kind { removeLiveStream(connection) }
         }
         generations[Int(token.slot)] &+= 1
         if generations[Int(token.slot)] == 0 { generations[Int(token.slot)] = 1 }

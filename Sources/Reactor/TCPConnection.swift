@@ -32,6 +32,8 @@ final class TCPConnection {
     var maxReadsPerWake = 4
     /// The listener that accepted it (its connection count), if any.
     var listener: Token?
+    /// Its index in the reactor's `liveStreams` while registered, else -1.
+    var liveIndex = -1
     var connectTimer = TimerHandle.invalid
 
     /// The receive ring was full and the handler consumed nothing: reading is
