@@ -74,10 +74,14 @@ read -r -a utp_flags <<< "${UTP_FLAGS:-}"
 #    Reports µTP's and TCP's throughput over the same COMPETE seconds, the queueing
 #    delay µTP measured then (its --stats-interval lines), and the tbf backlog
 #    sampled each second (the real queueing delay: backlog bytes / RATE).
-#    TCP_FLOWS=N makes the bulk transfer N parallel connections (one Linux TCP
-#    flow here rarely holds the queue above 100 ms: its cwnd falls back often).
+#    TCP_FLOWS=N makes the bulk transfer N parallel connections; TCP_CC picks their
+#    congestion control (cubic by default, see below).
 WARMUP=${WARMUP:-5}
 TCP_FLOWS=${TCP_FLOWS:-1}   # parallel TCP connections of the bulk transfer
+# The TCP flow's congestion control. This machine's default is BBR, which keeps the
+# bottleneck queue near one BDP on purpose: a delay-based LEDBAT cannot see it as a
+# queue to yield to. CUBIC (Linux's usual default) fills the buffer until it drops.
+TCP_CC=${TCP_CC:-cubic}
 cat > "$WORK/tcp.py" <<'PY'
 import socket, sys, threading, time
 mode, flows = sys.argv[1], int(sys.argv[2])
@@ -103,7 +107,11 @@ if mode == "sink":
 else:
     end = time.time() + float(sys.argv[3])
     def pour():
-        conn = socket.create_connection(("10.77.0.2", 9100)); block = b"x" * (1 << 16)
+        conn = socket.socket()
+        # The competing flow's congestion control (TCP_CC): loss-based CUBIC by
+        # default, the TCP that LEDBAT is meant to yield to (RFC 6817 section 1).
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, sys.argv[4].encode())
+        conn.connect(("10.77.0.2", 9100)); block = b"x" * (1 << 16)
         while time.time() < end: conn.sendall(block)
         conn.close()
     threads = [threading.Thread(target=pour) for _ in range(flows)]
@@ -128,7 +136,7 @@ start_tcp() {
     ip netns exec $B $PY "$WORK/tcp.py" sink "$TCP_FLOWS" > "$WORK/tcp.out" &
     sink=$!
     sleep 0.3
-    ip netns exec $A $PY "$WORK/tcp.py" source "$TCP_FLOWS" "$COMPETE" &
+    ip netns exec $A $PY "$WORK/tcp.py" source "$TCP_FLOWS" "$COMPETE" "$TCP_CC" &
     source=$!
 }
 order=utp_first
@@ -163,7 +171,7 @@ utp_window=$(awk -v t1="$t1" '/^stats /{ for (i = 2; i <= NF; i++) { split($i, k
     if (t <= t1) last = w } END { print last }' "$WORK/send2.err")
 backlog=$(awk '{ sum += $1; n++ } END { if (n) printf "%.1f", sum / n; else print "n/a" }' "$WORK/backlog")
 seconds=$(echo "$c1 - $c0" | bc -l)
-echo "competing order=$order flags=${UTP_FLAGS:-none} tcp_flows=$TCP_FLOWS seconds=$(printf %.1f "$seconds") utp_mbit_per_s=$(echo "($b1 - $b0) * 8 / $seconds / 1000000" | bc -l | cut -c1-6) utp_queueing_delay_ms_mean=$utp_delay utp_window_at_end=$utp_window tbf_backlog_ms_mean=$backlog byte_exact=$same"
+echo "competing order=$order flags=${UTP_FLAGS:-none} tcp_flows=$TCP_FLOWS tcp_cc=$TCP_CC seconds=$(printf %.1f "$seconds") utp_mbit_per_s=$(echo "($b1 - $b0) * 8 / $seconds / 1000000" | bc -l | cut -c1-6) utp_queueing_delay_ms_mean=$utp_delay utp_window_at_end=$utp_window tbf_backlog_ms_mean=$backlog byte_exact=$same"
 echo "competing $(cat "$WORK/tcp.out")"
 echo "competing sender: $(grep -E '^mtu=' "$WORK/send2.err")"
 [[ -n "${KEEP_STATS:-}" ]] && cp "$WORK/send2.err" "$KEEP_STATS"
