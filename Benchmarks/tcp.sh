@@ -6,6 +6,8 @@
 #
 #   ./tcp.sh                       # ROUNDS=5 BYTES=1073741824 COUNT=50000 CONNECTIONS=1000
 #   SKIP_BUILD=1 ROUNDS=7 RT=1 BACKENDS="epoll uring" ./tcp.sh
+#   ROWS="bulk echo" ./tcp.sh      # only these rows (default: bulk pingpong echo)
+#   TABLES_FROM=run.log ./tcp.sh   # only the tables, from a run's stderr (its row lines)
 #
 # Rows (each FeedReactor row once per backend in BACKENDS):
 #   bulk: one connection, BYTES sent by the C source (blocking 64 KiB writes,
@@ -28,6 +30,7 @@ BYTES=${BYTES:-1073741824}
 COUNT=${COUNT:-50000}
 CONNECTIONS=${CONNECTIONS:-1000}
 BACKENDS=${BACKENDS:-epoll}
+ROWS=${ROWS:-bulk pingpong echo}
 RT=${RT:-0}
 # Below the ephemeral range (32768-60999): no clash with other programs' connections.
 PORT=${PORT:-23300}
@@ -37,7 +40,7 @@ mkdir -p c/bin
 cc -O2 -o c/bin/tcp_bulk c/tcp_bulk.c
 cc -O2 -o c/bin/tcp_pingpong c/tcp_pingpong.c
 cc -O2 -o c/bin/tcp_echo c/tcp_echo.c
-if [ -z "${SKIP_BUILD:-}" ]; then
+if [ -z "${SKIP_BUILD:-}" ] && [ -z "${TABLES_FROM:-}" ]; then
   (cd .. && swift build -c release --product feedreactor >/dev/null)
   swift build -c release --product NIOTCPServer >/dev/null
 fi
@@ -95,20 +98,27 @@ echo_row() {
   echo "echo $name $out" | tee -a "$raw" >&2
 }
 
+if [ -n "${TABLES_FROM:-}" ]; then cp "$TABLES_FROM" "$raw"; ROUNDS=0; fi
 for round in $(seq 1 "$ROUNDS"); do
   echo "round $round" >&2
-  bulk c c/bin/tcp_bulk --mode sink
-  for b in $BACKENDS; do bulk fr-$b $FR tcp-bench sink --backend $b; done
-  bulk nio $NIO sink
-  pingpong c c c/bin/tcp_pingpong --mode echo
-  for b in $BACKENDS; do pingpong fr-$b-spin fr $FR tcp-bench echo --backend $b --idle spin --max-connections 16; done
-  echo_row c c/bin/tcp_echo --max-connections $((CONNECTIONS + 16))
-  for b in $BACKENDS; do echo_row fr-$b $FR tcp-bench echo --backend $b --max-connections $((CONNECTIONS + 16)); done
-  echo_row nio $NIO echo
+  if [[ " $ROWS " == *" bulk "* ]]; then
+    bulk c c/bin/tcp_bulk --mode sink
+    for b in $BACKENDS; do bulk fr-$b $FR tcp-bench sink --backend $b; done
+    bulk nio $NIO sink
+  fi
+  if [[ " $ROWS " == *" pingpong "* ]]; then
+    pingpong c c c/bin/tcp_pingpong --mode echo
+    for b in $BACKENDS; do pingpong fr-$b-spin fr $FR tcp-bench echo --backend $b --idle spin --max-connections 16; done
+  fi
+  if [[ " $ROWS " == *" echo "* ]]; then
+    echo_row c c/bin/tcp_echo --max-connections $((CONNECTIONS + 16))
+    for b in $BACKENDS; do echo_row fr-$b $FR tcp-bench echo --backend $b --max-connections $((CONNECTIONS + 16)); done
+    echo_row nio $NIO echo
+  fi
 done
 
 # Values of a row in round order (one per round).
-field() { grep "^$1 $2 " "$raw" | sed -n "s/.*$3=\([0-9.]*\).*/\1/p"; }
+field() { { grep "^$1 $2 " "$raw" || true; } | sed -n "s/.*$3=\([0-9.]*\).*/\1/p"; }
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "-"; else print a[int((NR+1)/2)]}'; }
 # Median over rounds of a/b (or a-b with op=-), pairing the rows round by round.
 paired() {
