@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # TCP over loopback: FeedReactor (`feedreactor tcp-bench`) against the C
-# baselines (c/tcp_bulk.c, c/tcp_pingpong.c) and SwiftNIO (NIOTCPServer),
+# baselines (c/tcp_bulk.c, c/tcp_pingpong.c, c/tcp_echo.c) and SwiftNIO (NIOTCPServer),
 # alternating within each round; per-round ratios and their medians (the
 # machine is shared: a ratio from one round compares runs seconds apart).
 #
 #   ./tcp.sh                       # ROUNDS=5 BYTES=1073741824 COUNT=50000 CONNECTIONS=1000
 #   SKIP_BUILD=1 ROUNDS=7 RT=1 BACKENDS="epoll uring" ./tcp.sh
+#   ROWS="bulk echo" ./tcp.sh      # only these rows (default: bulk pingpong echo)
+#   TABLES_FROM=run.log ./tcp.sh   # only the tables, from a run's stderr (its row lines)
 #
 # Rows (each FeedReactor row once per backend in BACKENDS):
 #   bulk: one connection, BYTES sent by the C source (blocking 64 KiB writes,
@@ -14,8 +16,10 @@
 #         tcp_pingpong echo+ping vs FeedReactor echo (--idle spin) + pingpong
 #         (--idle spin); p50 one-way (RTT/2) ns.
 #   echo: CONNECTIONS connections from `feedreactor tcp-bench pingpong` (its own
-#         process, CPU 0) against the FeedReactor echo and the SwiftNIO echo
-#         server (CPU 1): messages per second.
+#         process, CPU 0) against the C epoll echo server (c/tcp_echo.c), the
+#         FeedReactor echo and the SwiftNIO echo server (CPU 1): messages per second.
+# Each table gives C vs SwiftNIO too (same rounds): the ceiling a ratio against
+# SwiftNIO can reach with this kernel work per byte or message.
 # RT=1 runs both ends SCHED_FIFO (chrt -f 10): on a machine busy with other work
 # a spinning process is otherwise preempted mid-round trip. Don't run tests
 # meanwhile: they starve.
@@ -26,6 +30,7 @@ BYTES=${BYTES:-1073741824}
 COUNT=${COUNT:-50000}
 CONNECTIONS=${CONNECTIONS:-1000}
 BACKENDS=${BACKENDS:-epoll}
+ROWS=${ROWS:-bulk pingpong echo}
 RT=${RT:-0}
 # Below the ephemeral range (32768-60999): no clash with other programs' connections.
 PORT=${PORT:-23300}
@@ -34,7 +39,8 @@ priority=()
 mkdir -p c/bin
 cc -O2 -o c/bin/tcp_bulk c/tcp_bulk.c
 cc -O2 -o c/bin/tcp_pingpong c/tcp_pingpong.c
-if [ -z "${SKIP_BUILD:-}" ]; then
+cc -O2 -o c/bin/tcp_echo c/tcp_echo.c
+if [ -z "${SKIP_BUILD:-}" ] && [ -z "${TABLES_FROM:-}" ]; then
   (cd .. && swift build -c release --product feedreactor >/dev/null)
   swift build -c release --product NIOTCPServer >/dev/null
 fi
@@ -92,19 +98,27 @@ echo_row() {
   echo "echo $name $out" | tee -a "$raw" >&2
 }
 
+if [ -n "${TABLES_FROM:-}" ]; then cp "$TABLES_FROM" "$raw"; ROUNDS=0; fi
 for round in $(seq 1 "$ROUNDS"); do
   echo "round $round" >&2
-  bulk c c/bin/tcp_bulk --mode sink
-  for b in $BACKENDS; do bulk fr-$b $FR tcp-bench sink --backend $b; done
-  bulk nio $NIO sink
-  pingpong c c c/bin/tcp_pingpong --mode echo
-  for b in $BACKENDS; do pingpong fr-$b-spin fr $FR tcp-bench echo --backend $b --idle spin --max-connections 16; done
-  for b in $BACKENDS; do echo_row fr-$b $FR tcp-bench echo --backend $b --max-connections $((CONNECTIONS + 16)); done
-  echo_row nio $NIO echo
+  if [[ " $ROWS " == *" bulk "* ]]; then
+    bulk c c/bin/tcp_bulk --mode sink
+    for b in $BACKENDS; do bulk fr-$b $FR tcp-bench sink --backend $b; done
+    bulk nio $NIO sink
+  fi
+  if [[ " $ROWS " == *" pingpong "* ]]; then
+    pingpong c c c/bin/tcp_pingpong --mode echo
+    for b in $BACKENDS; do pingpong fr-$b-spin fr $FR tcp-bench echo --backend $b --idle spin --max-connections 16; done
+  fi
+  if [[ " $ROWS " == *" echo "* ]]; then
+    echo_row c c/bin/tcp_echo --max-connections $((CONNECTIONS + 16))
+    for b in $BACKENDS; do echo_row fr-$b $FR tcp-bench echo --backend $b --max-connections $((CONNECTIONS + 16)); done
+    echo_row nio $NIO echo
+  fi
 done
 
 # Values of a row in round order (one per round).
-field() { grep "^$1 $2 " "$raw" | sed -n "s/.*$3=\([0-9.]*\).*/\1/p"; }
+field() { { grep "^$1 $2 " "$raw" || true; } | sed -n "s/.*$3=\([0-9.]*\).*/\1/p"; }
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "-"; else print a[int((NR+1)/2)]}'; }
 # Median over rounds of a/b (or a-b with op=-), pairing the rows round by round.
 paired() {
@@ -115,7 +129,7 @@ paired() {
 c=$(field bulk c gbps); nio=$(field bulk nio gbps)
 echo "| bulk ${BYTES} B, Gbit/s | median | vs C (median of round ratios) | vs SwiftNIO |"
 echo "|---|---|---|---|"
-echo "| C epoll+read(256K) | $(echo "$c" | median) | 1 | |"
+echo "| C epoll+read(256K) | $(echo "$c" | median) | 1 | $(paired "$c" "$nio") |"
 echo "| SwiftNIO | $(echo "$nio" | median) | | 1 |"
 for b in $BACKENDS; do
   fr=$(field bulk fr-$b gbps)
@@ -130,12 +144,13 @@ for b in $BACKENDS; do
   fr50=$(field pingpong fr-$b-spin p50_ns); fr99=$(field pingpong fr-$b-spin p99_ns)
   echo "| FeedReactor $b spin | $(echo "$fr50" | median) | $(echo "$fr99" | median) | $(paired "$fr50" "$c50" -) |"
 done
-nioe=$(field echo nio msgs_per_s)
+nioe=$(field echo nio msgs_per_s); ce=$(field echo c msgs_per_s)
 echo
-echo "| echo, $CONNECTIONS connections, msgs/s | median | vs SwiftNIO (median of round ratios) |"
-echo "|---|---|---|"
-echo "| SwiftNIO | $(echo "$nioe" | median) | 1 |"
+echo "| echo, $CONNECTIONS connections, msgs/s | median | vs SwiftNIO (median of round ratios) | vs C |"
+echo "|---|---|---|---|"
+echo "| C epoll+read/write | $(echo "$ce" | median) | $(paired "$ce" "$nioe") | 1 |"
+echo "| SwiftNIO | $(echo "$nioe" | median) | 1 | |"
 for b in $BACKENDS; do
   fre=$(field echo fr-$b msgs_per_s)
-  echo "| FeedReactor $b | $(echo "$fre" | median) | $(paired "$fre" "$nioe") |"
+  echo "| FeedReactor $b | $(echo "$fre" | median) | $(paired "$fre" "$nioe") | $(paired "$fre" "$ce") |"
 done

@@ -171,7 +171,10 @@ public final class Reactor {
     /// connections there are.
     var liveStreams: ContiguousArray<TCPConnection> = []
     /// TCP registrations deregistered, reused by the next ones from the next
-    /// duty cycle on (epoll only: io_uring completions may still name one).
+    /// duty cycle on, on both backends. No event or completion names the object:
+    /// epoll's data and io_uring's user_data carry the token (slot and
+    /// generation; an io_uring stream's index and serial), which changes at
+    /// deregistration, so one arriving late fails its lookup and is dropped.
     var spareRegistrations: Recycler<Registration>
     var stopped = false
     var closed = false
@@ -281,7 +284,7 @@ public final class Reactor {
         }
         let token = Token(slot: slot, generation: generations[Int(slot)])
         let registration: Registration
-        if kind.isTCP, backendKind == .epoll, let spare = spareRegistrations.take() {
+        if kind.isTCP, let spare = spareRegistrations.take() {
             spare.reuse(token: token, descriptor: descriptor, kind: kind, interest: interest, closesDescriptor: closesDescriptor)
             registration = spare
         } else {
@@ -338,7 +341,7 @@ public final class Reactor {
         if generations[Int(token.slot)] == 0 { generations[Int(token.slot)] = 1 }
         freeSlots.append(token.slot)
         if closeSocket && registration.closesDescriptor { System.close(registration.descriptor) }
-        if registration.kind.isTCP && backendKind == .epoll {
+        if registration.kind.isTCP {
             registration.retire()
             spareRegistrations.retire(registration)
         }

@@ -4,7 +4,8 @@
 // connections: a read (readv into the receive ring, `received`), a write
 // (`write` into the send ring, sendmsg at once), and an accept after warm-up
 // with a TCPConnectionPool (accept4, registration, `connected`, close, back to
-// the pool). All must read 0; the canary must not.
+// the pool), the accept on io_uring too (multishot accept; registered only
+// where a ring can be made). All must read 0; the canary must not.
 
 import Benchmark
 import BenchmarkSupport
@@ -27,6 +28,14 @@ let benchmarks: @Sendable () -> Void = {
 
     registerGate("Accept.Pooled.epoll", timed: true) {
         try AcceptRig(backend: .epoll)
+    } step: { rig in
+        rig.acceptOne()
+    }
+
+    // io_uring (multishot accept, completions): where a ring can be made.
+    guard socketBackends.contains(.uring) else { return }
+    registerGate("Accept.Pooled.uring", timed: true) {
+        try AcceptRig(backend: .uring)
     } step: { rig in
         rig.acceptOne()
     }
