@@ -46,8 +46,9 @@ public final class UDPPacketSink: PacketSink, DatagramHandler {
         connected = false
     }
 
-    /// Registers `socket` with `reactor` (which then owns it) and sends through
-    /// it. The reactor must outlive the sink. With `connect`, the socket is
+    /// Registers `socket` with `reactor` (which then owns it) as a send-only
+    /// socket (nothing it receives is read) and sends through it. The reactor
+    /// must outlive the sink. With `connect`, the socket is
     /// connected to `destination` and packets go without an address: the kernel
     /// then keeps the route instead of looking it up per packet (a unicast or a
     /// multicast destination alike; the socket then hears only that address).
@@ -58,8 +59,11 @@ public final class UDPPacketSink: PacketSink, DatagramHandler {
         self.reactor = reactor
         if connect { try socket.connect(to: destination) }
         connected = connect
+        // Send-only (interest []): the reactor never reads the socket, and keeps
+        // it unwatched except while sends wait for room, which spares the kernel
+        // a wait-queue wakeup per packet sent (see Reactor.register).
         token = try reactor.register(socket, options: ReceiveOptions(slotCount: 1, slotSize: 64), send: options,
-                                     handler: self)
+                                     interest: [], handler: self)
     }
 
     /// Sends one packet to `destination`. Returns false when it was refused (queue

@@ -326,7 +326,9 @@ final class URingBackend: Backend {
         let slot = Int(registration.token.slot)
         switch registration.kind {
         case .datagram(let endpoint):
-            let receiver = try addReceiver(registration, endpoint)
+            // A send-only socket (interest []) gets no receive: an armed
+            // receive's poll waiter would be woken by every sent datagram's free.
+            let receiver = registration.interest.contains(.readable) ? try addReceiver(registration, endpoint) : nil
             entries[slot] = .datagram(URingDatagram(endpoint: endpoint, receiver: receiver))
         case .stream(let connection) where decideStreamMode():
             entries[slot] = .stream(try addStream(registration, connection))
@@ -430,17 +432,18 @@ final class URingBackend: Backend {
         entries[slot] = nil
         switch entry {
         case .datagram(let state)?:
-            let receiver = state.receiver
-            if receiver.armed {
-                // The kernel holds the socket (and writes into our buffers) until the
-                // receive ends: cancel it now rather than at the next wait, so a
-                // closed socket's port is free promptly.
-                _ = fr_uring_cancel(ring, receiver.userData, Self.cancelData)
-                _ = fr_uring_submit(ring)
-            } else {
-                needsSweep = true
+            if let receiver = state.receiver {
+                if receiver.armed {
+                    // The kernel holds the socket (and writes into our buffers) until the
+                    // receive ends: cancel it now rather than at the next wait, so a
+                    // closed socket's port is free promptly.
+                    _ = fr_uring_cancel(ring, receiver.userData, Self.cancelData)
+                    _ = fr_uring_submit(ring)
+                } else {
+                    needsSweep = true
+                }
+                retiring.append(receiver)
             }
-            retiring.append(receiver)
             // Held sends never reached the kernel: their buffers come back now
             // (those in flight come back at their completions).
             if let sender {
@@ -507,7 +510,7 @@ final class URingBackend: Backend {
             receiver = state.receiver
             self.userData = userData
             datagrams = state.endpoint.datagrams
-            receiverRaw = state.receiver.raw
+            receiverRaw = state.receiver?.raw
             capacity = state.endpoint.options.slotCount
         }
     }
@@ -593,7 +596,8 @@ final class URingBackend: Backend {
             if !more { retired(token) }
             return delivered
         }
-        let receiver = state.receiver
+        // (A receive completion always has a receiver: send-only sockets arm none.)
+        guard let receiver = state.receiver else { return delivered }
         if completion.flags & FR_URING_CQE_F_BUFFER != 0 {
             if chunk.registration == nil {
                 chunk = Chunk(registration, state, userData: completion.user_data)
@@ -992,7 +996,7 @@ final class URingBackend: Backend {
         for receiver in retiring { fr_uring_receiver_destroy(nil, receiver.raw) }
         retiring.removeAll()
         for entry in entries {
-            if case .datagram(let state)? = entry { fr_uring_receiver_destroy(nil, state.receiver.raw) }
+            if case .datagram(let state)? = entry, let receiver = state.receiver { fr_uring_receiver_destroy(nil, receiver.raw) }
         }
         entries.removeAll()
         teardownStreams()
@@ -1023,7 +1027,8 @@ final class URingReceiver {
 /// io_uring's state of one datagram socket: its receiver, its sends.
 final class URingDatagram {
     let endpoint: DatagramEndpoint
-    let receiver: URingReceiver
+    /// Its multishot receive; nil for a send-only socket (interest []).
+    let receiver: URingReceiver?
     /// Filled send buffers waiting for the next chain, in order.
     let outgoing: IndexQueue
     /// Sends of the last chain that did not go out (-EAGAIN, -ECANCELED): before `outgoing`.
@@ -1037,7 +1042,7 @@ final class URingDatagram {
     /// A send was refused since the last `writable`.
     var wantsWritable = false
 
-    init(endpoint: DatagramEndpoint, receiver: URingReceiver) {
+    init(endpoint: DatagramEndpoint, receiver: URingReceiver?) {
         self.endpoint = endpoint
         self.receiver = receiver
         outgoing = IndexQueue(capacity: endpoint.sendOptions.queueCapacity)
