@@ -39,6 +39,9 @@ struct TxBench: ParsableCommand {
     }
 
     func run() throws {
+        // Plain copies: each read of an @Option property goes through its
+        // property wrapper's generic getter (a metadata lookup), per datagram.
+        let batch = self.batch, size = self.size
         if let cpu { _ = fr_pin_to_cpu(Int32(cpu)) }
         let depth = max(256, batch * 4)
         var configuration = Reactor.Configuration(backend: backend)

@@ -33,7 +33,10 @@ public final class UDPPacketSink: PacketSink, DatagramHandler {
     unowned(unsafe) let reactor: Reactor?
     /// The socket's registration when the sink was made with a reactor; nil for a
     /// sink that calls `sendto` itself.
-    public private(set) var token: Token?
+    public var token: Token? { registered }
+    // Internal storage, not `public private(set)`: whole-module optimization then
+    // drops the dynamic exclusivity check from every packet's read of it.
+    var registered: Token?
     /// The socket is connected to `destination`: sends carry no address.
     public let connected: Bool
 
@@ -62,7 +65,7 @@ public final class UDPPacketSink: PacketSink, DatagramHandler {
         // Send-only (interest []): the reactor never reads the socket, and keeps
         // it unwatched except while sends wait for room, which spares the kernel
         // a wait-queue wakeup per packet sent (see Reactor.register).
-        token = try reactor.register(socket, options: ReceiveOptions(slotCount: 1, slotSize: 64), send: options,
+        registered = try reactor.register(socket, options: ReceiveOptions(slotCount: 1, slotSize: 64), send: options,
                                      interest: [], handler: self)
     }
 
@@ -70,8 +73,10 @@ public final class UDPPacketSink: PacketSink, DatagramHandler {
     /// full, kernel error: `lastErrno` says which); the publisher counts that in
     /// `sendFailures`.
     public func send(_ packet: UnsafeRawBufferPointer) -> Bool {
-        if let reactor, let token {
-            switch reactor.send(token, packet, to: connected ? nil : destination) {
+        if let reactor, let token = registered {
+            // (Two calls, not `to: connected ? nil : destination`: that builds an
+            // Optional copy of the 132-byte address per packet.)
+            switch connected ? reactor.send(token, packet) : reactor.send(token, packet, to: destination) {
             case .sent, .queued: return true
             case .refused(let reason):
                 if case .failed(let error) = reason { lastFailure = error.errno } else { lastFailure = EAGAIN }

@@ -177,7 +177,7 @@ final class EpollBackend: Backend {
             // reused) leaves a stale event behind: one generation compare drops it.
             let token = Token(raw: data)
             guard let registration = reactor.registration(for: token), let entry = entries[Int(token.slot)] else {
-                reactor.counters.staleEvents &+= 1
+                reactor.tally.staleEvents &+= 1
                 continue
             }
             let flags = fr_epoll_event_flags(base, Int32(i))
@@ -429,7 +429,7 @@ final class EpollBackend: Backend {
                 let n = try queue.flush(on: UDPSocket(registered: registration.descriptor))
                 if n == 0 { return sent }
                 sent += n
-                reactor.counters.queuedSendsFlushed &+= UInt64(n)
+                reactor.tally.queuedSendsFlushed &+= UInt64(n)
             } catch {
                 if error.errno == ENOBUFS { return sent }
                 queue.removeFirst(1)

@@ -148,7 +148,15 @@ public final class Reactor {
     public private(set) var now: UInt64
     /// What the reactor did so far. Plain integer increments on the hot path: read
     /// them on the reactor's thread (or through `remote.run`), e.g. from a timer.
-    public var counters = Counters()
+    public var counters: Counters {
+        get { tally }
+        set { tally = newValue }
+    }
+    // The counters' storage is internal, not a public stored var: with whole-
+    // module optimization the compiler then proves its accesses never overlap
+    // and drops the dynamic exclusivity checks (swift_beginAccess, a TLS
+    // lookup each) from every send and delivery.
+    var tally = Counters()
     /// TCP listeners and streams (Reactor+TCP.swift).
     public internal(set) var tcpCounters = TCPCounters()
     /// The reactor's timer wheel (`schedule(at:...)` and `cancel(_:)` use it);
@@ -481,7 +489,7 @@ public final class Reactor {
         spareRegistrations.releaseRetired()
         _ = try backend.wait(timeoutNanoseconds: waitNanoseconds)
         now = clock.now()
-        counters.cycles &+= 1
+        tally.cycles &+= 1
         var work = backend.dispatch(into: self)
         if timers.count > 0 { work += fireDueTimers() }
         if !closed { backend.submit(reactor: self) }
@@ -494,7 +502,7 @@ public final class Reactor {
         let fired = timers.advance(to: now) { handle, handler, tag in
             handler.timerFired(handle, tag: tag, now: now, reactor: self)
         }
-        counters.timersFired &+= UInt64(fired)
+        tally.timersFired &+= UInt64(fired)
         return fired
     }
 
@@ -503,8 +511,8 @@ public final class Reactor {
     func busyPollCycle() throws(ReactorError) -> Int {
         if closed { throw .stopped }
         now = clock.now()
-        counters.cycles &+= 1
-        counters.busyPollCycles &+= 1
+        tally.cycles &+= 1
+        tally.busyPollCycles &+= 1
         var work = 0
         var index = 0
         // A handler may deregister sockets (shrinking `live`): index, don't iterate.
@@ -531,13 +539,13 @@ public final class Reactor {
     /// Hands the first `count` datagram descriptors of a registration to its handler.
     @inline(__always)
     func deliver(_ registration: Registration, _ endpoint: DatagramEndpoint, count: Int) {
-        counters.datagrams &+= UInt64(count)
-        counters.batches &+= 1
+        tally.datagrams &+= UInt64(count)
+        tally.batches &+= 1
         let batch = DatagramBatch(base: endpoint.datagrams, count: count, token: registration.token)
         do {
             try endpoint.handler.receive(batch, reactor: self)
         } catch {
-            counters.handlerErrors &+= 1
+            tally.handlerErrors &+= 1
             endpoint.handler.failed(error, token: registration.token, reactor: self)
         }
     }
@@ -563,13 +571,13 @@ public final class Reactor {
     /// A socket reported an error (ECONNREFUSED from a vanished peer, ENOBUFS, ...),
     /// or the backend could no longer watch a descriptor.
     func socketFailed(_ registration: Registration, _ error: SystemError) {
-        counters.socketErrors &+= 1
+        tally.socketErrors &+= 1
         failed(registration, ReactorError.system(error))
     }
 
     /// A send failed after `send` returned (queued datagram, io_uring completion).
     func sendFailed(_ registration: Registration, _ error: SystemError) {
-        counters.sendErrors &+= 1
+        tally.sendErrors &+= 1
         failed(registration, ReactorError.system(error))
     }
 
@@ -599,7 +607,7 @@ public final class Reactor {
             // removeAll below would then copy it instead of keeping its capacity.
             for index in 0..<count { mailboxDrain[index].work(self) }
             mailboxDrain.removeAll(keepingCapacity: true)
-            counters.posted &+= UInt64(count)
+            tally.posted &+= UInt64(count)
         }
         var work = count
         if remote.channelsReady.exchange(false, ordering: .sequentiallyConsistent) { work += drainChannels() }

@@ -592,7 +592,7 @@ final class URingBackend: Backend {
               case .datagram(let state)? = entries[Int(token.slot)] else {
             // The registration is gone (deregistered, maybe its slot reused): drop
             // the completion. Its buffer belongs to a retiring ring; no recycling.
-            reactor.counters.staleEvents &+= 1
+            reactor.tally.staleEvents &+= 1
             if !more { retired(token) }
             return delivered
         }
@@ -646,7 +646,7 @@ final class URingBackend: Backend {
             return
         }
         if result == -ENOBUFS {
-            reactor.counters.bufferExhaustions &+= 1
+            reactor.tally.bufferExhaustions &+= 1
         } else if result < 0 && result != -ECANCELED {
             let errno = -result
             reactor.socketFailed(registration, SystemError(call: "recvmsg", errno: errno))
@@ -663,7 +663,7 @@ final class URingBackend: Backend {
         }
         if fr_uring_receiver_arm(ring, receiver.raw, receiver.userData) == 0 {
             receiver.armed = true
-            reactor.counters.receiveRearms &+= 1
+            reactor.tally.receiveRearms &+= 1
         }
     }
 
@@ -687,7 +687,7 @@ final class URingBackend: Backend {
         let token = Self.token(fromData: completion.user_data)
         guard let registration = reactor.registration(for: token),
               case .descriptor(let state)? = entries[Int(token.slot)] else {
-            reactor.counters.staleEvents &+= 1
+            reactor.tally.staleEvents &+= 1
             return 0
         }
         state.armed = false
@@ -869,7 +869,7 @@ final class URingBackend: Backend {
     func unblocked(_ completion: fr_uring_completion, reactor: Reactor) {
         let token = Self.token(fromData: completion.user_data)
         guard reactor.registration(for: token) != nil, case .datagram(let state)? = entries[Int(token.slot)] else {
-            reactor.counters.staleEvents &+= 1
+            reactor.tally.staleEvents &+= 1
             return
         }
         state.blocked = false
