@@ -27,18 +27,36 @@ final class SendOnlyHandler: DatagramHandler {
         return descriptors
     }
 
+    /// A reactor with a collecting receiver at `address` and a send-only socket
+    /// (`token`, bound at `senderAddress`) whose queue holds `queueCapacity`.
+    struct Rig {
+        let reactor: Reactor
+        let address: SocketAddress
+        let collector = CollectingHandler()
+        let handler = SendOnlyHandler()
+        let token: Token
+        let descriptor: Int32
+        let senderAddress: SocketAddress
+
+        init(_ backend: BackendKind, queueCapacity: Int) throws {
+            reactor = try Reactor(backend: backend)
+            let (target, address) = try loopbackSocket()
+            self.address = address
+            try reactor.register(target, handler: collector)
+            let (socket, senderAddress) = try loopbackSocket()
+            self.senderAddress = senderAddress
+            descriptor = socket.descriptor
+            token = try reactor.register(socket, send: SendOptions(queueCapacity: queueCapacity, slotSize: 64),
+                                         interest: [], handler: handler)
+        }
+    }
+
     @Test(arguments: TestEnvironment.backends)
     func sendOnlySocketIsNotReadAndSendsInOrder(backend: BackendKind) throws {
         defer { SystemFaults.reset() }
-        let reactor = try Reactor(backend: backend)
-        let (target, address) = try loopbackSocket()
-        let collector = CollectingHandler()
-        try reactor.register(target, handler: collector)
-        let (socket, socketAddress) = try loopbackSocket()
-        let descriptor = socket.descriptor
-        let handler = SendOnlyHandler()
-        let token = try reactor.register(socket, send: SendOptions(queueCapacity: 4, slotSize: 64), interest: [],
-                                         handler: handler)
+        let rig = try Rig(backend, queueCapacity: 4)
+        let (reactor, address, collector, handler, token) = (rig.reactor, rig.address, rig.collector, rig.handler, rig.token)
+        let descriptor = rig.descriptor
         #expect(reactor.interest(of: token) == [])
         switch backend {
         case .epoll:
@@ -54,7 +72,7 @@ final class SendOnlyHandler: DatagramHandler {
         // A datagram sent to it stays in its receive queue: nobody reads it.
         let (stranger, _) = try loopbackSocket()
         defer { stranger.close() }
-        _ = try [UInt8](repeating: 7, count: 8).withUnsafeBytes { try stranger.send($0, to: socketAddress) }
+        _ = try [UInt8](repeating: 7, count: 8).withUnsafeBytes { try stranger.send($0, to: rig.senderAddress) }
 
         if backend == .epoll {
             // EAGAIN once: this datagram and the next three wait behind EPOLLOUT,
@@ -87,14 +105,8 @@ final class SendOnlyHandler: DatagramHandler {
     @Test(arguments: TestEnvironment.backends)
     func sendOnlySocketIsFlushedWhileBusyPolling(backend: BackendKind) throws {
         defer { SystemFaults.reset() }
-        let reactor = try Reactor(backend: backend)
-        let (target, address) = try loopbackSocket()
-        let collector = CollectingHandler()
-        try reactor.register(target, handler: collector)
-        let (socket, _) = try loopbackSocket()
-        let handler = SendOnlyHandler()
-        let token = try reactor.register(socket, send: SendOptions(queueCapacity: 8, slotSize: 64), interest: [],
-                                         handler: handler)
+        let rig = try Rig(backend, queueCapacity: 8)
+        let (reactor, address, collector, handler, token) = (rig.reactor, rig.address, rig.collector, rig.handler, rig.token)
         if backend == .epoll { SystemFaults.inject(.sendto, errno: EAGAIN) }
         for i in 0..<3 { _ = SendTests.send(reactor, token, SendTests.payload(i), to: address) }
         // run(idle: .spin) busy-polls (epoll: no epoll_wait at all); the queue
