@@ -21,7 +21,12 @@
 # loopback delivery up to that drop runs on the sender's CPU in softirq, alike
 # for all; the differences are the senders' own.
 #
+# Old against new in the same run: OLD_FEEDREACTOR=/path/feedreactor and/or
+# OLD_PUBLISH=/path/PublishThroughput add the senders old-epoll, old-uring and
+# old-pub-epoll, old-pub-uring (an older build of the same commands).
+#
 # Knobs: ROUNDS COUNT SIZES SENDER_CPU PORT PUBLISHER=0|1 PUB_COALESCE=0|1 RT=0|1 SKIP_BUILD=1
+#        OLD_FEEDREACTOR OLD_PUBLISH
 set -euo pipefail
 
 ROUNDS=${ROUNDS:-5}
@@ -71,6 +76,8 @@ sender_command() {  # name size
     case $1 in
         fr-epoll) echo "$FEEDREACTOR tx-bench --backend epoll ${common[*]}" ;;
         fr-uring) echo "$FEEDREACTOR tx-bench --backend uring ${common[*]}" ;;
+        old-epoll) echo "$OLD_FEEDREACTOR tx-bench --backend epoll ${common[*]}" ;;
+        old-uring) echo "$OLD_FEEDREACTOR tx-bench --backend uring ${common[*]}" ;;
         c)        echo "$BIN/tx_sendmmsg ${common[*]}" ;;
     esac
 }
@@ -84,20 +91,22 @@ run_one() {  # name size -> appends pps to $WORK/<name>-<size>
     log "round $round $1 size $2: $line"
 }
 
-run_publisher() {  # backend size -> appends packets/s to $WORK/pub-<backend>-<size>
+run_publisher() {  # backend size [binary name] -> appends packets/s to $WORK/<name>-<backend>-<size>
     # One message a packet, filling it: the 20-byte header and a 2-byte length.
-    local line extra=()
+    local line extra=() binary=${3:-$PUBLISH} name=${4:-pub}
     [[ "$1" == epoll && "$PUB_COALESCE" == 1 ]] && extra=(--coalesce)
-    line=$("${prefix[@]}" "$PUBLISH" --runs 1 --messages "$COUNT" --message-size $(( $2 - 22 )) --packet-size "$2" \
+    line=$("${prefix[@]}" "$binary" --runs 1 --messages "$COUNT" --message-size $(( $2 - 22 )) --packet-size "$2" \
         --udp --backend "$1" "${extra[@]}" 2>&1 | tail -1)
     local pps
     pps=$(echo "$line" | sed -n 's/.* \([0-9]*\) packets\/s.*/\1/p')
-    [[ -n "$pps" ]] && echo "$pps" >>"$WORK/pub-$1-$2"
-    log "round $round publisher $1 size $2: $line"
+    [[ -n "$pps" ]] && echo "$pps" >>"$WORK/$name-$1-$2"
+    log "round $round $name $1 size $2: $line"
 }
 
 SENDERS=(fr-epoll fr-uring c)
 [[ "$PUBLISHER" == 1 ]] && SENDERS+=(pub-epoll pub-uring)
+[[ -n "${OLD_FEEDREACTOR:-}" ]] && SENDERS+=(old-epoll old-uring)
+[[ "$PUBLISHER" == 1 && -n "${OLD_PUBLISH:-}" ]] && SENDERS+=(old-pub-epoll old-pub-uring)
 N=${#SENDERS[@]}
 for round in $(seq "$ROUNDS"); do
     for size in $SIZES; do
@@ -105,6 +114,7 @@ for round in $(seq "$ROUNDS"); do
             name=${SENDERS[$(( (k + round) % N ))]}
             case $name in
                 pub-*) run_publisher "${name#pub-}" "$size" ;;
+                old-pub-*) run_publisher "${name#old-pub-}" "$size" "$OLD_PUBLISH" old-pub ;;
                 *) run_one "$name" "$size" ;;
             esac
             # Every sender's figure of this round, in round order, for per-round ratios.
@@ -128,7 +138,7 @@ for size in $SIZES; do
     for name in "${SENDERS[@]}"; do
         [[ -f "$WORK/$name-$size" ]] || continue
         m=$(median "$WORK/$name-$size")
-        printf "%-5s %-10s %10s  %s   %s   [%s]\n" "$size" "$name" "$m" "$(ratio "$m" "$c")" \
+        printf "%-5s %-13s %10s  %s   %s   [%s]\n" "$size" "$name" "$m" "$(ratio "$m" "$c")" \
             "$(round_ratio "$WORK/$name-$size" "$WORK/c-$size")" "$(tr '\n' ' ' <"$WORK/$name-$size")"
     done
 done

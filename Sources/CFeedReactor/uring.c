@@ -447,8 +447,17 @@ int fr_uring_sender_fill(fr_uring_sender *s, const void *bytes, size_t length, c
     return (int)index;
 }
 
+int fr_uring_files_register(fr_uring *u, unsigned count) {
+    return io_uring_register_files_sparse(&u->ring, count);
+}
+
+int fr_uring_files_set(fr_uring *u, unsigned slot, int fd) {
+    int rc = io_uring_register_files_update(&u->ring, slot, &fd, 1);
+    return rc < 0 ? rc : 0;
+}
+
 int fr_uring_sender_prepare(fr_uring *u, fr_uring_sender *s, unsigned index, int fd, uint64_t user_data,
-                            int zero_copy, int link) {
+                            int zero_copy, int link, int fixed) {
     // No get_sqe(): submitting here would cut a chain the caller is building.
     struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
     if (!sqe) return -EBUSY;
@@ -467,6 +476,8 @@ int fr_uring_sender_prepare(fr_uring *u, fr_uring_sender *s, unsigned index, int
         io_uring_prep_send(sqe, fd, buffer, length, MSG_DONTWAIT);
     }
     if (link) sqe->flags |= IOSQE_IO_LINK;
+    // A registered file (fd is then its index): the kernel skips fget/fput per send.
+    if (fixed) sqe->flags |= IOSQE_FIXED_FILE;
     io_uring_sqe_set_data64(sqe, user_data);
     return 0;
 }
@@ -657,9 +668,12 @@ int fr_uring_sender_fill(fr_uring_sender *s, const void *bytes, size_t length, c
                          socklen_t addr_length) {
     (void)s; (void)bytes; (void)length; (void)addr; (void)addr_length; return -ENOSYS;
 }
+int fr_uring_files_register(fr_uring *u, unsigned count) { (void)u; (void)count; return -ENOSYS; }
+int fr_uring_files_set(fr_uring *u, unsigned slot, int fd) { (void)u; (void)slot; (void)fd; return -ENOSYS; }
 int fr_uring_sender_prepare(fr_uring *u, fr_uring_sender *s, unsigned index, int fd, uint64_t user_data,
-                            int zero_copy, int link) {
-    (void)u; (void)s; (void)index; (void)fd; (void)user_data; (void)zero_copy; (void)link; return -ENOSYS;
+                            int zero_copy, int link, int fixed) {
+    (void)u; (void)s; (void)index; (void)fd; (void)user_data; (void)zero_copy; (void)link; (void)fixed;
+    return -ENOSYS;
 }
 unsigned fr_uring_sq_space(const fr_uring *u) { (void)u; return 0; }
 int fr_uring_submit_wait(fr_uring *u, unsigned want, int64_t timeout_ns) { (void)u; (void)want; (void)timeout_ns; return -ENOSYS; }

@@ -33,7 +33,10 @@ public final class UDPPacketSink: PacketSink, DatagramHandler {
     unowned(unsafe) let reactor: Reactor?
     /// The socket's registration when the sink was made with a reactor; nil for a
     /// sink that calls `sendto` itself.
-    public private(set) var token: Token?
+    public var token: Token? { registered }
+    // Internal storage, not `public private(set)`: whole-module optimization then
+    // drops the dynamic exclusivity check from every packet's read of it.
+    var registered: Token?
     /// The socket is connected to `destination`: sends carry no address.
     public let connected: Bool
 
@@ -46,8 +49,9 @@ public final class UDPPacketSink: PacketSink, DatagramHandler {
         connected = false
     }
 
-    /// Registers `socket` with `reactor` (which then owns it) and sends through
-    /// it. The reactor must outlive the sink. With `connect`, the socket is
+    /// Registers `socket` with `reactor` (which then owns it) as a send-only
+    /// socket (nothing it receives is read) and sends through it. The reactor
+    /// must outlive the sink. With `connect`, the socket is
     /// connected to `destination` and packets go without an address: the kernel
     /// then keeps the route instead of looking it up per packet (a unicast or a
     /// multicast destination alike; the socket then hears only that address).
@@ -58,16 +62,21 @@ public final class UDPPacketSink: PacketSink, DatagramHandler {
         self.reactor = reactor
         if connect { try socket.connect(to: destination) }
         connected = connect
-        token = try reactor.register(socket, options: ReceiveOptions(slotCount: 1, slotSize: 64), send: options,
-                                     handler: self)
+        // Send-only (interest []): the reactor never reads the socket, and keeps
+        // it unwatched except while sends wait for room, which spares the kernel
+        // a wait-queue wakeup per packet sent (see Reactor.register).
+        registered = try reactor.register(socket, options: ReceiveOptions(slotCount: 1, slotSize: 64), send: options,
+                                     interest: [], handler: self)
     }
 
     /// Sends one packet to `destination`. Returns false when it was refused (queue
     /// full, kernel error: `lastErrno` says which); the publisher counts that in
     /// `sendFailures`.
     public func send(_ packet: UnsafeRawBufferPointer) -> Bool {
-        if let reactor, let token {
-            switch reactor.send(token, packet, to: connected ? nil : destination) {
+        if let reactor, let token = registered {
+            // (Two calls, not `to: connected ? nil : destination`: that builds an
+            // Optional copy of the 132-byte address per packet.)
+            switch connected ? reactor.send(token, packet) : reactor.send(token, packet, to: destination) {
             case .sent, .queued: return true
             case .refused(let reason):
                 if case .failed(let error) = reason { lastFailure = error.errno } else { lastFailure = EAGAIN }

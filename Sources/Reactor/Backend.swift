@@ -21,7 +21,10 @@
 ///    lists them).
 /// 3. `add(_:)` — start watching a registration with its `interest`. A datagram
 ///    socket's receive buffers and send queue are allocated here, once; nothing
-///    on the receive or send path allocates afterwards.
+///    on the receive or send path allocates afterwards. A datagram socket with
+///    interest `[]` only sends: it is not watched at all (no epoll entry, no
+///    io_uring receive) except while its sends wait for room, because a
+///    watched socket's waiter is woken by the free of every datagram it sends.
 /// 4. `setInterest(_:_:)` — change a live registration's interest (epoll:
 ///    EPOLL_CTL_MOD, or DEL/ADD to and from no interest; io_uring: a poll
 ///    update SQE). Readiness is level-triggered on both backends: a descriptor

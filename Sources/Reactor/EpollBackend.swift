@@ -14,7 +14,10 @@ import Glibc
 ///
 /// EPOLLOUT is in a datagram socket's mask only while its send queue holds
 /// something: a UDP socket is almost always writable, and a level-triggered
-/// EPOLLOUT left armed would report it every cycle.
+/// EPOLLOUT left armed would report it every cycle. A send-only socket
+/// (registered with interest `[]`) is in the epoll set only then: a socket in
+/// an epoll set has a waiter on its wait queue, and every sent datagram's
+/// free (sock_wfree -> sock_def_write_space_wfree) then wakes that queue.
 final class EpollBackend: Backend {
     let kind = BackendKind.epoll
     let epfd: Int32
@@ -68,11 +71,14 @@ final class EpollBackend: Backend {
         let slot = Int(registration.token.slot)
         switch registration.kind {
         case .datagram(let endpoint):
-            let state = EpollDatagram(endpoint: endpoint)
-            do {
-                try System.epollControl(epfd, EPOLL_CTL_ADD, registration.descriptor, events: Self.inFlags,
-                                        data: registration.token.raw)
-            } catch { throw .system(error) }
+            let state = EpollDatagram(endpoint: endpoint, reads: registration.interest.contains(.readable))
+            if state.reads {
+                do {
+                    try System.epollControl(epfd, EPOLL_CTL_ADD, registration.descriptor, events: Self.inFlags,
+                                            data: registration.token.raw)
+                } catch { throw .system(error) }
+                state.inEpoll = true
+            }
             entries[slot] = .datagram(state)
         case .descriptor, .stream, .listener:
             let handler = registration.kind.readinessHandler!
@@ -120,9 +126,14 @@ final class EpollBackend: Backend {
         let slot = Int(registration.token.slot)
         var watched = true
         var retired: EpollDescriptor?
-        if case .descriptor(let state)? = entries[slot] {
+        switch entries[slot] {
+        case .descriptor(let state)?:
             watched = state.inEpoll
             retired = state
+        case .datagram(let state)?:
+            watched = state.inEpoll
+        case nil:
+            break
         }
         entries[slot] = nil
         // ENOENT/EBADF here would mean the reactor's bookkeeping is wrong.
@@ -166,16 +177,17 @@ final class EpollBackend: Backend {
             // reused) leaves a stale event behind: one generation compare drops it.
             let token = Token(raw: data)
             guard let registration = reactor.registration(for: token), let entry = entries[Int(token.slot)] else {
-                reactor.counters.staleEvents &+= 1
+                reactor.tally.staleEvents &+= 1
                 continue
             }
             let flags = fr_epoll_event_flags(base, Int32(i))
             switch entry {
             case .datagram(let state):
-                if flags & Self.outFlags == 0 || flags & (Self.inFlags | Self.hangupFlags) != 0 {
+                if state.reads && (flags & Self.outFlags == 0 || flags & (Self.inFlags | Self.hangupFlags) != 0) {
                     work += read(registration, state, into: reactor)
                 }
-                if flags & Self.outFlags != 0 && registration.isOpen {
+                // (A send-only socket hears its errors through the flush's sendmmsg.)
+                if (flags & Self.outFlags != 0 || (!state.reads && flags & Self.hangupFlags != 0)) && registration.isOpen {
                     work += flushQueue(registration, state, reactor: reactor)
                 }
             case .descriptor(let state):
@@ -236,6 +248,7 @@ final class EpollBackend: Backend {
         guard case .datagram(let state)? = entries[Int(registration.token.slot)] else { return 0 }
         var work = 0
         if state.queue.count > 0 { work += flushQueue(registration, state, reactor: reactor) }
+        guard state.reads else { return work }
         if state.pollingBusy {
             let n = read(registration, state, into: reactor)
             state.pollingBusy = n > 0
@@ -381,14 +394,28 @@ final class EpollBackend: Backend {
         return .queued
     }
 
-    /// Adds EPOLLOUT to the socket's mask. Failing to arm would leave the queue
-    /// stuck: then the next send tries to flush instead (pollDirectly / send
-    /// paths check the queue).
+    /// Adds EPOLLOUT to the socket's mask (a send-only socket joins the epoll
+    /// set). Failing to arm would leave the queue stuck: then the next send
+    /// tries to flush instead (pollDirectly / send paths check the queue).
     func armOutput(_ registration: Registration, _ state: EpollDatagram) {
-        if (try? System.epollControl(epfd, EPOLL_CTL_MOD, registration.descriptor,
-                                     events: Self.inFlags | Self.outFlags, data: registration.token.raw)) != nil {
+        if (try? System.epollControl(epfd, state.inEpoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, registration.descriptor,
+                                     events: (state.reads ? Self.inFlags : 0) | Self.outFlags,
+                                     data: registration.token.raw)) != nil {
             state.watchingOutput = true
+            state.inEpoll = true
         }
+    }
+
+    /// Takes EPOLLOUT out of the mask again (a send-only socket leaves the set).
+    func disarmOutput(_ registration: Registration, _ state: EpollDatagram) {
+        if state.reads {
+            _ = try? System.epollControl(epfd, EPOLL_CTL_MOD, registration.descriptor, events: Self.inFlags,
+                                         data: registration.token.raw)
+        } else {
+            _ = try? System.epollControl(epfd, EPOLL_CTL_DEL, registration.descriptor, events: 0, data: 0)
+            state.inEpoll = false
+        }
+        state.watchingOutput = false
     }
 
     /// EPOLLOUT: sends what is queued, in order. A datagram the kernel refuses
@@ -402,7 +429,7 @@ final class EpollBackend: Backend {
                 let n = try queue.flush(on: UDPSocket(registered: registration.descriptor))
                 if n == 0 { return sent }
                 sent += n
-                reactor.counters.queuedSendsFlushed &+= UInt64(n)
+                reactor.tally.queuedSendsFlushed &+= UInt64(n)
             } catch {
                 if error.errno == ENOBUFS { return sent }
                 queue.removeFirst(1)
@@ -410,11 +437,7 @@ final class EpollBackend: Backend {
                 if !registration.isOpen { return sent }
             }
         }
-        if state.watchingOutput {
-            _ = try? System.epollControl(epfd, EPOLL_CTL_MOD, registration.descriptor, events: Self.inFlags,
-                                         data: registration.token.raw)
-            state.watchingOutput = false
-        }
+        if state.watchingOutput { disarmOutput(registration, state) }
         if state.wantsWritable {
             state.wantsWritable = false
             reactor.sendsDrained(registration, state.endpoint)
@@ -438,6 +461,10 @@ final class EpollDatagram {
     var pollingBusy = false
     /// EPOLLOUT is in the mask (the queue is not empty).
     var watchingOutput = false
+    /// Registered with readable interest: read it. A send-only socket is not.
+    let reads: Bool
+    /// In the epoll set: always when it reads, else only while watching output.
+    var inEpoll = false
     /// A send was queued or refused since the last `writable`.
     var wantsWritable = false
     /// `SendOptions.coalesce`: sends gather in `queue` until `submit`.
@@ -445,8 +472,9 @@ final class EpollDatagram {
     /// In the backend's `gathered` list for this cycle's `submit`.
     var gathering = false
 
-    init(endpoint: DatagramEndpoint) {
+    init(endpoint: DatagramEndpoint, reads: Bool) {
         self.endpoint = endpoint
+        self.reads = reads
         coalescing = endpoint.sendOptions.coalesce
         slab = BufferSlab(options: endpoint.options)
         queue = SendBatch(capacity: max(1, endpoint.sendOptions.queueCapacity),

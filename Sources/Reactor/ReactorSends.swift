@@ -41,13 +41,13 @@ extension Reactor {
             var result = SendBatchResult()
             result.refused = batch.count
             batch.removeAll()
-            counters.sendsRefused &+= UInt64(result.refused)
+            tally.sendsRefused &+= UInt64(result.refused)
             return result
         }
         let result = backend.send(registration, batch: batch, reactor: self)
-        counters.sendsDirect &+= UInt64(result.sent)
-        counters.sendsQueued &+= UInt64(result.queued)
-        counters.sendsRefused &+= UInt64(result.refused)
+        tally.sendsDirect &+= UInt64(result.sent)
+        tally.sendsQueued &+= UInt64(result.queued)
+        tally.sendsRefused &+= UInt64(result.refused)
         return result
     }
 
@@ -69,9 +69,9 @@ extension Reactor {
     @inline(__always)
     func count(_ result: SendResult) -> SendResult {
         switch result {
-        case .sent: counters.sendsDirect &+= 1
-        case .queued: counters.sendsQueued &+= 1
-        case .refused: counters.sendsRefused &+= 1
+        case .sent: tally.sendsDirect &+= 1
+        case .queued: tally.sendsQueued &+= 1
+        case .refused: tally.sendsRefused &+= 1
         }
         return result
     }

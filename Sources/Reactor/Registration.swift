@@ -51,7 +51,8 @@ final class Registration {
     private(set) var token: Token
     private(set) var descriptor: Int32
     private(set) var kind: RegistrationKind
-    /// The interest last asked for (datagram sockets: always `.readable`; their
+    /// The interest last asked for (datagram sockets: `.readable`, or `[]` for a
+    /// send-only socket, fixed at registration; their
     /// writable readiness is the backend's business while sends are queued).
     var interest: Interest
     /// The reactor closes the descriptor at deregistration (datagram sockets);

@@ -188,6 +188,8 @@ package enum SystemFaults {
         case eventfd, multicastJoin, multicastLeave, threadCreate, setAffinity, getAffinity
         // Reactor v2: registrations, io_uring submission, plain descriptors.
         case epollCtl, uringSQE, uringSubmit, pipe, timerfd
+        // io_uring registered files (a datagram socket's sends use its slot).
+        case uringRegister
         // TCP (System+TCP.swift)
         case tcpSocket, listen, accept, readv, sendv, shutdown   // (bind, connect, setsockopt: shared with UDP setup)
     }

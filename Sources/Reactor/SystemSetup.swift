@@ -162,6 +162,21 @@ extension System {
 
     package static var isRoot: Bool { fr_geteuid() == 0 }
 
+    // MARK: - io_uring registered files
+
+    /// IORING_REGISTER_FILES of an empty (sparse) table of `count` slots.
+    /// Faults: `.uringRegister`.
+    static func uringRegisterFiles(_ ring: OpaquePointer, count: Int) throws(SystemError) {
+        try failIfInjected(.uringRegister, "io_uring_register(IORING_REGISTER_FILES)")
+        _ = try result(fr_uring_files_register(ring, UInt32(count)), "io_uring_register(IORING_REGISTER_FILES)")
+    }
+
+    /// IORING_REGISTER_FILES_UPDATE of one slot (fd -1 empties it). Faults: `.uringRegister`.
+    static func uringSetFile(_ ring: OpaquePointer, slot: UInt32, descriptor: Int32) throws(SystemError) {
+        try failIfInjected(.uringRegister, "io_uring_register(IORING_REGISTER_FILES_UPDATE)")
+        _ = try result(fr_uring_files_set(ring, slot, descriptor), "io_uring_register(IORING_REGISTER_FILES_UPDATE)")
+    }
+
     // MARK: - Eventfd (the cross-thread wakeup)
 
     package static func eventDescriptor() throws(SystemError) -> Int32 {

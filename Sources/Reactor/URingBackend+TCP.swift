@@ -289,7 +289,7 @@ extension URingBackend {
         let bid = Int(fr_uring_cqe_buffer(completion.flags))
         guard let buffers = streamBuffers else { return 0 }
         guard let stream = stream(for: completion.user_data) else {
-            reactor.counters.staleEvents &+= 1
+            reactor.tally.staleEvents &+= 1
             if hasBuffer { fr_uring_buffers_recycle(buffers, UInt32(bid)) }
             return 0
         }
@@ -346,7 +346,7 @@ extension URingBackend {
             return 1
         }
         if result == -Int(ENOBUFS) {
-            reactor.counters.bufferExhaustions &+= 1
+            reactor.tally.bufferExhaustions &+= 1
             if !streamBuffersRanDry {
                 streamBuffersRanDry = true
                 logger.notice(
@@ -369,7 +369,7 @@ extension URingBackend {
     func rearm(_ stream: URingStream, _ connection: TCPConnection, reactor: Reactor) {
         do {
             try armReceive(stream)
-            reactor.counters.receiveRearms &+= 1
+            reactor.tally.receiveRearms &+= 1
         } catch {
             connection.failed(error, reactor: reactor)
         }
@@ -377,7 +377,7 @@ extension URingBackend {
 
     func streamSent(_ completion: fr_uring_completion, reactor: Reactor) -> Int {
         guard let stream = stream(for: completion.user_data) else {
-            reactor.counters.staleEvents &+= 1
+            reactor.tally.staleEvents &+= 1
             return 0
         }
         stream.sendInFlight = false
@@ -409,7 +409,7 @@ extension URingBackend {
 
     func streamConnected(_ completion: fr_uring_completion, reactor: Reactor) -> Int {
         guard let stream = stream(for: completion.user_data) else {
-            reactor.counters.staleEvents &+= 1
+            reactor.tally.staleEvents &+= 1
             return 0
         }
         stream.connectArmed = false
@@ -427,7 +427,7 @@ extension URingBackend {
         let result = completion.result
         guard let registration = reactor.registration(for: token), case .listener(let state)? = entries[Int(token.slot)]
         else {
-            reactor.counters.staleEvents &+= 1
+            reactor.tally.staleEvents &+= 1
             if result >= 0 {
                 // Accepted by the multishot before the listener went (e.g. its own
                 // `accept` deregistered it, with this completion in the same reap):

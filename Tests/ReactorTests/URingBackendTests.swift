@@ -344,4 +344,47 @@ struct URingBackendTests {
         configuration.uringBufferCount = 1000
         #expect(throws: ReactorError.self) { try Reactor(configuration) }
     }
+
+    /// Datagram sockets send through the ring's registered file table (their
+    /// token slot); where registering fails, through the plain descriptor. The
+    /// slot is emptied at deregistration and taken again by the next socket.
+    @Test func sendsUseRegisteredFilesOrFallBack() throws {
+        defer { SystemFaults.reset() }
+        let reactor = try uringReactor()
+        let uring = try #require(reactor.backend as? URingBackend)
+        let (target, address) = try loopbackSocket()
+        let collector = CollectingHandler()
+        try reactor.register(target, handler: collector)
+        func fixed(_ token: Token) -> Bool? {
+            if case .datagram(let state)? = uring.entries[Int(token.slot)] { return state.fixedFile }
+            return nil
+        }
+        let (first, _) = try loopbackSocket()
+        let registered = try reactor.register(first, interest: [], handler: CollectingHandler())
+        #expect(uring.fileTable == .registered)
+        #expect(fixed(registered) == true)
+        // The update for the next socket fails: it sends with its descriptor.
+        SystemFaults.inject(.uringRegister, errno: ENOMEM)
+        let (second, _) = try loopbackSocket()
+        let plain = try reactor.register(second, interest: [], handler: CollectingHandler())
+        #expect(fixed(plain) == false)
+        var payload = [UInt8](repeating: 0xAB, count: 16)
+        for i in 0..<8 {
+            payload[0] = UInt8(i)
+            payload[1] = 0
+            let token = i % 2 == 0 ? registered : plain
+            #expect(payload.withUnsafeBytes { reactor.send(token, $0, to: address) } == .sent)
+            reactor.flushSends()
+        }
+        try pump(reactor, cycles: 200) { collector.payloads.count == 8 }
+        #expect(numbers(collector) == Array(0..<8))
+        // Deregistered, its slot is emptied; the socket that takes the slot next registers it again.
+        #expect(reactor.deregister(registered))
+        let (third, _) = try loopbackSocket()
+        let again = try reactor.register(third, interest: [], handler: CollectingHandler())
+        #expect(again.slot == registered.slot)
+        #expect(fixed(again) == true)
+        #expect(Array([1, 2]).withUnsafeBytes { reactor.send(again, $0, to: address) } == .sent)
+        try pump(reactor, cycles: 200) { collector.payloads.count == 9 }
+    }
 }

@@ -367,9 +367,15 @@ int fr_uring_sender_fill(fr_uring_sender *s, const void *bytes, size_t length, c
 /// Queues the SQE of a filled buffer: IORING_OP_SENDMSG to its address
 /// (IORING_OP_SEND without one: a connected socket), their _ZC forms when
 /// zero_copy, always MSG_DONTWAIT (a full socket completes with -EAGAIN);
-/// IOSQE_IO_LINK when link (the next SQE waits for this one). 0 or -EBUSY (SQ full).
+/// IOSQE_IO_LINK when link (the next SQE waits for this one); IOSQE_FIXED_FILE
+/// when fixed (fd is then an index of the registered file table). 0 or -EBUSY (SQ full).
 int fr_uring_sender_prepare(fr_uring *u, fr_uring_sender *s, unsigned index, int fd, uint64_t user_data,
-                            int zero_copy, int link);
+                            int zero_copy, int link, int fixed);
+/// Registers an empty (sparse) file table of `count` slots: 0 or -errno
+/// (-EMFILE above RLIMIT_NOFILE).
+int fr_uring_files_register(fr_uring *u, unsigned count);
+/// Puts fd (-1: none) into slot `slot` of the registered file table: 0 or -errno.
+int fr_uring_files_set(fr_uring *u, unsigned slot, int fd);
 /// Free SQ entries.
 unsigned fr_uring_sq_space(const fr_uring *u);
 /// Submits and waits until `want` completions are ready or timeout_ns passed
