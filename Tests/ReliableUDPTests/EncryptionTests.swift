@@ -41,6 +41,25 @@ import TestSupport
         #expect(got == secret)
     }
 
+    /// Datagrams larger than the opener's first buffer (2 KiB): it grows once,
+    /// and every size opens to the bytes that were sealed.
+    @Test func largeDatagramsOpen() throws {
+        var configuration = Configuration()
+        configuration.maxMessageSize = 8000
+        configuration.maxDatagramSize = 9000
+        let pair = try ConnectionPair(configuration: configuration, seed: 22)
+        pair.a.protection = try SealedPackets(preSharedKey: Self.key, isInitiator: true)
+        pair.b.protection = try SealedPackets(preSharedKey: Self.key, isInitiator: false)
+        var got: [UInt64] = []
+        pair.onB = { got.append(TestPayload.index($0.bytes) ?? .max) }
+        for (index, size) in [100, 3000, 8000, 500, 8000].enumerated() {
+            try pair.a.send(.delivery, TestPayload.make(UInt64(index), size: size), now: pair.now)
+        }
+        pair.run(limit: 1000) { pair.a.unacknowledged == 0 }
+        #expect(got == [0, 1, 2, 3, 4])
+        #expect(pair.b.drops.authenticationFailed == 0)
+    }
+
     @Test func wrongKeyIsDroppedAndCounted() throws {
         let pair = try Self.pair(keyB: [UInt8](repeating: 7, count: 32))
         try pair.a.send(.delivery, [1, 2, 3], now: pair.now)
