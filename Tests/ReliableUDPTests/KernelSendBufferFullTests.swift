@@ -70,60 +70,73 @@ import TestSupport
         }
     }
 
+    /// An Endpoint and an EndpointServer on one reactor, one of them (`throttled`)
+    /// behind the throttled link with SO_SNDBUF 4 KiB and a send queue of 4, the
+    /// other in the link's namespace. `close()` ends it all.
+    struct Rig {
+        let link: ThrottledLink
+        let reactor: Reactor
+        let server: EndpointServer
+        let endpoint: Endpoint
+        let serverSide = Recorder()
+        let client = Recorder()
+
+        init(backend: BackendKind, throttledServer: Bool) throws {
+            link = try ThrottledLink()
+            do {
+                reactor = try Reactor(backend: backend)
+                let throttled = try UDPSocket.bound(to: SocketAddress(link.localAddress, port: 0))
+                _ = try throttled.setSendBuffer(bytes: 4096)
+                let free = try link.peerSocket()
+                let serverSocket = throttledServer ? throttled : free
+                let socket = throttledServer ? free : throttled
+                server = try EndpointServer(reactor: reactor, socket: serverSocket, configuration: configuration(),
+                                            sendQueue: throttledServer ? 4 : 1024, delegate: serverSide)
+                try socket.connect(to: serverSocket.localAddress())
+                endpoint = try Endpoint(reactor: reactor, connectedSocket: socket, configuration: configuration(),
+                                        sendQueue: throttledServer ? 256 : 4, delegate: client)
+                let (client, serverSide) = (client, serverSide)
+                try pump(reactor, cycles: 5000, timeout: 1_000_000) { client.established && serverSide.accepted.count == 1 }
+            } catch {
+                link.close()
+                throw error
+            }
+        }
+
+        func close() {
+            reactor.close()
+            link.close()
+        }
+    }
+
     /// An Endpoint behind the throttled link sends to an EndpointServer.
     @Test(.enabled(if: TestEnvironment.isRoot, "needs root: a veth pair with a tbf qdisc in a network namespace"),
           arguments: TestEnvironment.backends)
     func endpointQueueFillsAndEveryMessageArrivesOnceInOrder(backend: BackendKind) throws {
-        let link = try ThrottledLink()
-        defer { link.close() }
-        let reactor = try Reactor(backend: backend)
-        defer { reactor.close() }
-        let serverSide = Recorder()
-        let serverSocket = try link.peerSocket()
-        let server = try EndpointServer(reactor: reactor, socket: serverSocket, configuration: Self.configuration(),
-                                        delegate: serverSide)
-        let socket = try UDPSocket.bound(to: SocketAddress(link.localAddress, port: 0))
-        _ = try socket.setSendBuffer(bytes: 4096)
-        try socket.connect(to: serverSocket.localAddress())
-        let client = Recorder()
-        let endpoint = try Endpoint(reactor: reactor, connectedSocket: socket, configuration: Self.configuration(),
-                                    sendQueue: 4, delegate: client)
-        try pump(reactor, cycles: 5000, timeout: 1_000_000) { client.established }
-        try Self.sendAll(reactor, send: { (try? endpoint.send(.delivery, $0)) != nil }) {
-            serverSide.received.count == Int(Self.messages)
+        let rig = try Rig(backend: backend, throttledServer: false)
+        defer { rig.close() }
+        try Self.sendAll(rig.reactor, send: { (try? rig.endpoint.send(.delivery, $0)) != nil }) {
+            rig.serverSide.received.count == Int(Self.messages)
         }
-        #expect(serverSide.received == Array(0..<Self.messages))
-        Self.expectReactorPushedBack(reactor, backend: backend, blocked: endpoint.sendsBlocked)
-        #expect(endpoint.sendErrors == 0)
-        #expect(server.counters.sendsBlocked == 0)
+        #expect(rig.serverSide.received == Array(0..<Self.messages))
+        Self.expectReactorPushedBack(rig.reactor, backend: backend, blocked: rig.endpoint.sendsBlocked)
+        #expect(rig.endpoint.sendErrors == 0)
+        #expect(rig.server.counters.sendsBlocked == 0)
     }
 
     /// An EndpointServer behind the throttled link sends to an Endpoint.
     @Test(.enabled(if: TestEnvironment.isRoot, "needs root: a veth pair with a tbf qdisc in a network namespace"),
           arguments: TestEnvironment.backends)
     func serverQueueFillsAndEveryMessageArrivesOnceInOrder(backend: BackendKind) throws {
-        let link = try ThrottledLink()
-        defer { link.close() }
-        let reactor = try Reactor(backend: backend)
-        defer { reactor.close() }
-        let serverSide = Recorder()
-        let serverSocket = try UDPSocket.bound(to: SocketAddress(link.localAddress, port: 0))
-        _ = try serverSocket.setSendBuffer(bytes: 4096)
-        let server = try EndpointServer(reactor: reactor, socket: serverSocket, configuration: Self.configuration(),
-                                        sendQueue: 4, delegate: serverSide)
-        let socket = try link.peerSocket()
-        try socket.connect(to: serverSocket.localAddress())
-        let client = Recorder()
-        let endpoint = try Endpoint(reactor: reactor, connectedSocket: socket, configuration: Self.configuration(),
-                                    delegate: client)
-        try pump(reactor, cycles: 5000, timeout: 1_000_000) { client.established && serverSide.accepted.count == 1 }
-        let id = try #require(serverSide.accepted.first)
-        try Self.sendAll(reactor, send: { (try? server.send(to: id, .delivery, $0)) != nil }) {
-            client.received.count == Int(Self.messages)
+        let rig = try Rig(backend: backend, throttledServer: true)
+        defer { rig.close() }
+        let id = try #require(rig.serverSide.accepted.first)
+        try Self.sendAll(rig.reactor, send: { (try? rig.server.send(to: id, .delivery, $0)) != nil }) {
+            rig.client.received.count == Int(Self.messages)
         }
-        #expect(client.received == Array(0..<Self.messages))
-        Self.expectReactorPushedBack(reactor, backend: backend, blocked: server.counters.sendsBlocked)
-        #expect(server.counters.sendErrors == 0)
-        #expect(endpoint.sendsBlocked == 0)
+        #expect(rig.client.received == Array(0..<Self.messages))
+        Self.expectReactorPushedBack(rig.reactor, backend: backend, blocked: rig.server.counters.sendsBlocked)
+        #expect(rig.server.counters.sendErrors == 0)
+        #expect(rig.endpoint.sendsBlocked == 0)
     }
 }
