@@ -72,7 +72,7 @@ let suites: [(name: String, products: [String])] = [
     ("SoupBinTCPBenchmarks", ["Reactor", "MoldUDP64", "SoupBinTCP"]),
     ("CaptureBenchmarks", ["Capture"]),
     ("UTPBenchmarks", ["Reactor", "UTP"]),
-    ("ReliableUDPBenchmarks", ["Reactor", "ReliableUDP"]),
+    ("ReliableUDPBenchmarks", ["Reactor", "ReliableUDP", "ReliableUDPCrypto"]),
     ("TCPBenchmarks", ["Reactor"]),
     ("TCPURingBenchmarks", ["Reactor"]),
 ]

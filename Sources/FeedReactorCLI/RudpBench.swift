@@ -3,9 +3,6 @@ import CFeedReactor
 import Histogram
 import Reactor
 import ReliableUDP
-#if canImport(ReliableUDPCrypto)
-import ReliableUDPCrypto
-#endif
 
 /// `feedreactor rudp-bench --connect ADDR:PORT`: sends messages to a
 /// `rudp-echo`, measures each one's round trip, prints

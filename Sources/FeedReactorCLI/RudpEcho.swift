@@ -1,9 +1,7 @@
 import ArgumentParser
 import Reactor
 import ReliableUDP
-#if canImport(ReliableUDPCrypto)
 import ReliableUDPCrypto
-#endif
 
 /// `feedreactor rudp-echo --listen ADDR:PORT [--key-file F]`: an EndpointServer
 /// that sends every message back on its connection with the same guarantee.
@@ -75,21 +73,13 @@ extension Guarantee: ExpressibleByArgument {
 /// `--key-file`: one ChaCha20-Poly1305 protection per connection (responder side).
 func serverProtection(keyFile: String?) throws -> ((UInt64) -> any PacketProtection)? {
     guard let keyFile else { return nil }
-    #if canImport(ReliableUDPCrypto)
     let key = try SealedPackets.readKey(path: keyFile)
     _ = try SealedPackets(preSharedKey: key, isInitiator: false)  // check the key once, here
     return { _ in try! SealedPackets(preSharedKey: key, isInitiator: false) }
-    #else
-    throw ValidationError("--key-file: this feedreactor was built without encryption; rebuild with FEEDREACTOR_CRYPTO=1 swift build")
-    #endif
 }
 
 /// `--key-file` on the connecting side (initiator).
 func clientProtection(keyFile: String?) throws -> (any PacketProtection)? {
     guard let keyFile else { return nil }
-    #if canImport(ReliableUDPCrypto)
     return try SealedPackets(preSharedKey: SealedPackets.readKey(path: keyFile), isInitiator: true)
-    #else
-    throw ValidationError("--key-file: this feedreactor was built without encryption; rebuild with FEEDREACTOR_CRYPTO=1 swift build")
-    #endif
 }

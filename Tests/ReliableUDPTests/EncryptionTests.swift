@@ -1,5 +1,5 @@
-#if canImport(ReliableUDPCrypto)
 import Testing
+import Reactor
 import ReliableUDP
 import ReliableUDPCrypto
 import TestSupport
@@ -39,6 +39,25 @@ import TestSupport
         var got: [UInt8] = []
         #expect(pair.b.receive(datagram, now: pair.now) { got = Array($0.bytes) })
         #expect(got == secret)
+    }
+
+    /// Datagrams larger than the opener's first buffer (2 KiB): it grows once,
+    /// and every size opens to the bytes that were sealed.
+    @Test func largeDatagramsOpen() throws {
+        var configuration = Configuration()
+        configuration.maxMessageSize = 8000
+        configuration.maxDatagramSize = 9000
+        let pair = try ConnectionPair(configuration: configuration, seed: 22)
+        pair.a.protection = try SealedPackets(preSharedKey: Self.key, isInitiator: true)
+        pair.b.protection = try SealedPackets(preSharedKey: Self.key, isInitiator: false)
+        var got: [UInt64] = []
+        pair.onB = { got.append(TestPayload.index($0.bytes) ?? .max) }
+        for (index, size) in [100, 3000, 8000, 500, 8000].enumerated() {
+            try pair.a.send(.delivery, TestPayload.make(UInt64(index), size: size), now: pair.now)
+        }
+        pair.run(limit: 1000) { pair.a.unacknowledged == 0 }
+        #expect(got == [0, 1, 2, 3, 4])
+        #expect(pair.b.drops.authenticationFailed == 0)
     }
 
     @Test func wrongKeyIsDroppedAndCounted() throws {
@@ -82,10 +101,69 @@ import TestSupport
         #expect(pair.b.drops.duplicatePacket == 4)
     }
 
+    /// Wiring: encryption is chosen per endpoint at run time. Over loopback, an
+    /// Endpoint with the server's key gets every message echoed in order; one
+    /// with another key completes the (unencrypted) handshake, but every data
+    /// packet it sends fails authentication at the server and nothing comes back.
+    @Test func endpointsWithTheRightKeyTalkAndAWrongKeyIsDroppedAtTheServer() throws {
+        let reactor = try Reactor()
+        defer { reactor.close() }
+        let (socket, address) = try loopbackSocket()
+        let echo = IDRecordingEcho()
+        let configuration = EndpointServerTests.smallConfiguration()
+        let server = try EndpointServer(reactor: reactor, socket: socket, configuration: configuration,
+                                        protection: { _ in try! SealedPackets(preSharedKey: Self.key, isInitiator: false) },
+                                        delegate: echo)
+        func connect(key: [UInt8]) throws -> (Endpoint, EndpointServerTests.Client) {
+            let socket = try UDPSocket()
+            try socket.connect(to: address)
+            let client = EndpointServerTests.Client()
+            let endpoint = try Endpoint(reactor: reactor, connectedSocket: socket, configuration: configuration,
+                                        protection: try SealedPackets(preSharedKey: key, isInitiator: true),
+                                        delegate: client)
+            return (endpoint, client)
+        }
+        let (good, goodClient) = try connect(key: Self.key)
+        let (bad, badClient) = try connect(key: [UInt8](repeating: 0xA5, count: 32))
+        try pump(reactor, cycles: 2000) { goodClient.established && badClient.established }
+        let count: UInt64 = 200
+        var next: UInt64 = 0
+        try pump(reactor, cycles: 20_000, timeout: 1_000_000) {
+            while next < count {
+                let bytes = TestPayload.make(next, size: 48)
+                do { try bytes.withUnsafeBytes { try good.send(.delivery, $0) } } catch { break }
+                next += 1
+            }
+            return goodClient.received.count == Int(count)
+        }
+        #expect(goodClient.received == Array(0..<count))
+        for index in 0..<8 as Range<UInt64> {
+            try TestPayload.make(index, size: 48).withUnsafeBytes { try bad.send(.delivery, $0) }
+        }
+        let badID = bad.localID
+        let connections = echo.accepted.compactMap(server.connection)
+        #expect(connections.count == 2)
+        func badDrops() -> UInt64 {
+            connections.filter { $0.peerID == badID }.reduce(0) { $0 + $1.drops.authenticationFailed }
+        }
+        try pump(reactor, cycles: 2000, timeout: 1_000_000) { badDrops() >= 8 }
+        #expect(badDrops() >= 8)
+        #expect(badClient.received.isEmpty)
+        #expect(connections.allSatisfy { $0.peerID == badID || $0.drops.authenticationFailed == 0 })
+    }
+
+    /// Echoes every message and remembers the ids it accepted.
+    final class IDRecordingEcho: EndpointServerDelegate {
+        var accepted: [UInt64] = []
+        func server(_ server: EndpointServer, connection id: UInt64, received message: ReceivedMessage) {
+            try? server.send(to: id, message.guarantee, message.bytes)
+        }
+        func server(_ server: EndpointServer, accepted id: UInt64) { accepted.append(id) }
+    }
+
     @Test func unprotectedPacketOnAProtectedConnectionIsRefused() throws {
         let pair = try Self.pair()
         #expect(!pair.b.receive(Crafted.header(destination: 0xB, packetNumber: 0) + [3], now: pair.now))
         #expect(pair.b.drops.protectionMismatch == 1)
     }
 }
-#endif

@@ -1,6 +1,7 @@
 import BenchmarkSupport
 import Reactor
 import ReliableUDP
+import ReliableUDPCrypto
 
 let messageSize = 64
 /// Messages per loopback iteration.
@@ -14,11 +15,17 @@ final class ConnectionRig {
     var now: UInt64 = 1_000_000_000
     var delivered = 0
 
-    init(grouping: Bool) throws {
+    /// `encrypted`: both sides seal and open with ChaCha20-Poly1305 (`SealedPackets`).
+    init(grouping: Bool, encrypted: Bool = false) throws {
         var configuration = Configuration()
         if grouping { configuration.grouping = .init(delay: 100_000) }
         a = try Connection(configuration: configuration, localID: 1, peerID: 2, now: now)
         b = try Connection(configuration: configuration, localID: 2, peerID: 1, now: now)
+        if encrypted {
+            let key = [UInt8](repeating: 0x42, count: 32)
+            a.protection = try SealedPackets(preSharedKey: key, isInitiator: true)
+            b.protection = try SealedPackets(preSharedKey: key, isInitiator: false)
+        }
         payload = .allocate(byteCount: messageSize, alignment: 8)
         payload.initializeMemory(as: UInt8.self, repeating: 7)
         for _ in 0..<10_000 { exchange() }

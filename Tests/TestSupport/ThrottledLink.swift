@@ -1,26 +1,28 @@
 import Foundation
 import CFeedReactor
 import Reactor
+import Synchronization
 
 /// A veth pair whose root-namespace end is throttled by a tbf qdisc, its peer in
 /// a network namespace made for one test (root only; `close()` deletes both).
 /// Datagrams sit in the qdisc charged to the sending socket, so a small
 /// SO_SNDBUF fills and sends say EAGAIN, as on a busy NIC. (On loopback they
 /// never do: loopback_xmit orphans each skb at once.)
-final class ThrottledLink {
-    let namespace: String
-    let device: String
-    let subnet: String
-    var localAddress: String { "\(subnet).1" }
-    var peerAddress: String { "\(subnet).2" }
-    nonisolated(unsafe) static var counter = 0
+public final class ThrottledLink {
+    public let namespace: String
+    public let device: String
+    public let subnet: String
+    public var localAddress: String { "\(subnet).1" }
+    public var peerAddress: String { "\(subnet).2" }
+    /// Distinct names and subnets for links made by tests running in parallel.
+    static let counter = Atomic<Int>(0)
 
-    init(rate: String = "20mbit") throws {
-        Self.counter += 1
-        let id = "\(getpid() % 10_000)\(Self.counter)"
+    public init(rate: String = "20mbit") throws {
+        let number = Self.counter.add(1, ordering: .relaxed).newValue
+        let id = "\(getpid() % 10_000)\(number)"
         namespace = "frtx-\(id)"
         device = "frtx\(id)"
-        subnet = "10.78.\(Self.counter % 250)"
+        subnet = "10.78.\(number % 250)"
         do {
             try Self.run("ip", ["netns", "add", namespace])
             try Self.run("ip", ["link", "add", "name", device, "type", "veth", "peer", "name", "peer0", "netns", namespace])
@@ -38,7 +40,7 @@ final class ThrottledLink {
     }
 
     /// A UDP socket made inside the namespace, bound to the peer address.
-    func peerSocket() throws -> UDPSocket {
+    public func peerSocket() throws -> UDPSocket {
         let path = "/var/run/netns/\(namespace)"
         let box = ResultBox()
         let done = DispatchSemaphore(value: 0)
@@ -55,16 +57,18 @@ final class ThrottledLink {
         return try box.result!.get()
     }
 
-    func close() {
+    public func close() {
         _ = try? Self.run("ip", ["link", "del", device])
         _ = try? Self.run("ip", ["netns", "del", namespace])
     }
 
     final class ResultBox: @unchecked Sendable { var result: Result<UDPSocket, any Error>? }
 
-    struct CommandFailed: Error, CustomStringConvertible { let description: String }
+    /// A command `run` started exited with a failure (its stderr in the text).
+    public struct CommandFailed: Error, CustomStringConvertible { public let description: String }
 
-    static func run(_ tool: String, _ arguments: [String]) throws {
+    /// Runs `tool` (from /usr/sbin or /sbin) with `arguments`; throws with its stderr on failure.
+    public static func run(_ tool: String, _ arguments: [String]) throws {
         let process = Process()
         let path = ["/usr/sbin/\(tool)", "/sbin/\(tool)"].first { FileManager.default.fileExists(atPath: $0) }
         process.executableURL = URL(fileURLWithPath: path ?? "/usr/sbin/\(tool)")
