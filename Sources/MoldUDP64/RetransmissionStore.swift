@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 /// The most recent messages of a session by sequence number, kept for
 /// retransmission, in bounded memory allocated once.
 ///
@@ -82,9 +79,7 @@ public final class RetransmissionStore {
         // allocation's pages at first write, so the first lap through the ring
         // would take a page fault every 4 KiB of messages on the append path
         // (2-3% of a loopback publisher's time in perf).
-        // (memset, not initializeMemory(repeating:): unoptimized builds would
-        // store byte by byte.)
-        memset(bytes, 0, byteCapacity)
+        bytes.initializeMemory(as: UInt8.self, repeating: 0, count: byteCapacity)
         oldest = firstSequenceNumber
         next = firstSequenceNumber
     }
