@@ -27,7 +27,7 @@ final class EpollBackend: Backend {
     var ready = 0
     var wakeupDescriptor: Int32 = -1
     /// This backend's state of each registration, by token slot.
-    var entries: ContiguousArray<Entry?>
+    let entries: SlotTable<Entry?>
     /// Coalescing sockets with datagrams gathered this cycle, for `submit`
     /// (capacity reserved for every registration: appending never allocates).
     var gathered: ContiguousArray<Registration>
@@ -55,13 +55,16 @@ final class EpollBackend: Backend {
         self.maxEvents = max(1, maxEvents)
         eventSize = fr_epoll_event_size()
         events = .allocate(byteCount: self.maxEvents * eventSize, alignment: 8)
-        entries = ContiguousArray(repeating: nil, count: maxRegistrations)
+        entries = SlotTable(repeating: nil, count: maxRegistrations)
         gathered = []
         gathered.reserveCapacity(maxRegistrations)
         spareDescriptors = Recycler(capacity: min(maxRegistrations, 4096))
     }
 
-    deinit { events.deallocate() }
+    deinit {
+        events.deallocate()
+        entries.deallocate()
+    }
 
     var descriptor: Int32 { epfd }
 

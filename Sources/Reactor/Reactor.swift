@@ -167,8 +167,10 @@ public final class Reactor {
 
     let backend: any Backend
     let clock: any ReactorClock
-    var registrations: ContiguousArray<Registration?>
-    var generations: ContiguousArray<UInt32>
+    /// Registrations and their generations by token slot (SlotTable: every send
+    /// and completion looks one up, with no exclusivity check).
+    let registrations: SlotTable<Registration?>
+    let generations: SlotTable<UInt32>
     var freeSlots: [UInt32]
     /// The live datagram registrations, in registration order (busy polling walks these).
     var live: ContiguousArray<Registration> = []
@@ -208,8 +210,6 @@ public final class Reactor {
         backend = try BackendFactory.make(configuration)
         backendKind = backend.kind
         configuration.logger.debug("reactor ready", metadata: ["backend": "\(backend.kind)"])
-        registrations = ContiguousArray(repeating: nil, count: configuration.maxRegistrations)
-        generations = ContiguousArray(repeating: 1, count: configuration.maxRegistrations)
         freeSlots = (0..<UInt32(configuration.maxRegistrations)).reversed()
         spareRegistrations = Recycler(capacity: min(configuration.maxRegistrations, 4096))
         mailboxDrain.reserveCapacity(64)
@@ -220,6 +220,9 @@ public final class Reactor {
             backend.close()
             throw error
         }
+        // Last: nothing after it throws, so deinit frees what it allocates.
+        registrations = SlotTable(repeating: nil, count: configuration.maxRegistrations)
+        generations = SlotTable(repeating: 1, count: configuration.maxRegistrations)
     }
 
     /// Convenience: a reactor on a given backend.
@@ -227,13 +230,19 @@ public final class Reactor {
         try self.init(Configuration(backend: backend))
     }
 
-    deinit { close() }
+    deinit {
+        close()
+        registrations.deallocate()
+        generations.deallocate()
+    }
 
     /// Closes every registered socket and the backend. Further use is an error.
     public func close() {
         guard !closed else { return }
         closed = true
-        for case let registration? in registrations { _ = deregister(registration.token) }
+        for slot in 0..<registrations.count {
+            if let registration = registrations[slot] { _ = deregister(registration.token) }
+        }
         backend.close()
     }
 

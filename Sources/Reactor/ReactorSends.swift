@@ -12,13 +12,20 @@ import Glibc
 /// }
 /// ```
 extension Reactor {
+    /// Sends one datagram to the connected peer of `token`'s socket.
+    @discardableResult
+    public func send(_ token: Token, _ bytes: UnsafeRawBufferPointer) -> SendResult {
+        // Its own entry point, not `to: nil`: testing an Optional<SocketAddress>
+        // copies its 133 bytes first (twice per packet through UDPPacketSink).
+        guard let registration = registration(for: token) else { return count(.refused(.notRegistered)) }
+        return count(backend.send(registration, bytes, to: nil, length: 0, reactor: self))
+    }
+
     /// Sends one datagram to `address` (nil: the connected peer).
     @discardableResult
-    public func send(_ token: Token, _ bytes: UnsafeRawBufferPointer, to address: SocketAddress? = nil) -> SendResult {
+    public func send(_ token: Token, _ bytes: UnsafeRawBufferPointer, to address: SocketAddress?) -> SendResult {
+        guard let address else { return send(token, bytes) }
         guard let registration = registration(for: token) else { return count(.refused(.notRegistered)) }
-        guard let address else {
-            return count(backend.send(registration, bytes, to: nil, length: 0, reactor: self))
-        }
         return address.withSockaddr { raw, length in
             count(backend.send(registration, bytes, to: raw, length: Int(length), reactor: self))
         }

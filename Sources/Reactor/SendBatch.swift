@@ -18,7 +18,10 @@ public final class SendBatch {
     /// Bytes per slot: the largest datagram the batch takes.
     public let slotSize: Int
     /// Datagrams queued and not yet sent.
-    public private(set) var count = 0
+    public var count: Int { queued }
+    // Internal storage, not `public private(set)`: whole-module optimization can
+    // then drop the dynamic exclusivity check from every append's access.
+    var queued = 0
     let messages: UnsafeMutablePointer<fr_mmsghdr>
     let iovecs: UnsafeMutablePointer<iovec>
     let names: UnsafeMutablePointer<sockaddr_storage>
@@ -42,15 +45,15 @@ public final class SendBatch {
     }
 
     /// True when every slot is taken: flush before appending more.
-    public var isFull: Bool { count == capacity }
+    public var isFull: Bool { queued == capacity }
 
     /// Copies `bytes` into the next slot, addressed to `destination` (nil: the
     /// socket's connected peer). Returns false when the batch is full or the
     /// datagram is larger than a slot.
     @discardableResult
     public func append(_ bytes: UnsafeRawBufferPointer, to destination: SocketAddress?) -> Bool {
-        guard count < capacity, bytes.count <= slotSize else { return false }
-        let slot = buffers + count * slotSize
+        guard queued < capacity, bytes.count <= slotSize else { return false }
+        let slot = buffers + queued * slotSize
         // Safety: the slot holds slotSize bytes and bytes.count <= slotSize.
         if let base = bytes.baseAddress { slot.copyMemory(from: base, byteCount: bytes.count) }
         queue(length: bytes.count, to: destination)
@@ -61,12 +64,12 @@ public final class SendBatch {
     /// `length` bytes (nil: the connected peer). False when full or too large.
     @discardableResult
     public func append(_ bytes: UnsafeRawBufferPointer, toRaw address: UnsafeRawPointer?, length: Int) -> Bool {
-        guard count < capacity, bytes.count <= slotSize, length <= MemoryLayout<sockaddr_storage>.size else { return false }
+        guard queued < capacity, bytes.count <= slotSize, length <= MemoryLayout<sockaddr_storage>.size else { return false }
         // Safety: the slot holds slotSize bytes and bytes.count <= slotSize.
-        if let base = bytes.baseAddress { (buffers + count * slotSize).copyMemory(from: base, byteCount: bytes.count) }
-        iovecs[count].iov_len = bytes.count
-        setName(count, address, length)
-        count += 1
+        if let base = bytes.baseAddress { (buffers + queued * slotSize).copyMemory(from: base, byteCount: bytes.count) }
+        iovecs[queued].iov_len = bytes.count
+        setName(queued, address, length)
+        queued += 1
         return true
     }
 
@@ -100,30 +103,30 @@ public final class SendBatch {
     /// Forgets the first `n` datagrams (sent, or refused by the kernel), keeping
     /// the rest in order.
     func removeFirst(_ n: Int) {
-        if n >= count { count = 0 } else if n > 0 { shift(by: n) }
+        if n >= queued { queued = 0 } else if n > 0 { shift(by: n) }
     }
 
     /// Completes the next slot (already filled with `length` bytes).
     @inline(__always)
     func queue(length: Int, to destination: SocketAddress?) {
-        iovecs[count].iov_len = length
+        iovecs[queued].iov_len = length
         if let destination {
             destination.withSockaddr { raw, length in
-                UnsafeMutableRawPointer(names + count).copyMemory(from: raw, byteCount: Int(length))
-                messages[count].msg_hdr.msg_name = UnsafeMutableRawPointer(names + count)
-                messages[count].msg_hdr.msg_namelen = length
+                UnsafeMutableRawPointer(names + queued).copyMemory(from: raw, byteCount: Int(length))
+                messages[queued].msg_hdr.msg_name = UnsafeMutableRawPointer(names + queued)
+                messages[queued].msg_hdr.msg_namelen = length
             }
         } else {
-            messages[count].msg_hdr.msg_name = nil
-            messages[count].msg_hdr.msg_namelen = 0
+            messages[queued].msg_hdr.msg_name = nil
+            messages[queued].msg_hdr.msg_namelen = 0
         }
-        count += 1
+        queued += 1
     }
 
     /// A slot to write a datagram into directly: fill up to `slotSize` bytes,
     /// then `commit(length:to:)`.
     public var nextSlot: UnsafeMutableRawBufferPointer? {
-        count < capacity ? UnsafeMutableRawBufferPointer(start: buffers + count * slotSize, count: slotSize) : nil
+        queued < capacity ? UnsafeMutableRawBufferPointer(start: buffers + queued * slotSize, count: slotSize) : nil
     }
 
     /// Queues the next slot (from `nextSlot`) after you wrote `length` bytes into it,
@@ -131,7 +134,7 @@ public final class SendBatch {
     /// nothing, when the batch is full or `length` exceeds `slotSize`.
     @discardableResult
     public func commit(length: Int, to destination: SocketAddress?) -> Bool {
-        guard count < capacity, length <= slotSize else { return false }
+        guard queued < capacity, length <= slotSize else { return false }
         queue(length: length, to: destination)
         return true
     }
@@ -140,22 +143,22 @@ public final class SendBatch {
     /// (send buffer full) stay queued, in order, for the next flush.
     @discardableResult
     public func flush(on socket: UDPSocket) throws(SystemError) -> Int {
-        guard count > 0 else { return 0 }
-        switch try System.sendBatch(fd: socket.descriptor, messages: messages, count: count) {
+        guard queued > 0 else { return 0 }
+        switch try System.sendBatch(fd: socket.descriptor, messages: messages, count: queued) {
         case .wouldBlock:
             return 0
         case .processed(let sent):
-            if sent < count { shift(by: sent) } else { count = 0 }
+            if sent < queued { shift(by: sent) } else { queued = 0 }
             return sent
         }
     }
 
     /// Drops every queued datagram without sending it.
-    public func removeAll() { count = 0 }
+    public func removeAll() { queued = 0 }
 
     /// Moves unsent datagrams to the front after a partial send.
     func shift(by sent: Int) {
-        for i in 0..<(count - sent) {
+        for i in 0..<(queued - sent) {
             let from = i + sent
             (buffers + i * slotSize).copyMemory(from: buffers + from * slotSize, byteCount: iovecs[from].iov_len)
             iovecs[i].iov_len = iovecs[from].iov_len
@@ -163,7 +166,7 @@ public final class SendBatch {
             messages[i].msg_hdr.msg_name = messages[from].msg_hdr.msg_name == nil ? nil : UnsafeMutableRawPointer(names + i)
             messages[i].msg_hdr.msg_namelen = messages[from].msg_hdr.msg_namelen
         }
-        count -= sent
+        queued -= sent
     }
 }
 

@@ -85,7 +85,7 @@ final class URingBackend: Backend {
     var wakeupDescriptor: Int32 = -1
     var hostDescriptor: Int32 = -1
     /// This backend's state of each registration, by token slot.
-    var entries: ContiguousArray<Entry?>
+    let entries: SlotTable<Entry?>
     /// The send buffer pool (C) and, per buffer, the token raw of its sender.
     let sender: OpaquePointer?
     let sendOwners: UnsafeMutablePointer<UInt64>
@@ -230,7 +230,7 @@ final class URingBackend: Backend {
         // One reap pass takes at most a CQ's worth; the array is sized once.
         completionCapacity = max(64, Int(fr_uring_cq_entries(ring)))
         completions = .allocate(filledWith: fr_uring_completion(), count: completionCapacity)
-        entries = ContiguousArray(repeating: nil, count: configuration.maxRegistrations)
+        entries = SlotTable(repeating: nil, count: configuration.maxRegistrations)
         sendBufferCount = max(0, configuration.uringSendBuffers)
         zeroCopyThreshold = configuration.uringZeroCopyThreshold > 0 ? configuration.uringZeroCopyThreshold : Int.max
         sender = sendBufferCount > 0
@@ -253,6 +253,7 @@ final class URingBackend: Backend {
             completions.deallocate()
             sendOwners.deallocate()
             sendZeroCopy.deallocate()
+            entries.deallocate()
             throw .system(SystemError(call: "malloc(io_uring send buffers)", errno: ENOMEM))
         }
     }
@@ -262,6 +263,7 @@ final class URingBackend: Backend {
         completions.deallocate()
         sendOwners.deallocate()
         sendZeroCopy.deallocate()
+        entries.deallocate()
     }
 
     /// Why io_uring_setup failed, and what to do about it.
@@ -1021,10 +1023,12 @@ final class URingBackend: Backend {
         fr_uring_destroy(ring)
         for receiver in retiring { fr_uring_receiver_destroy(nil, receiver.raw) }
         retiring.removeAll()
-        for entry in entries {
-            if case .datagram(let state)? = entry, let receiver = state.receiver { fr_uring_receiver_destroy(nil, receiver.raw) }
+        for slot in 0..<entries.count {
+            if case .datagram(let state)? = entries[slot], let receiver = state.receiver {
+                fr_uring_receiver_destroy(nil, receiver.raw)
+            }
         }
-        entries.removeAll()
+        entries.reset(to: nil)
         teardownStreams()
         // (After the ring: the kernel no longer reads the send buffers.)
         fr_uring_sender_destroy(sender)
