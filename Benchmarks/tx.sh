@@ -8,7 +8,12 @@
 # sendmmsg), `--backend uring` (one IORING_OP_SEND SQE per datagram, a chain
 # per duty cycle) and c/tx_sendmmsg.c (sendmmsg(64) in a loop), all on a
 # connected socket, pinned to CPU $SENDER_CPU, alternating within each round
-# (the starting one rotates per round). With PUBLISHER=1 the round also runs
+# (the starting one rotates per round). c-uring (c/tx_uring.c, with
+# C_URING=1, the default) is hand-written C on io_uring: one SEND SQE per
+# datagram, 64 linked per submit, a registered file, as the reactor's io_uring
+# backend sends; the uring rows are also given against it (io_uring has no
+# multi-datagram send, so it shows what io_uring itself costs against
+# sendmmsg). With PUBLISHER=1 the round also runs
 # the PublishThroughput example at each size too (--udp, one message filling
 # each packet, through each backend; on epoll with --coalesce unless
 # PUB_COALESCE=0), as the publisher rows, against C at the same size.
@@ -25,7 +30,7 @@
 # OLD_PUBLISH=/path/PublishThroughput add the senders old-epoll, old-uring and
 # old-pub-epoll, old-pub-uring (an older build of the same commands).
 #
-# Knobs: ROUNDS COUNT SIZES SENDER_CPU PORT PUBLISHER=0|1 PUB_COALESCE=0|1 RT=0|1 SKIP_BUILD=1
+# Knobs: ROUNDS COUNT SIZES SENDER_CPU PORT C_URING=0|1 PUBLISHER=0|1 PUB_COALESCE=0|1 RT=0|1 SKIP_BUILD=1
 #        OLD_FEEDREACTOR OLD_PUBLISH
 set -euo pipefail
 
@@ -35,6 +40,7 @@ SIZES=${SIZES:-"64 512"}
 SENDER_CPU=${SENDER_CPU:-1}
 PORT=${PORT:-47900}
 PUBLISHER=${PUBLISHER:-1}
+C_URING=${C_URING:-1}
 PUB_COALESCE=${PUB_COALESCE:-1}
 RT=${RT:-0}
 
@@ -53,6 +59,9 @@ log() { echo "tx: $*" >&2; }
 mkdir -p "$BIN"
 if [[ ! -x "$BIN/tx_sendmmsg" || "$HERE/c/tx_sendmmsg.c" -nt "$BIN/tx_sendmmsg" || "$HERE/c/bench_common.h" -nt "$BIN/tx_sendmmsg" ]]; then
     cc -O2 -Wall -o "$BIN/tx_sendmmsg" "$HERE/c/tx_sendmmsg.c"
+fi
+if [[ "$C_URING" == 1 ]] && [[ ! -x "$BIN/tx_uring" || "$HERE/c/tx_uring.c" -nt "$BIN/tx_uring" || "$HERE/c/bench_common.h" -nt "$BIN/tx_uring" ]]; then
+    cc -O2 -Wall -o "$BIN/tx_uring" "$HERE/c/tx_uring.c" -luring
 fi
 if [[ -z "${SKIP_BUILD:-}" ]]; then
     log "building feedreactor and PublishThroughput (release)"
@@ -79,6 +88,7 @@ sender_command() {  # name size
         old-epoll) echo "$OLD_FEEDREACTOR tx-bench --backend epoll ${common[*]}" ;;
         old-uring) echo "$OLD_FEEDREACTOR tx-bench --backend uring ${common[*]}" ;;
         c)        echo "$BIN/tx_sendmmsg ${common[*]}" ;;
+        c-uring)  echo "$BIN/tx_uring ${common[*]}" ;;
     esac
 }
 
@@ -104,6 +114,7 @@ run_publisher() {  # backend size [binary name] -> appends packets/s to $WORK/<n
 }
 
 SENDERS=(fr-epoll fr-uring c)
+[[ "$C_URING" == 1 ]] && SENDERS+=(c-uring)
 [[ "$PUBLISHER" == 1 ]] && SENDERS+=(pub-epoll pub-uring)
 [[ -n "${OLD_FEEDREACTOR:-}" ]] && SENDERS+=(old-epoll old-uring)
 [[ "$PUBLISHER" == 1 && -n "${OLD_PUBLISH:-}" ]] && SENDERS+=(old-pub-epoll old-pub-uring)
@@ -142,3 +153,14 @@ for size in $SIZES; do
             "$(round_ratio "$WORK/$name-$size" "$WORK/c-$size")" "$(tr '\n' ' ' <"$WORK/$name-$size")"
     done
 done
+if [[ "$C_URING" == 1 ]]; then
+    echo "io_uring senders against hand-written C on io_uring (c-uring):"
+    for size in $SIZES; do
+        cu=$(median "$WORK/c-uring-$size")
+        for name in "${SENDERS[@]}"; do
+            [[ "$name" == *uring* && "$name" != c-uring && -f "$WORK/$name-$size" ]] || continue
+            printf "%-5s %-13s vs_c_uring %s   round_ratio %s\n" "$size" "$name" \
+                "$(ratio "$(median "$WORK/$name-$size")" "$cu")" "$(round_ratio "$WORK/$name-$size" "$WORK/c-uring-$size")"
+        done
+    done
+fi
