@@ -93,8 +93,14 @@ public final class RetransmissionStore {
     /// memset of `byteCapacity` (and the memory then counts as resident). Not
     /// done by `init`: the 256 MiB store of `feedreactor demo`, written at
     /// start, cost its io_uring run a loss at startup.
-    public func prefault() {
+    ///
+    /// Only an empty store (new, or after `reset`) is written; with messages held
+    /// it does nothing and returns false, so no stored byte is ever overwritten.
+    @discardableResult
+    public func prefault() -> Bool {
+        guard count == 0 else { return false }
         bytes.initializeMemory(as: UInt8.self, repeating: 0, count: byteCapacity)
+        return true
     }
 
     /// Messages held now.

@@ -22,6 +22,21 @@ import MoldUDP64
         #expect(store.bytesInUse == 58)
     }
 
+    @Test func prefaultsOnlyAnEmptyStore() {
+        let store = RetransmissionStore(messageCapacity: 16, byteCapacity: 65_535)
+        #expect(store.prefault())
+        _ = append(store, length: 50)
+        _ = append(store, length: 7)
+        // Messages held: nothing is written, both read back whole.
+        #expect(!store.prefault())
+        #expect(held(store, 1) == testMessage(1, length: 50))
+        #expect(held(store, 2) == testMessage(2, length: 7))
+        store.reset(nextSequenceNumber: 3)
+        #expect(store.prefault())
+        _ = append(store, length: 20)
+        #expect(held(store, 3) == testMessage(3, length: 20) && store.count == 1)
+    }
+
     @Test func evictsByMessageCount() {
         let store = RetransmissionStore(messageCapacity: 3, byteCapacity: 65_535)
         #expect(store.messageCapacity == 4)   // rounded up to a power of two
