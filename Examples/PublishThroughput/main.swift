@@ -54,7 +54,11 @@ for run in 1...runs {
     configuration.flushDelay = 1_000_000_000   // packets close on size, not on time
     configuration.heartbeatInterval = 0
     configuration.maxPacketSize = packetSize
-    let reactor = try Reactor(backend: backend)
+    // io_uring send buffers sized to the packets (as tx-bench sizes them), not the
+    // 2 KiB default: the pool the kernel copies from stays small in cache.
+    var reactorConfiguration = Reactor.Configuration(backend: backend)
+    reactorConfiguration.uringSendBufferSize = max(64, packetSize)
+    let reactor = try Reactor(reactorConfiguration)
     let sink: any PacketSink = useUDP
         ? try UDPPacketSink(reactor: reactor, socket: UDPSocket.bound(to: SocketAddress("127.0.0.1", port: 0)),
                             destination: try target.localAddress(), options: SendOptions(queueCapacity: 256, slotSize: max(64, packetSize), coalesce: coalesce),
