@@ -1,5 +1,6 @@
 /*
- * Shared pieces of the C baselines (rx_epoll, tx_blast, pingpong): argument
+ * Shared pieces of the C baselines (rx_epoll, rx_uring, tx_blast, tx_sendmmsg,
+ * tx_uring, pingpong): argument
  * parsing, socket setup with the same rules as `feedreactor rx-bench`, the
  * sequence tracker and the result line. Header-only so each baseline stays one
  * `cc -O2 x.c` away from a binary.
@@ -10,6 +11,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,6 +156,85 @@ static inline receiver_args_t parse_receiver_args(const char *program, int argc,
     args.address = parse_ipv4(program, RECEIVER_USAGE, address_text);
     args.port = (uint16_t)port;
     return args;
+}
+
+/*
+ * The command line the send baselines (tx_sendmmsg, tx_uring) share with
+ * `feedreactor tx-bench`, plus at most one option of the baseline's own
+ * (`extra_option`, a number, e.g. "--link"; NULL: none).
+ */
+#define SENDER_USAGE \
+    "--address A --port P [--interface ADDR] [--count N] [--size BYTES] [--batch B] [--timeout S] [--cpu N]"
+
+typedef struct {
+    struct in_addr address, interface;
+    int have_interface;
+    uint16_t port;
+    long long count, size, batch, timeout, cpu;   /* cpu -1: not pinned */
+    long long extra;                              /* extra_option's value */
+} sender_args_t;
+
+/* Parses SENDER_USAGE (batch at most max_batch); exits with a usage message on anything else. */
+static inline sender_args_t parse_sender_args(const char *program, const char *usage, int argc, char **argv,
+                                              long long max_batch, const char *extra_option, long long extra_default) {
+    sender_args_t args = { .interface = { htonl(INADDR_ANY) }, .count = 1000000, .size = 64, .batch = 64,
+                           .timeout = 60, .cpu = -1, .extra = extra_default };
+    const char *address_text = NULL;
+    long long port = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        const char *value = option_value(program, usage, argc, argv, &i);
+        if (!strcmp(arg, "--address")) address_text = value;
+        else if (!strcmp(arg, "--port")) port = parse_number(program, usage, value);
+        else if (!strcmp(arg, "--count")) args.count = parse_number(program, usage, value);
+        else if (!strcmp(arg, "--size")) args.size = parse_number(program, usage, value);
+        else if (!strcmp(arg, "--batch")) args.batch = parse_number(program, usage, value);
+        else if (!strcmp(arg, "--timeout")) args.timeout = parse_number(program, usage, value);
+        else if (!strcmp(arg, "--interface")) { args.interface = parse_ipv4(program, usage, value); args.have_interface = 1; }
+        else if (!strcmp(arg, "--cpu")) args.cpu = parse_number(program, usage, value);
+        else if (extra_option != NULL && !strcmp(arg, extra_option)) args.extra = parse_number(program, usage, value);
+        else usage_error(program, usage, "unknown option");
+    }
+    if (address_text == NULL || port < 0 || port > 65535) usage_error(program, usage, "--address and --port are required");
+    if (args.size < 8 || args.size > 65507) usage_error(program, usage, "--size must be 8..65507 (the sequence number takes 8 bytes)");
+    if (args.batch < 1 || args.batch > max_batch) {
+        char problem[64];
+        snprintf(problem, sizeof problem, "--batch must be 1..%lld", max_batch);
+        usage_error(program, usage, problem);
+    }
+    args.address = parse_ipv4(program, usage, address_text);
+    args.port = (uint16_t)port;
+    return args;
+}
+
+/*
+ * The sending socket as tx-bench opens it: nonblocking; for a multicast group
+ * with IP_MULTICAST_LOOP (and IP_MULTICAST_IF for --interface), else bound to
+ * --interface when given; connected to the destination. Pins the thread to
+ * --cpu first.
+ */
+static inline int open_sender(const sender_args_t *args) {
+    if (args->cpu >= 0) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET((int)args->cpu, &set);
+        if (sched_setaffinity(0, sizeof set, &set) != 0) die("sched_setaffinity(--cpu)");
+    }
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) die("socket");
+    if (IN_MULTICAST(ntohl(args->address.s_addr))) {
+        int one = 1;
+        if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &one, sizeof one) != 0) die("setsockopt(IP_MULTICAST_LOOP)");
+        if (args->have_interface
+            && setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &args->interface, sizeof args->interface) != 0)
+            die("setsockopt(IP_MULTICAST_IF)");
+    } else if (args->have_interface) {
+        struct sockaddr_in source = { .sin_family = AF_INET, .sin_addr = args->interface };
+        if (bind(fd, (struct sockaddr *)&source, sizeof source) != 0) die("bind(--interface)");
+    }
+    struct sockaddr_in destination = { .sin_family = AF_INET, .sin_port = htons(args->port), .sin_addr = args->address };
+    if (connect(fd, (struct sockaddr *)&destination, sizeof destination) != 0) die("connect");
+    return fd;
 }
 
 /* Waits (polling every 100 µs, outside any measurement) until `path` exists. */

@@ -14,59 +14,15 @@
  */
 #define _GNU_SOURCE
 #include "bench_common.h"
-#include <fcntl.h>
 #include <poll.h>
-#include <sched.h>
 
 #define END_COPIES 20
 #define MAX_BATCH 1024
 
-static const char *USAGE =
-    "--address A --port P [--interface ADDR] [--count N] [--size BYTES] [--batch B] [--timeout S] [--cpu N]";
-
 int main(int argc, char **argv) {
-    const char *program = "tx_sendmmsg";
-    const char *address_text = NULL;
-    struct in_addr interface = { htonl(INADDR_ANY) };
-    int have_interface = 0;
-    long long port = -1, count = 1000000, size = 64, batch = 64, timeout = 60, cpu = -1;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        const char *value = option_value(program, USAGE, argc, argv, &i);
-        if (!strcmp(arg, "--address")) address_text = value;
-        else if (!strcmp(arg, "--port")) port = parse_number(program, USAGE, value);
-        else if (!strcmp(arg, "--count")) count = parse_number(program, USAGE, value);
-        else if (!strcmp(arg, "--size")) size = parse_number(program, USAGE, value);
-        else if (!strcmp(arg, "--batch")) batch = parse_number(program, USAGE, value);
-        else if (!strcmp(arg, "--timeout")) timeout = parse_number(program, USAGE, value);
-        else if (!strcmp(arg, "--interface")) { interface = parse_ipv4(program, USAGE, value); have_interface = 1; }
-        else if (!strcmp(arg, "--cpu")) cpu = parse_number(program, USAGE, value);
-        else usage_error(program, USAGE, "unknown option");
-    }
-    if (address_text == NULL || port < 0 || port > 65535) usage_error(program, USAGE, "--address and --port are required");
-    if (size < 8 || size > 65507) usage_error(program, USAGE, "--size must be 8..65507 (the sequence number takes 8 bytes)");
-    if (batch < 1 || batch > MAX_BATCH) usage_error(program, USAGE, "--batch must be 1..1024");
-    struct in_addr address = parse_ipv4(program, USAGE, address_text);
-    if (cpu >= 0) {
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        CPU_SET((int)cpu, &set);
-        if (sched_setaffinity(0, sizeof set, &set) != 0) die("sched_setaffinity(--cpu)");
-    }
-
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) die("socket");
-    if (IN_MULTICAST(ntohl(address.s_addr))) {
-        int one = 1;
-        if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &one, sizeof one) != 0) die("setsockopt(IP_MULTICAST_LOOP)");
-        if (have_interface && setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &interface, sizeof interface) != 0)
-            die("setsockopt(IP_MULTICAST_IF)");
-    } else if (have_interface) {
-        struct sockaddr_in source = { .sin_family = AF_INET, .sin_addr = interface };
-        if (bind(fd, (struct sockaddr *)&source, sizeof source) != 0) die("bind(--interface)");
-    }
-    struct sockaddr_in destination = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr = address };
-    if (connect(fd, (struct sockaddr *)&destination, sizeof destination) != 0) die("connect");
+    sender_args_t args = parse_sender_args("tx_sendmmsg", SENDER_USAGE, argc, argv, MAX_BATCH, NULL, 0);
+    long long count = args.count, size = args.size, batch = args.batch, timeout = args.timeout;
+    int fd = open_sender(&args);
 
     unsigned char *payload = calloc((size_t)batch, (size_t)size);
     if (payload == NULL) die("calloc");

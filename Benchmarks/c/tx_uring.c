@@ -4,13 +4,14 @@
  * tx_sendmmsg.c, which it is measured beside).
  *
  *   cc -O2 -o tx_uring tx_uring.c -luring
- *   ./tx_uring --address 127.0.0.1 --port 41000 [--count N] [--size BYTES] [--batch 64]
- *              [--timeout SECONDS] [--link 0|1]
+ *   ./tx_uring --address 127.0.0.1 --port 41000 [--interface ADDR] [--count N] [--size BYTES]
+ *              [--batch 64] [--timeout SECONDS] [--cpu N] [--link 0|1]
  *
  * io_uring has no multi-datagram send: each datagram is one IORING_OP_SEND SQE.
  * Set up as the reactor's io_uring backend sends, with nothing else:
  *   - ring: IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN | TASKRUN_FLAG, 256 entries
- *   - a connected, nonblocking socket, registered (IOSQE_FIXED_FILE)
+ *   - the socket tx_sendmmsg opens (bench_common.h's open_sender: nonblocking,
+ *     connected), registered (IOSQE_FIXED_FILE)
  *   - `batch` SEND SQEs (MSG_DONTWAIT) per io_uring_submit_and_wait(batch), then
  *     the batch's completions reaped; a datagram whose completion says
  *     -EAGAIN is sent again (after poll(POLLOUT)) before the next batch
@@ -29,8 +30,7 @@
 #define END_COPIES 20
 #define MAX_BATCH 256
 
-static const char *USAGE =
-    "--address A --port P [--count N] [--size BYTES] [--batch B] [--timeout S] [--link 0|1]";
+#define USAGE SENDER_USAGE " [--link 0|1]"
 
 static void fail(const char *what, int error) {
     fprintf(stderr, "tx_uring: %s: %s\n", what, strerror(error));
@@ -38,30 +38,9 @@ static void fail(const char *what, int error) {
 }
 
 int main(int argc, char **argv) {
-    const char *program = "tx_uring";
-    const char *address_text = NULL;
-    long long port = -1, count = 1000000, size = 64, batch = 64, timeout = 60, link = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        const char *value = option_value(program, USAGE, argc, argv, &i);
-        if (!strcmp(arg, "--address")) address_text = value;
-        else if (!strcmp(arg, "--port")) port = parse_number(program, USAGE, value);
-        else if (!strcmp(arg, "--count")) count = parse_number(program, USAGE, value);
-        else if (!strcmp(arg, "--size")) size = parse_number(program, USAGE, value);
-        else if (!strcmp(arg, "--batch")) batch = parse_number(program, USAGE, value);
-        else if (!strcmp(arg, "--timeout")) timeout = parse_number(program, USAGE, value);
-        else if (!strcmp(arg, "--link")) link = parse_number(program, USAGE, value);
-        else usage_error(program, USAGE, "unknown option");
-    }
-    if (address_text == NULL || port < 0 || port > 65535) usage_error(program, USAGE, "--address and --port are required");
-    if (size < 8 || size > 65507) usage_error(program, USAGE, "--size must be 8..65507 (the sequence number takes 8 bytes)");
-    if (batch < 1 || batch > MAX_BATCH) usage_error(program, USAGE, "--batch must be 1..256");
-    struct in_addr address = parse_ipv4(program, USAGE, address_text);
-
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) die("socket");
-    struct sockaddr_in destination = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr = address };
-    if (connect(fd, (struct sockaddr *)&destination, sizeof destination) != 0) die("connect");
+    sender_args_t args = parse_sender_args("tx_uring", USAGE, argc, argv, MAX_BATCH, "--link", 1);
+    long long count = args.count, size = args.size, batch = args.batch, timeout = args.timeout, link = args.extra;
+    int fd = open_sender(&args);
 
     struct io_uring ring;
     struct io_uring_params params;
