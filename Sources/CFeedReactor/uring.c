@@ -456,30 +456,36 @@ int fr_uring_files_set(fr_uring *u, unsigned slot, int fd) {
     return rc < 0 ? rc : 0;
 }
 
-int fr_uring_sender_prepare(fr_uring *u, fr_uring_sender *s, unsigned index, int fd, uint64_t user_data,
-                            int zero_copy, int link, int fixed) {
-    // No get_sqe(): submitting here would cut a chain the caller is building.
-    struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
-    if (!sqe) return -EBUSY;
-    struct msghdr *msg = &s->msgs[index];
-    uint8_t *buffer = s->buffers + (size_t)index * s->size;
-    size_t length = s->iovs[index].iov_len;
-    // MSG_DONTWAIT: a full send buffer completes with -EAGAIN (REQ_F_NOWAIT)
-    // instead of io_uring polling and retrying on its own, which would let
-    // later sends overtake this one.
-    if (msg->msg_name) {
-        if (zero_copy) io_uring_prep_sendmsg_zc(sqe, fd, msg, MSG_DONTWAIT);
-        else io_uring_prep_sendmsg(sqe, fd, msg, MSG_DONTWAIT);
-    } else if (zero_copy) {
-        io_uring_prep_send_zc(sqe, fd, buffer, length, MSG_DONTWAIT, 0);
-    } else {
-        io_uring_prep_send(sqe, fd, buffer, length, MSG_DONTWAIT);
+int fr_uring_sender_prepare_chain(fr_uring *u, fr_uring_sender *s, const uint32_t *indices, unsigned n,
+                                  int fd, int fixed, uint64_t data, size_t zero_copy_from) {
+    unsigned space = io_uring_sq_space_left(&u->ring);
+    if (n > space) n = space;
+    for (unsigned k = 0; k < n; k++) {
+        unsigned index = indices[k];
+        // No get_sqe(): submitting here would cut the chain. (Room was checked.)
+        struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+        if (!sqe) return (int)k;
+        struct msghdr *msg = &s->msgs[index];
+        uint8_t *buffer = s->buffers + (size_t)index * s->size;
+        size_t length = s->iovs[index].iov_len;
+        int zero_copy = length >= zero_copy_from;
+        // MSG_DONTWAIT: a full send buffer completes with -EAGAIN (REQ_F_NOWAIT)
+        // instead of io_uring polling and retrying on its own, which would let
+        // later sends overtake this one.
+        if (msg->msg_name) {
+            if (zero_copy) io_uring_prep_sendmsg_zc(sqe, fd, msg, MSG_DONTWAIT);
+            else io_uring_prep_sendmsg(sqe, fd, msg, MSG_DONTWAIT);
+        } else if (zero_copy) {
+            io_uring_prep_send_zc(sqe, fd, buffer, length, MSG_DONTWAIT, 0);
+        } else {
+            io_uring_prep_send(sqe, fd, buffer, length, MSG_DONTWAIT);
+        }
+        if (k + 1 < n) sqe->flags |= IOSQE_IO_LINK;
+        // A registered file (fd is then its index): the kernel skips fget/fput per send.
+        if (fixed) sqe->flags |= IOSQE_FIXED_FILE;
+        io_uring_sqe_set_data64(sqe, data | index);
     }
-    if (link) sqe->flags |= IOSQE_IO_LINK;
-    // A registered file (fd is then its index): the kernel skips fget/fput per send.
-    if (fixed) sqe->flags |= IOSQE_FIXED_FILE;
-    io_uring_sqe_set_data64(sqe, user_data);
-    return 0;
+    return (int)n;
 }
 
 unsigned fr_uring_sq_space(const fr_uring *u) { return io_uring_sq_space_left(&u->ring); }
@@ -670,9 +676,9 @@ int fr_uring_sender_fill(fr_uring_sender *s, const void *bytes, size_t length, c
 }
 int fr_uring_files_register(fr_uring *u, unsigned count) { (void)u; (void)count; return -ENOSYS; }
 int fr_uring_files_set(fr_uring *u, unsigned slot, int fd) { (void)u; (void)slot; (void)fd; return -ENOSYS; }
-int fr_uring_sender_prepare(fr_uring *u, fr_uring_sender *s, unsigned index, int fd, uint64_t user_data,
-                            int zero_copy, int link, int fixed) {
-    (void)u; (void)s; (void)index; (void)fd; (void)user_data; (void)zero_copy; (void)link; (void)fixed;
+int fr_uring_sender_prepare_chain(fr_uring *u, fr_uring_sender *s, const uint32_t *indices, unsigned n,
+                                  int fd, int fixed, uint64_t data, size_t zero_copy_from) {
+    (void)u; (void)s; (void)indices; (void)n; (void)fd; (void)fixed; (void)data; (void)zero_copy_from;
     return -ENOSYS;
 }
 unsigned fr_uring_sq_space(const fr_uring *u) { (void)u; return 0; }

@@ -72,7 +72,7 @@ struct TxBench: ParsableCommand {
                     guard let slot = pending.nextSlot else { break }
                     // Safety: the slot holds `size` >= 8 bytes.
                     slot.storeBytes(of: (marker ? UInt64.max : UInt64(next + i)).littleEndian, as: UInt64.self)
-                    pending.commit(length: size, to: nil)
+                    pending.commit(length: size)
                 }
                 let result = reactor.send(token, batch: pending)
                 if let error = result.lastError { throw ValidationError("tx-bench: \(error)") }

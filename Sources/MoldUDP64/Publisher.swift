@@ -77,19 +77,29 @@ public final class UDPPacketSink: PacketSink, DatagramHandler {
     /// full, kernel error: `lastErrno` says which); the publisher counts that in
     /// `sendFailures`.
     public func send(_ packet: UnsafeRawBufferPointer) -> Bool {
-        if let reactorReference, let token = registered {
-            // (Two calls, not `to: connected ? nil : destination`: that builds an
-            // Optional copy of the 132-byte address per packet.)
-            let result = reactorReference._withUnsafeGuaranteedRef { reactor in
-                connected ? reactor.send(token, packet) : reactor.send(token, packet, to: destination)
-            }
-            switch result {
-            case .sent, .queued: return true
-            case .refused(let reason):
-                if case .failed(let error) = reason { lastFailure = error.errno } else { lastFailure = EAGAIN }
-                return false
-            }
+        guard let reactorReference, let token = registered else { return sendDirectly(packet) }
+        // (Two calls, not `to: connected ? nil : destination`: that builds an
+        // Optional copy of the 132-byte address per packet.)
+        let result = connected
+            ? reactorReference._withUnsafeGuaranteedRef { $0.send(token, packet) }
+            : sendAddressed(packet, token, reactorReference)
+        switch result {
+        case .sent, .queued: return true
+        case .refused(let reason):
+            if case .failed(let error) = reason { lastFailure = error.errno } else { lastFailure = EAGAIN }
+            return false
         }
+    }
+
+    // The paths that copy `destination` are out of line: inlined, their room
+    // for the 132-byte address would be the frame of every connected send too.
+    @inline(never)
+    func sendAddressed(_ packet: UnsafeRawBufferPointer, _ token: Token, _ reactor: Unmanaged<Reactor>) -> SendResult {
+        reactor._withUnsafeGuaranteedRef { $0.send(token, packet, to: destination) }
+    }
+
+    @inline(never)
+    func sendDirectly(_ packet: UnsafeRawBufferPointer) -> Bool {
         do {
             switch try socket.send(packet, to: destination) {
             case .processed: return true

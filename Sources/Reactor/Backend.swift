@@ -83,7 +83,9 @@ protocol Backend: AnyObject {
     func add(_ registration: Registration) throws(ReactorError)
     func setInterest(_ registration: Registration, _ interest: Interest) throws(ReactorError)
     func remove(_ registration: Registration)
-    func send(_ registration: Registration, _ bytes: UnsafeRawBufferPointer, to address: UnsafeRawPointer?,
+    /// One datagram on the socket of `token`, whose generation the reactor
+    /// checked (the token, not its registration: a send need not retain one).
+    func send(_ token: Token, _ bytes: UnsafeRawBufferPointer, to address: UnsafeRawPointer?,
               length: Int, reactor: Reactor) -> SendResult
     func send(_ registration: Registration, batch: SendBatch, reactor: Reactor) -> SendBatchResult
     func submit(reactor: Reactor)

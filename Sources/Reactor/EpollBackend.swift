@@ -306,9 +306,11 @@ final class EpollBackend: Backend {
 
     // MARK: - Sends
 
-    func send(_ registration: Registration, _ bytes: UnsafeRawBufferPointer, to address: UnsafeRawPointer?,
+    func send(_ token: Token, _ bytes: UnsafeRawBufferPointer, to address: UnsafeRawPointer?,
               length: Int, reactor: Reactor) -> SendResult {
-        guard case .datagram(let state)? = entries[Int(registration.token.slot)] else { return .refused(.notRegistered) }
+        // Held strongly: a queue flush below may run a handler that deregisters it.
+        guard let registration = reactor.registrations[Int(token.slot)],
+              case .datagram(let state)? = entries[Int(token.slot)] else { return .refused(.notRegistered) }
         guard bytes.count <= state.queue.slotSize else { return .refused(.tooLarge(bytes.count)) }
         if state.coalescing && !state.watchingOutput {
             return gather(registration, state, bytes, to: address, length: length, reactor: reactor)

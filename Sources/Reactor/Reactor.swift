@@ -392,6 +392,13 @@ public final class Reactor {
     /// Registrations alive now (sockets, descriptors, TCP listeners and streams).
     public var registrationCount: Int { configuration.maxRegistrations - freeSlots.count }
 
+    /// True while `token`'s registration lives (no reference to it taken).
+    @inline(__always)
+    func isLive(_ token: Token) -> Bool {
+        let slot = Int(token.slot)
+        return slot < registrations.count && generations[slot] == token.generation
+    }
+
     @inline(__always)
     func registration(for token: Token) -> Registration? {
         let slot = Int(token.slot)

@@ -17,17 +17,17 @@ extension Reactor {
     public func send(_ token: Token, _ bytes: UnsafeRawBufferPointer) -> SendResult {
         // Its own entry point, not `to: nil`: testing an Optional<SocketAddress>
         // copies its 133 bytes first (twice per packet through UDPPacketSink).
-        guard let registration = registration(for: token) else { return count(.refused(.notRegistered)) }
-        return count(backend.send(registration, bytes, to: nil, length: 0, reactor: self))
+        guard isLive(token) else { return count(.refused(.notRegistered)) }
+        return count(backend.send(token, bytes, to: nil, length: 0, reactor: self))
     }
 
     /// Sends one datagram to `address` (nil: the connected peer).
     @discardableResult
     public func send(_ token: Token, _ bytes: UnsafeRawBufferPointer, to address: SocketAddress?) -> SendResult {
         guard let address else { return send(token, bytes) }
-        guard let registration = registration(for: token) else { return count(.refused(.notRegistered)) }
+        guard isLive(token) else { return count(.refused(.notRegistered)) }
         return address.withSockaddr { raw, length in
-            count(backend.send(registration, bytes, to: raw, length: Int(length), reactor: self))
+            count(backend.send(token, bytes, to: raw, length: Int(length), reactor: self))
         }
     }
 
@@ -36,8 +36,8 @@ extension Reactor {
     @discardableResult
     public func send(_ token: Token, _ bytes: UnsafeRawBufferPointer, toRaw address: UnsafeRawPointer,
                      length: Int) -> SendResult {
-        guard let registration = registration(for: token) else { return count(.refused(.notRegistered)) }
-        return count(backend.send(registration, bytes, to: address, length: length, reactor: self))
+        guard isLive(token) else { return count(.refused(.notRegistered)) }
+        return count(backend.send(token, bytes, to: address, length: length, reactor: self))
     }
 
     /// Sends every datagram of `batch` (epoll: sendmmsg), queueing what the

@@ -139,6 +139,19 @@ public final class SendBatch {
         return true
     }
 
+    /// Queues the next slot (from `nextSlot`) after you wrote `length` bytes into
+    /// it, for the socket's connected peer: `commit(length:to: nil)` without the
+    /// Optional address to copy (a connected sender's every datagram). False,
+    /// queuing nothing, when the batch is full or `length` exceeds `slotSize`.
+    @discardableResult
+    public func commit(length: Int) -> Bool {
+        guard queued < capacity, length <= slotSize else { return false }
+        iovecs[queued].iov_len = length
+        setName(queued, nil, 0)
+        queued += 1
+        return true
+    }
+
     /// Sends what is queued with sendmmsg. Returns how many went out; the rest
     /// (send buffer full) stay queued, in order, for the next flush.
     @discardableResult

@@ -86,6 +86,10 @@ final class URingBackend: Backend {
     var hostDescriptor: Int32 = -1
     /// This backend's state of each registration, by token slot.
     let entries: SlotTable<Entry?>
+    /// The datagram states of `entries` again, unretained, for sends to borrow
+    /// (no reference counting per datagram). Set and cleared with `entries`,
+    /// which keeps each alive.
+    let datagramStates: SlotTable<Unmanaged<URingDatagram>?>
     /// The send buffer pool (C) and, per buffer, the token raw of its sender.
     let sender: OpaquePointer?
     let sendOwners: UnsafeMutablePointer<UInt64>
@@ -95,8 +99,11 @@ final class URingBackend: Backend {
     var writableWaiters: ContiguousArray<Token> = []
     /// Sockets with sends waiting to be prepared at the next `submit` (preallocated).
     var sendReady: ContiguousArray<Token> = []
-    /// Per send buffer: goes out zero-copy.
-    let sendZeroCopy: UnsafeMutablePointer<Bool>
+    /// The largest datagram a send buffer takes (the pool's, read once).
+    let sendBufferSize: Int
+    /// One chain's buffer indices in order, for `fr_uring_sender_prepare_chain`
+    /// (a chain holds at most every buffer).
+    let chainIndices: UnsafeMutablePointer<UInt32>
     var sendsCompleted = 0
     /// The registered file table (`registerFile`).
     var fileTable = FileTable.untried
@@ -231,12 +238,14 @@ final class URingBackend: Backend {
         completionCapacity = max(64, Int(fr_uring_cq_entries(ring)))
         completions = .allocate(filledWith: fr_uring_completion(), count: completionCapacity)
         entries = SlotTable(repeating: nil, count: configuration.maxRegistrations)
+        datagramStates = SlotTable(repeating: nil, count: configuration.maxRegistrations)
         sendBufferCount = max(0, configuration.uringSendBuffers)
         zeroCopyThreshold = configuration.uringZeroCopyThreshold > 0 ? configuration.uringZeroCopyThreshold : Int.max
         sender = sendBufferCount > 0
             ? fr_uring_sender_create(UInt32(sendBufferCount), max(1, configuration.uringSendBufferSize)) : nil
         sendOwners = .allocate(filledWith: 0, count: max(1, sendBufferCount))
-        sendZeroCopy = .allocate(filledWith: false, count: max(1, sendBufferCount))
+        sendBufferSize = sender.map { fr_uring_sender_buffer_size($0) } ?? 0
+        chainIndices = .allocate(filledWith: 0, count: max(1, sendBufferCount))
         writableWaiters.reserveCapacity(configuration.maxRegistrations)
         sendReady.reserveCapacity(configuration.maxRegistrations)
         streamOptions = URingStreamOptions(completions: configuration.uringStreamCompletions,
@@ -252,8 +261,9 @@ final class URingBackend: Backend {
             fr_uring_destroy(ring)
             completions.deallocate()
             sendOwners.deallocate()
-            sendZeroCopy.deallocate()
+            chainIndices.deallocate()
             entries.deallocate()
+            datagramStates.deallocate()
             throw .system(SystemError(call: "malloc(io_uring send buffers)", errno: ENOMEM))
         }
     }
@@ -262,8 +272,9 @@ final class URingBackend: Backend {
         teardown()
         completions.deallocate()
         sendOwners.deallocate()
-        sendZeroCopy.deallocate()
+        chainIndices.deallocate()
         entries.deallocate()
+        datagramStates.deallocate()
     }
 
     /// Why io_uring_setup failed, and what to do about it.
@@ -339,6 +350,7 @@ final class URingBackend: Backend {
             let state = URingDatagram(endpoint: endpoint, receiver: receiver)
             state.fixedFile = registerFile(registration)
             entries[slot] = .datagram(state)
+            datagramStates[slot] = Unmanaged.passUnretained(state)
         case .stream(let connection) where decideStreamMode():
             entries[slot] = .stream(try addStream(registration, connection))
         case .listener(let listener) where decideStreamMode():
@@ -454,6 +466,7 @@ final class URingBackend: Backend {
         let slot = Int(registration.token.slot)
         let entry = entries[slot]
         entries[slot] = nil
+        datagramStates[slot] = nil
         switch entry {
         case .datagram(let state)?:
             if let receiver = state.receiver {
@@ -552,8 +565,10 @@ final class URingBackend: Backend {
         // (at most a few passes, so timers are not starved).
         var passes = 1
         reaping: while true {
-            for i in 0..<n {
+            var i = 0
+            while i < n {
                 let completion = completions[i]
+                i += 1
                 switch Operation(rawValue: completion.user_data >> 56) {
                 case .receive:
                     work += receive(completion, chunk: &chunk, reactor: reactor)
@@ -561,7 +576,8 @@ final class URingBackend: Backend {
                     work += flush(&chunk, reactor: reactor)
                     work += wakeup(completion, reactor: reactor)
                 case .send:
-                    sent(completion, reactor: reactor)
+                    // A chain's completions come together: take the run at once.
+                    i += sentRun(from: i - 1, count: n, reactor: reactor) - 1
                 case .sendPoll:
                     unblocked(completion, reactor: reactor)
                 case .poll, .streamReceive, .streamSend, .streamConnect, .accept:
@@ -773,38 +789,38 @@ final class URingBackend: Backend {
     // socket's retry queue, a POLLOUT poll waits for room, and then the retry
     // queue and what was sent meanwhile go out as the next chain.
 
-    func send(_ registration: Registration, _ bytes: UnsafeRawBufferPointer, to address: UnsafeRawPointer?,
+    func send(_ token: Token, _ bytes: UnsafeRawBufferPointer, to address: UnsafeRawPointer?,
               length: Int, reactor: Reactor) -> SendResult {
-        guard case .datagram(let state)? = entries[Int(registration.token.slot)] else { return .refused(.notRegistered) }
-        return send(registration, state, bytes, to: address, length: length)
+        guard let state = datagramStates[Int(token.slot)] else { return .refused(.notRegistered) }
+        // Borrowed, not retained: this path runs no handler, so nothing can
+        // deregister the socket (and free its state) before it returns.
+        return state._withUnsafeGuaranteedRef { send(token, $0, bytes, to: address, length: length) }
     }
 
     @inline(__always)
-    func send(_ registration: Registration, _ state: URingDatagram, _ bytes: UnsafeRawBufferPointer,
+    func send(_ token: Token, _ state: URingDatagram, _ bytes: UnsafeRawBufferPointer,
               to address: UnsafeRawPointer?, length: Int) -> SendResult {
-        guard let sender, bytes.count <= state.endpoint.sendOptions.slotSize,
-              bytes.count <= fr_uring_sender_buffer_size(sender) else {
+        guard let sender, bytes.count <= state.endpoint.sendOptions.slotSize, bytes.count <= sendBufferSize else {
             return .refused(.tooLarge(bytes.count))
         }
         guard state.waiting < state.endpoint.sendOptions.queueCapacity else {
-            waitForBuffers(registration, state)
+            waitForBuffers(token, state)
             return .refused(.queueFull)
         }
         let rc = fr_uring_sender_fill(sender, bytes.baseAddress, bytes.count, address, socklen_t(length))
         guard rc >= 0 else {
             if rc == -ENOBUFS {
-                waitForBuffers(registration, state)
+                waitForBuffers(token, state)
                 return .refused(.queueFull)
             }
             return .refused(.failed(SystemError(call: "io_uring sendmsg", errno: -rc)))
         }
         let index = Int(rc)
-        sendOwners[index] = registration.token.raw
-        sendZeroCopy[index] = bytes.count >= zeroCopyThreshold
+        sendOwners[index] = token.raw
         _ = state.outgoing.push(UInt32(index))
         if !state.listed {
             state.listed = true
-            sendReady.append(registration.token)
+            sendReady.append(token)
         }
         return state.blocked ? .queued : .sent
     }
@@ -818,7 +834,7 @@ final class URingBackend: Backend {
         }
         for index in 0..<batch.count {
             let header = batch.messages[index].msg_hdr
-            switch send(registration, state, batch.bytes(at: index), to: header.msg_name.map { UnsafeRawPointer($0) },
+            switch send(registration.token, state, batch.bytes(at: index), to: header.msg_name.map { UnsafeRawPointer($0) },
                         length: Int(header.msg_namelen)) {
             case .sent: result.sent += 1
             case .queued: result.queued += 1
@@ -831,11 +847,39 @@ final class URingBackend: Backend {
         return result
     }
 
-    func waitForBuffers(_ registration: Registration, _ state: URingDatagram) {
+    func waitForBuffers(_ token: Token, _ state: URingDatagram) {
         if !state.wantsWritable {
             state.wantsWritable = true
-            writableWaiters.append(registration.token)
+            writableWaiters.append(token)
         }
+    }
+
+    /// A run of send completions from `start` (below `count`): consecutive plain
+    /// successes of one socket (a chain, as it usually completes) are counted
+    /// with one lookup; anything else goes through `sent`. Returns how many it took.
+    @inline(__always)
+    func sentRun(from start: Int, count: Int, reactor: Reactor) -> Int {
+        let first = completions[start]
+        guard let sender, first.result >= 0, first.flags == 0, Int(first.user_data & 0xFF_FFFF) < sendBufferCount else {
+            sent(first, reactor: reactor)
+            return 1
+        }
+        let owner = sendOwners[Int(first.user_data & 0xFF_FFFF)]
+        var end = start + 1
+        while end < count {
+            let next = completions[end]
+            let index = Int(next.user_data & 0xFF_FFFF)
+            guard next.user_data >> 56 == Operation.send.rawValue, next.result >= 0, next.flags == 0,
+                  index < sendBufferCount, sendOwners[index] == owner else { break }
+            end += 1
+        }
+        let token = Token(raw: owner)
+        // (A stale owner's buffers come back all the same.)
+        if reactor.generations[Int(token.slot)] == token.generation, case .datagram(let state)? = entries[Int(token.slot)] {
+            state.inFlight -= end - start
+        }
+        for k in start..<end { release(sender, Int(completions[k].user_data & 0xFF_FFFF)) }
+        return end - start
     }
 
     /// A send's completion: done (the buffer goes back; for a zero-copy send at
@@ -927,31 +971,35 @@ final class URingBackend: Backend {
     }
 
     /// Prepares one chain of a socket's held sends: retries first, then new
-    /// ones. Returns how many SQEs it prepared.
+    /// ones, in one shim call. Returns how many SQEs it prepared.
     @discardableResult
     func prepareChain(_ registration: Registration, _ state: URingDatagram, _ sender: OpaquePointer) -> Int {
-        let n = min(state.retry.count + state.outgoing.count, Int(fr_uring_sq_space(ring)))
+        let n = min(state.retry.count + state.outgoing.count, Int(fr_uring_sq_space(ring)), sendBufferCount)
+        guard n > 0 else { return 0 }
+        var taken = 0
+        while taken < n, let index = state.retry.pop() { chainIndices[taken] = index; taken += 1 }
+        while taken < n, let index = state.outgoing.pop() { chainIndices[taken] = index; taken += 1 }
         let file = state.fixedFile ? Int32(registration.token.slot) : registration.descriptor
-        let fixed: Int32 = state.fixedFile ? 1 : 0
-        var k = 0
-        while k < n {
-            let fromRetry = !state.retry.isEmpty
-            guard let index = fromRetry ? state.retry.pop() : state.outgoing.pop() else { return k }
-            do {
-                try System.uringPrepare("io_uring_get_sqe") {
-                    fr_uring_sender_prepare(ring, sender, index, file, Self.sendData | UInt64(index),
-                                            sendZeroCopy[Int(index)] ? 1 : 0, k < n - 1 ? 1 : 0, fixed)
-                }
-            } catch {
-                // Keep it first in line for the next submit. (The SQE before it,
-                // linked, simply ends the chain.)
-                _ = fromRetry ? state.retry.pushFront(index) : state.outgoing.pushFront(index)
-                return k
+        var prepared = 0
+        do {
+            try System.uringPrepare("io_uring_get_sqe") {
+                let rc = fr_uring_sender_prepare_chain(ring, sender, chainIndices, UInt32(taken), file,
+                                                       state.fixedFile ? 1 : 0, Self.sendData, zeroCopyThreshold)
+                prepared = Int(max(0, rc))
+                return min(0, rc)
             }
-            state.inFlight += 1
-            k += 1
+        } catch {
+            prepared = 0
         }
-        return k
+        // What did not make the chain stays first in line for the next submit,
+        // in order (all of it ahead of `outgoing`, so `retry` holds it).
+        var back = taken
+        while back > prepared {
+            back -= 1
+            _ = state.retry.pushFront(chainIndices[back])
+        }
+        state.inFlight += prepared
+        return prepared
     }
 
     func pendingSends(_ registration: Registration) -> Int {
@@ -1029,6 +1077,7 @@ final class URingBackend: Backend {
             }
         }
         entries.reset(to: nil)
+        datagramStates.reset(to: nil)
         teardownStreams()
         // (After the ring: the kernel no longer reads the send buffers.)
         fr_uring_sender_destroy(sender)

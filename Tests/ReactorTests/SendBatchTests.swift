@@ -54,6 +54,16 @@ import TestSupport
         #expect(try batch.flush(on: sender) == 1)
         try pump(reactor) { handler.payloads.count == 1 }
         #expect(handler.payloads == [[1, 2, 3]])
+        // Without an address: the connected peer.
+        try sender.connect(to: address)
+        batch.nextSlot!.copyBytes(from: [4, 5])
+        #expect(batch.commit(length: 2))
+        batch.nextSlot!.copyBytes(from: [6])
+        #expect(batch.commit(length: 1))
+        #expect(!batch.commit(length: 1))   // full
+        #expect(try batch.flush(on: sender) == 2)
+        try pump(reactor) { handler.payloads.count == 3 }
+        #expect(handler.payloads == [[1, 2, 3], [4, 5], [6]])
     }
 
     @Test func partialSendKeepsTheUnsentDatagramsInOrder() throws {

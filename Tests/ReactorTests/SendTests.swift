@@ -116,6 +116,30 @@ final class SendingHandler: DatagramHandler {
         #expect(collector.payloads.map(Self.sequence) == [0, 1, 2, 3, 4])
     }
 
+    /// A socket deregistered while its sends are in flight (io_uring: submitted,
+    /// their completions not yet reaped): the completions of the stale owner
+    /// give every send buffer back, so the next socket has the whole pool.
+    @Test(arguments: TestEnvironment.backends)
+    func deregisteredWhileSendsAreInFlight(backend: BackendKind) throws {
+        var configuration = Reactor.Configuration(backend: backend)
+        configuration.uringSendBuffers = 8
+        let reactor = try Reactor(configuration)
+        let (target, address) = try loopbackSocket()
+        let collector = CollectingHandler()
+        try reactor.register(target, handler: collector)
+        for round in 0..<3 {
+            let (socket, _) = try loopbackSocket()
+            let token = try reactor.register(socket, send: SendOptions(queueCapacity: 8, slotSize: 64),
+                                             handler: SendingHandler())
+            for i in 0..<8 { #expect(Self.send(reactor, token, Self.payload(round * 8 + i), to: address) == .sent) }
+            reactor.flushSends()
+            #expect(reactor.deregister(token))
+            try pump(reactor, cycles: 200) { collector.payloads.count == 8 * (round + 1) }
+        }
+        #expect(collector.payloads.map(Self.sequence) == Array(0..<24))
+        #expect(reactor.counters.sendsRefused == 0)
+    }
+
     /// `SendOptions.coalesce`: epoll gathers a cycle's sends and hands them
     /// over with sendmmsg at the end of the cycle (or when the queue is full);
     /// a kernel that pushes back leaves the rest queued behind EPOLLOUT, and

@@ -364,13 +364,16 @@ size_t fr_uring_sender_buffer_size(const fr_uring_sender *s);
 /// free buffer. Returns the buffer index, -ENOBUFS when none is free, -EMSGSIZE.
 int fr_uring_sender_fill(fr_uring_sender *s, const void *bytes, size_t length, const void *addr,
                          socklen_t addr_length);
-/// Queues the SQE of a filled buffer: IORING_OP_SENDMSG to its address
-/// (IORING_OP_SEND without one: a connected socket), their _ZC forms when
-/// zero_copy, always MSG_DONTWAIT (a full socket completes with -EAGAIN);
-/// IOSQE_IO_LINK when link (the next SQE waits for this one); IOSQE_FIXED_FILE
-/// when fixed (fd is then an index of the registered file table). 0 or -EBUSY (SQ full).
-int fr_uring_sender_prepare(fr_uring *u, fr_uring_sender *s, unsigned index, int fd, uint64_t user_data,
-                            int zero_copy, int link, int fixed);
+/// Queues one chain of send SQEs for the filled buffers indices[0..n), in that
+/// order: IORING_OP_SENDMSG to a buffer's address (IORING_OP_SEND without one: a
+/// connected socket), their _ZC forms for buffers of at least zero_copy_from
+/// bytes, always MSG_DONTWAIT (a full socket completes with -EAGAIN); each but
+/// the last with IOSQE_IO_LINK (the next waits for it); IOSQE_FIXED_FILE when
+/// fixed (fd is then an index of the registered file table). user_data is
+/// data | index. Takes only as many as the SQ has room for, so a chain is never
+/// cut by a missing SQE: returns how many it queued (the first ones).
+int fr_uring_sender_prepare_chain(fr_uring *u, fr_uring_sender *s, const uint32_t *indices, unsigned n,
+                                  int fd, int fixed, uint64_t data, size_t zero_copy_from);
 /// Registers an empty (sparse) file table of `count` slots: 0 or -errno
 /// (-EMFILE above RLIMIT_NOFILE).
 int fr_uring_files_register(fr_uring *u, unsigned count);
