@@ -369,6 +369,16 @@ int fr_pin_to_cpu(int cpu) {
     return sched_setaffinity(0, sizeof(set), &set) < 0 ? -errno : 0;
 }
 
+int fr_set_affinity(const int *cpus, int count) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int i = 0; i < count; i++) {
+        if (cpus[i] < 0 || cpus[i] >= CPU_SETSIZE) return -EINVAL;
+        CPU_SET(cpus[i], &set);
+    }
+    return sched_setaffinity(0, sizeof(set), &set) < 0 ? -errno : 0;
+}
+
 void fr_cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();

@@ -40,4 +40,22 @@ final class IndexQueue {
         count -= 1
         return value
     }
+
+    /// The value at the back (the last pushed), if any.
+    var last: UInt32? { count > 0 ? storage[(head + count - 1) % capacity] : nil }
+
+    /// Puts the values in order, front to back (an insertion sort: for the
+    /// short, nearly ordered queues of a retried send chain).
+    func sort(by areInIncreasingOrder: (UInt32, UInt32) -> Bool) {
+        guard count > 1 else { return }
+        for i in 1..<count {
+            let value = storage[(head + i) % capacity]
+            var j = i
+            while j > 0 && areInIncreasingOrder(value, storage[(head + j - 1) % capacity]) {
+                storage[(head + j) % capacity] = storage[(head + j - 1) % capacity]
+                j -= 1
+            }
+            storage[(head + j) % capacity] = value
+        }
+    }
 }

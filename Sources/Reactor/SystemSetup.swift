@@ -236,6 +236,13 @@ extension System {
         _ = try result(fr_pin_to_cpu(Int32(cpu)), "sched_setaffinity(cpu \(cpu))")
     }
 
+    /// sched_setaffinity of the calling thread to `cpus` (as `currentAffinity` gave them).
+    package static func setAffinity(_ cpus: [Int]) throws(SystemError) {
+        try failIfInjected(.setAffinity, "sched_setaffinity")
+        let values = cpus.map { Int32($0) }
+        _ = try result(fr_set_affinity(values, Int32(values.count)), "sched_setaffinity")
+    }
+
     /// sched_getaffinity of the calling thread: the CPUs it may run on, ascending.
     package static func currentAffinity() throws(SystemError) -> [Int] {
         try failIfInjected(.getAffinity, "sched_getaffinity")

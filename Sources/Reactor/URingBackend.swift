@@ -99,6 +99,8 @@ final class URingBackend: Backend {
     var writableWaiters: ContiguousArray<Token> = []
     /// Sockets with sends waiting to be prepared at the next `submit` (preallocated).
     var sendReady: ContiguousArray<Token> = []
+    /// Per send buffer: its socket's send number (order within the socket).
+    let sendSequence: UnsafeMutablePointer<UInt32>
     /// The largest datagram a send buffer takes (the pool's, read once).
     let sendBufferSize: Int
     /// One chain's buffer indices in order, for `fr_uring_sender_prepare_chain`
@@ -246,6 +248,7 @@ final class URingBackend: Backend {
         sendOwners = .allocate(filledWith: 0, count: max(1, sendBufferCount))
         sendBufferSize = sender.map { fr_uring_sender_buffer_size($0) } ?? 0
         chainIndices = .allocate(filledWith: 0, count: max(1, sendBufferCount))
+        sendSequence = .allocate(filledWith: 0, count: max(1, sendBufferCount))
         writableWaiters.reserveCapacity(configuration.maxRegistrations)
         sendReady.reserveCapacity(configuration.maxRegistrations)
         streamOptions = URingStreamOptions(completions: configuration.uringStreamCompletions,
@@ -262,6 +265,7 @@ final class URingBackend: Backend {
             completions.deallocate()
             sendOwners.deallocate()
             chainIndices.deallocate()
+            sendSequence.deallocate()
             entries.deallocate()
             datagramStates.deallocate()
             throw .system(SystemError(call: "malloc(io_uring send buffers)", errno: ENOMEM))
@@ -273,6 +277,7 @@ final class URingBackend: Backend {
         completions.deallocate()
         sendOwners.deallocate()
         chainIndices.deallocate()
+        sendSequence.deallocate()
         entries.deallocate()
         datagramStates.deallocate()
     }
@@ -817,6 +822,8 @@ final class URingBackend: Backend {
         }
         let index = Int(rc)
         sendOwners[index] = token.raw
+        sendSequence[index] = state.nextSequence
+        state.nextSequence &+= 1
         _ = state.outgoing.push(UInt32(index))
         if !state.listed {
             state.listed = true
@@ -899,7 +906,10 @@ final class URingBackend: Backend {
             state.inFlight -= 1
             let result = completion.result
             if (result == -EAGAIN || result == -ECANCELED) && !kernelKeepsBuffer {
-                // Not sent: first again next time, in chain order.
+                // Not sent: first again next time, in send order. (Sorted by
+                // send number, not taken in completion order: io_uring does not
+                // promise the order of a failed chain's CQEs.)
+                if let last = state.retry.last, precedes(UInt32(index), last) { state.retryUnordered = true }
                 _ = state.retry.push(UInt32(index))
                 if !state.listed {
                     state.listed = true
@@ -976,6 +986,10 @@ final class URingBackend: Backend {
     func prepareChain(_ registration: Registration, _ state: URingDatagram, _ sender: OpaquePointer) -> Int {
         let n = min(state.retry.count + state.outgoing.count, Int(fr_uring_sq_space(ring)), sendBufferCount)
         guard n > 0 else { return 0 }
+        if state.retryUnordered {
+            state.retryUnordered = false
+            state.retry.sort(by: precedes)
+        }
         var taken = 0
         while taken < n, let index = state.retry.pop() { chainIndices[taken] = index; taken += 1 }
         while taken < n, let index = state.outgoing.pop() { chainIndices[taken] = index; taken += 1 }
@@ -1000,6 +1014,13 @@ final class URingBackend: Backend {
         }
         state.inFlight += prepared
         return prepared
+    }
+
+    /// Buffer `a`'s datagram was sent (by its socket) before buffer `b`'s. (Send
+    /// numbers wrap; a socket holds far fewer than 2^31 at once.)
+    @inline(__always)
+    func precedes(_ a: UInt32, _ b: UInt32) -> Bool {
+        Int32(bitPattern: sendSequence[Int(a)] &- sendSequence[Int(b)]) < 0
     }
 
     func pendingSends(_ registration: Registration) -> Int {
@@ -1122,6 +1143,10 @@ final class URingDatagram {
     var wantsWritable = false
     /// In the ring's registered file table at its token slot (sends use IOSQE_FIXED_FILE).
     var fixedFile = false
+    /// The next send's number (`URingBackend.sendSequence`).
+    var nextSequence: UInt32 = 0
+    /// `retry` got a send out of order: sorted before the next chain.
+    var retryUnordered = false
 
     init(endpoint: DatagramEndpoint, receiver: URingReceiver?) {
         self.endpoint = endpoint

@@ -10,7 +10,7 @@ final class CLIProcess {
     }
     static var binaryExists: Bool { FileManager.default.isExecutableFile(atPath: binary.path) }
 
-    let process = Process()
+    let process = ChildProcess()
     let stdoutFile: URL
     let stderrFile: URL
 

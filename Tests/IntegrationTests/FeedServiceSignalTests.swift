@@ -16,7 +16,7 @@ import TestSupport
         let (server, serverAddress) = try loopbackSocket()
         defer { server.close() }
         let group = "239.255.83.1"
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = Self.binary
         process.arguments = ["--group", group, "--port", "0", "--interface", "127.0.0.1", "--rerequest", "\(serverAddress)"]
         let output = Pipe()

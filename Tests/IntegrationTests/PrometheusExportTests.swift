@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `Examples/PrometheusExport` serves the counters over HTTP on loopback; this
 /// fetches the page the way a Prometheus scraper does and checks the feed's
@@ -45,7 +46,7 @@ import Testing
 
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: binary.path), "needs the PrometheusExport example (swift build)"))
     func servesTheFeedCountersOnLoopback() throws {
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = Self.binary
         process.arguments = ["--port", "0", "--seconds", "20"]
         let output = Pipe()

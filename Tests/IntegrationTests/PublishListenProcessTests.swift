@@ -26,7 +26,7 @@ import TestSupport
     }
 
     final class Run: @unchecked Sendable {
-        let process = Process()
+        let process = ChildProcess()
         let stdout = Pipe()
         let stderr = Pipe()
         var out = Data()

@@ -142,7 +142,7 @@ final class NamespacePair {
 
     @discardableResult
     static func ip(_ arguments: [String], input: String? = nil) throws -> String {
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
         if !FileManager.default.fileExists(atPath: "/usr/sbin/ip") { process.executableURL = URL(fileURLWithPath: "/sbin/ip") }
         process.arguments = arguments

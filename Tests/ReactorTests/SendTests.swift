@@ -59,30 +59,33 @@ final class SendingHandler: DatagramHandler {
     @Test(.enabled(if: TestEnvironment.isRoot, "needs root: a veth pair with a tbf qdisc in a network namespace"),
           arguments: TestEnvironment.backends)
     func fullSendBufferQueuesThenDrainsInOrder(backend: BackendKind) throws {
-        let link = try ThrottledLink()
-        defer { link.close() }
-        let receiver = try link.peerSocket()
-        let destination = try receiver.localAddress()
-        let reactor = try Reactor(backend: backend)
-        let collector = CollectingHandler()
-        try reactor.register(receiver, handler: collector)
-        let socket = try UDPSocket.bound(to: SocketAddress(link.localAddress, port: 0))
-        try socket.setSendBuffer(bytes: 4096)   // ~ a few datagrams in the qdisc fill it
-        let handler = SendingHandler()
-        let token = try reactor.register(socket, send: SendOptions(queueCapacity: 16, slotSize: 1200), handler: handler)
-        let count = 300
-        let (queued, refused) = try Self.sendAll(reactor, token, handler, count: count, size: 1000, to: destination)
-        try pump(reactor, cycles: 5000, timeout: 10_000_000) { collector.payloads.count == count }
-        #expect(collector.payloads.map(Self.sequence) == Array(0..<count))
-        // The kernel pushed back: something was queued (epoll) or refused.
-        #expect(queued + refused > 0)
-        #expect(handler.writable > 0)
-        #expect(reactor.counters.sendsRefused == UInt64(refused))
-        if backend == .epoll {
-            #expect(queued > 0)
-            #expect(reactor.counters.queuedSendsFlushed == UInt64(queued))
+        // On one CPU: the order checked is the order sent (see onOneCPU).
+        try onOneCPU {
+            let link = try ThrottledLink()
+            defer { link.close() }
+            let receiver = try link.peerSocket()
+            let destination = try receiver.localAddress()
+            let reactor = try Reactor(backend: backend)
+            let collector = CollectingHandler()
+            try reactor.register(receiver, handler: collector)
+            let socket = try UDPSocket.bound(to: SocketAddress(link.localAddress, port: 0))
+            try socket.setSendBuffer(bytes: 4096)   // ~ a few datagrams in the qdisc fill it
+            let handler = SendingHandler()
+            let token = try reactor.register(socket, send: SendOptions(queueCapacity: 16, slotSize: 1200), handler: handler)
+            let count = 300
+            let (queued, refused) = try Self.sendAll(reactor, token, handler, count: count, size: 1000, to: destination)
+            try pump(reactor, cycles: 5000, timeout: 10_000_000) { collector.payloads.count == count }
+            #expect(collector.payloads.map(Self.sequence) == Array(0..<count))
+            // The kernel pushed back: something was queued (epoll) or refused.
+            #expect(queued + refused > 0)
+            #expect(handler.writable > 0)
+            #expect(reactor.counters.sendsRefused == UInt64(refused))
+            if backend == .epoll {
+                #expect(queued > 0)
+                #expect(reactor.counters.queuedSendsFlushed == UInt64(queued))
+            }
+            #expect(handler.errors.isEmpty)
         }
-        #expect(handler.errors.isEmpty)
     }
 
     @Test(arguments: TestEnvironment.backends)

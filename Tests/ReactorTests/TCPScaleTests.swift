@@ -41,7 +41,7 @@ import TestSupport
     /// the reactor serves; expects every echo back intact.
     static func runClients(_ python: String, _ reactor: Reactor, port: UInt16, count: Int,
                            sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: python)
         process.arguments = ["-c", clients, "\(port)", "\(count)", "64"]
         let output = Pipe()

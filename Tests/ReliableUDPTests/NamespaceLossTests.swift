@@ -21,7 +21,7 @@ struct NamespaceLossTests {
         }
         guard FileManager.default.isExecutableFile(atPath: Self.binary) else { print("skipped: no feedreactor next to the tests"); return }
         let messages = 3000
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = Self.root.appendingPathComponent("scripts/rudp-netns.sh")
         process.arguments = ["1", "5"]
         process.environment = ProcessInfo.processInfo.environment.merging(

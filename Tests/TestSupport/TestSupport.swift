@@ -95,6 +95,18 @@ final class WatchdogState: @unchecked Sendable {
     var fired = false
 }
 
+/// Runs `body` with the calling thread on one CPU, then gives the thread its
+/// CPUs back. For wiring tests that check arrival order over a veth pair: each
+/// CPU has its own receive backlog, so datagrams handed to the pair from two
+/// CPUs (a sender that migrates, its qdisc's timer on the other CPU) can arrive
+/// in another order than they were sent.
+public func onOneCPU<R>(_ body: () throws -> R) throws -> R {
+    let cpus = try System.currentAffinity()
+    try System.pinCurrentThread(toCPU: cpus[0])
+    defer { try? System.setAffinity(cpus) }
+    return try body()
+}
+
 /// Runs `body` (which calls `reactor.run(...)`) with a watchdog: a thread that,
 /// if `body` has not returned within `seconds`, calls `remote.stop()` and makes
 /// this throw `WatchdogFired`. A test whose stop condition never comes fails

@@ -69,7 +69,7 @@ public final class ThrottledLink {
 
     /// Runs `tool` (from /usr/sbin or /sbin) with `arguments`; throws with its stderr on failure.
     public static func run(_ tool: String, _ arguments: [String]) throws {
-        let process = Process()
+        let process = ChildProcess()
         let path = ["/usr/sbin/\(tool)", "/sbin/\(tool)"].first { FileManager.default.fileExists(atPath: $0) }
         process.executableURL = URL(fileURLWithPath: path ?? "/usr/sbin/\(tool)")
         process.arguments = arguments

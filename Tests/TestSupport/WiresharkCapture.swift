@@ -44,33 +44,10 @@ public final class WiresharkCapture {
         return false
     }
 
-    /// posix_spawn with the signal mask cleared: test runners call this from
-    /// worker threads that block SIGINT and SIGTERM, and a child inherits the
-    /// mask (Foundation's Process keeps it), so tshark could not be stopped.
+    /// posix_spawn (see `ChildProcess.spawn`: the signal mask cleared, so tshark
+    /// can be stopped) with stdout and stderr into files.
     public static func spawn(_ path: String, _ arguments: [String], stdout: String, stderr: String) throws -> pid_t {
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var unblocked = sigset_t()
-        sigemptyset(&unblocked)
-        posix_spawnattr_setsigmask(&attributes, &unblocked)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        sigaddset(&defaults, SIGINT)
-        sigaddset(&defaults, SIGTERM)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        let argv = ([path] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
-        guard rc == 0 else { throw TestFailure("posix_spawn \(path): \(String(cString: strerror(rc)))") }
-        return pid
+        try ChildProcess.spawn(path, arguments, streams: [(1, stdout), (2, stderr)])
     }
 
     /// Waits until tshark has captured `frames` frames (it prints a summary line
@@ -101,7 +78,7 @@ public final class WiresharkCapture {
     /// Runs `tshark -r` with `decodeAs` rules (`tcp.port==P,soupbintcp`); one
     /// line per frame matching `filter`, with `fields` separated by tabs.
     public static func dissect(_ file: URL, decodeAs: [String], filter: String, fields: [String]) throws -> [String] {
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: tshark!)
         process.arguments = ["-r", file.path] + decodeAs.flatMap { ["-d", $0] }
             + ["-Y", filter, "-T", "fields"] + fields.flatMap { ["-e", $0] }

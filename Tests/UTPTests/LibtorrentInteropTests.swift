@@ -15,7 +15,7 @@ struct LibtorrentInteropTests {
 
     static var libtorrentMissing: String? {
         guard FileManager.default.isExecutableFile(atPath: python) else { return "no /usr/bin/python3" }
-        let probe = Process()
+        let probe = ChildProcess()
         probe.executableURL = URL(fileURLWithPath: python)
         probe.arguments = ["-c", "import libtorrent"]
         probe.standardError = FileHandle.nullDevice
@@ -26,7 +26,7 @@ struct LibtorrentInteropTests {
 
     /// A helper process whose stdout lines are collected on a background thread.
     final class Helper: @unchecked Sendable {
-        let process = Process()
+        let process = ChildProcess()
         let input = Pipe()
         let output = Pipe()
         let lock = NSLock()

@@ -43,7 +43,7 @@ struct NamespaceTransferTests {
     /// Runs a script of scripts/ with our feedreactor; its stdout. The scripts
     /// delete their namespaces on exit and bound their utp-cats with --timeout.
     static func runScript(_ name: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String) {
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = Self.root.appendingPathComponent("scripts/" + name)
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment.merging(["FEEDREACTOR": Self.binary]) { $1 }) { $1 }

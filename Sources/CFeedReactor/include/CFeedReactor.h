@@ -130,6 +130,8 @@ uint64_t fr_monotonic_ns(void);
 uint64_t fr_realtime_ns(void);
 /// Pins the calling thread to one CPU. 0 or -errno.
 int fr_pin_to_cpu(int cpu);
+/// Lets the calling thread run on cpus[0..<count] (sched_setaffinity). 0 or -errno.
+int fr_set_affinity(const int *cpus, int count);
 void fr_cpu_relax(void);                        // pause instruction in spin loops
 int fr_sched_yield(void);
 /// Sleeps (nanosleep) for up to ns; EINTR returns early.
