@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -309,5 +310,36 @@ static inline void tracker_report(const tracker_t *t) {
     printf("pps=%.0f received=%llu gaps=%llu\n", pps, (unsigned long long)t->received, (unsigned long long)gaps);
     fflush(stdout);
 }
+
+
+/* A refused send batch: wait (at most 10 ms) until the socket takes more. */
+static inline void wait_for_room(int fd) {
+    struct pollfd p = { .fd = fd, .events = POLLOUT };
+    (void)poll(&p, 1, 10);
+}
+
+/* Exits with status 2 once the sender's --timeout has passed. */
+static inline void exit_after_deadline(const char *program, uint64_t deadline) {
+    if (now_ns() > deadline) {
+        fprintf(stderr, "%s: --timeout passed\n", program);
+        exit(2);
+    }
+}
+
+/* The senders' result line, as `feedreactor tx-bench` prints it. */
+static inline void print_sender_result(uint64_t total, uint64_t elapsed, uint64_t refused) {
+    printf("pps=%.0f sent=%llu refused=%llu\n", elapsed ? (double)total * 1e9 / (double)elapsed : 0.0,
+           (unsigned long long)total, (unsigned long long)refused);
+}
+
+#ifdef LIB_URING_H
+/* A ring set up as the reactor's io_uring backend sets up its own. 0 or -errno. */
+static inline int init_reactor_ring(struct io_uring *ring, unsigned entries) {
+    struct io_uring_params params;
+    memset(&params, 0, sizeof(params));
+    params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
+    return io_uring_queue_init_params(entries, ring, &params);
+}
+#endif
 
 #endif

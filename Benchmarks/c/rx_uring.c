@@ -18,8 +18,8 @@
 // Prints one stdout line `pps=<n> received=<n> gaps=<n>` (bench_common.h's
 // tracker, clock read once per reaped batch).
 #define _GNU_SOURCE 1
-#include "bench_common.h"
 #include <liburing.h>
+#include "bench_common.h"
 
 #define ENTRIES 256
 #define BUFFERS 4096
@@ -49,10 +49,7 @@ int main(int argc, char **argv) {
     receiver_args_t args = parse_receiver_args("rx_uring", argc, argv);
 
     struct io_uring ring;
-    struct io_uring_params params;
-    memset(&params, 0, sizeof(params));
-    params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
-    int rc = io_uring_queue_init_params(ENTRIES, &ring, &params);
+    int rc = init_reactor_ring(&ring, ENTRIES);
     if (rc < 0) fail("io_uring_queue_init_params", -rc);
 
     // liburing 2.3 has no io_uring_setup_buf_ring: map and register it ourselves.

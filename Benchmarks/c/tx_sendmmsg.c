@@ -47,19 +47,14 @@ int main(int argc, char **argv) {
                 if (errno == EINTR) continue;
                 if (errno != EAGAIN && errno != ENOBUFS) die("sendmmsg");
                 refused++;
-                struct pollfd p = { .fd = fd, .events = POLLOUT };
-                (void)poll(&p, 1, 10);
+                wait_for_room(fd);
             } else {
                 next += (uint64_t)sent;  /* a partial batch resends the rest next round */
             }
-            if (now_ns() > deadline) {
-                fprintf(stderr, "tx_sendmmsg: --timeout passed\n");
-                return 2;
-            }
+            exit_after_deadline("tx_sendmmsg", deadline);
         }
         if (phase == 0) elapsed = now_ns() - started;
     }
-    printf("pps=%.0f sent=%llu refused=%llu\n", elapsed ? (double)total * 1e9 / (double)elapsed : 0.0,
-           (unsigned long long)total, (unsigned long long)refused);
+    print_sender_result(total, elapsed, refused);
     return 0;
 }

@@ -22,8 +22,8 @@
  * -ENOBUFS or -ECANCELED, each resent).
  */
 #define _GNU_SOURCE 1
-#include "bench_common.h"
 #include <liburing.h>
+#include "bench_common.h"
 #include <poll.h>
 
 #define ENTRIES 256
@@ -43,10 +43,7 @@ int main(int argc, char **argv) {
     int fd = open_sender(&args);
 
     struct io_uring ring;
-    struct io_uring_params params;
-    memset(&params, 0, sizeof(params));
-    params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
-    int rc = io_uring_queue_init_params(ENTRIES, &ring, &params);
+    int rc = init_reactor_ring(&ring, ENTRIES);
     if (rc < 0) fail("io_uring_queue_init_params", -rc);
     rc = io_uring_register_files(&ring, &fd, 1);
     if (rc < 0) fail("io_uring_register_files", -rc);
@@ -87,19 +84,14 @@ int main(int argc, char **argv) {
             for (int i = 0; i < n; i++) if (failed[i]) { first_failed = i; break; }
             if (first_failed < n) {
                 refused += (uint64_t)(n - first_failed);
-                struct pollfd p = { .fd = fd, .events = POLLOUT };
-                (void)poll(&p, 1, 10);
+                wait_for_room(fd);
             }
             next += (uint64_t)first_failed;  /* unlinked: a later one sent after a refused one is sent again */
-            if (now_ns() > deadline) {
-                fprintf(stderr, "tx_uring: --timeout passed\n");
-                return 2;
-            }
+            exit_after_deadline("tx_uring", deadline);
         }
         if (phase == 0) elapsed = now_ns() - started;
     }
-    printf("pps=%.0f sent=%llu refused=%llu\n", elapsed ? (double)total * 1e9 / (double)elapsed : 0.0,
-           (unsigned long long)total, (unsigned long long)refused);
+    print_sender_result(total, elapsed, refused);
     io_uring_queue_exit(&ring);
     return 0;
 }

@@ -401,9 +401,7 @@ public final class Reactor {
 
     @inline(__always)
     func registration(for token: Token) -> Registration? {
-        let slot = Int(token.slot)
-        guard slot < registrations.count, generations[slot] == token.generation else { return nil }
-        return registrations[slot]
+        isLive(token) ? registrations[Int(token.slot)] : nil
     }
 
     // MARK: - Timers

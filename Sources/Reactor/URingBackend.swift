@@ -198,6 +198,10 @@ final class URingBackend: Backend {
         Operation.sendPoll.rawValue << 56 | UInt64(token.slot & 0xFF_FFFF) << 32 | UInt64(token.generation)
     }
 
+    /// The send buffer a send completion's user data names (`sendData | index`).
+    @inline(__always)
+    static func sendBuffer(fromData data: UInt64) -> Int { Int(data & 0xFF_FFFF) }
+
     @inline(__always)
     static func token(fromData data: UInt64) -> Token {
         Token(slot: UInt32(truncatingIfNeeded: data >> 32) & 0xFF_FFFF, generation: UInt32(truncatingIfNeeded: data))
@@ -867,25 +871,25 @@ final class URingBackend: Backend {
     @inline(__always)
     func sentRun(from start: Int, count: Int, reactor: Reactor) -> Int {
         let first = completions[start]
-        guard let sender, first.result >= 0, first.flags == 0, Int(first.user_data & 0xFF_FFFF) < sendBufferCount else {
+        guard let sender, first.result >= 0, first.flags == 0, Self.sendBuffer(fromData: first.user_data) < sendBufferCount else {
             sent(first, reactor: reactor)
             return 1
         }
-        let owner = sendOwners[Int(first.user_data & 0xFF_FFFF)]
+        let owner = sendOwners[Self.sendBuffer(fromData: first.user_data)]
         var end = start + 1
         while end < count {
             let next = completions[end]
-            let index = Int(next.user_data & 0xFF_FFFF)
+            let index = Self.sendBuffer(fromData: next.user_data)
             guard next.user_data >> 56 == Operation.send.rawValue, next.result >= 0, next.flags == 0,
                   index < sendBufferCount, sendOwners[index] == owner else { break }
             end += 1
         }
         let token = Token(raw: owner)
         // (A stale owner's buffers come back all the same.)
-        if reactor.generations[Int(token.slot)] == token.generation, case .datagram(let state)? = entries[Int(token.slot)] {
+        if reactor.isLive(token), case .datagram(let state)? = entries[Int(token.slot)] {
             state.inFlight -= end - start
         }
-        for k in start..<end { release(sender, Int(completions[k].user_data & 0xFF_FFFF)) }
+        for k in start..<end { release(sender, Self.sendBuffer(fromData: completions[k].user_data)) }
         return end - start
     }
 
@@ -894,7 +898,7 @@ final class URingBackend: Backend {
     /// the retry queue, in order), or an error for the handler.
     func sent(_ completion: fr_uring_completion, reactor: Reactor) {
         guard let sender else { return }
-        let index = Int(completion.user_data & 0xFF_FFFF)
+        let index = Self.sendBuffer(fromData: completion.user_data)
         guard index < sendBufferCount else { return }
         if completion.flags & FR_URING_CQE_F_NOTIF != 0 {
             release(sender, index)
