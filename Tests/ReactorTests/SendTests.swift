@@ -143,6 +143,37 @@ final class SendingHandler: DatagramHandler {
         #expect(reactor.counters.sendsRefused == 0)
     }
 
+    /// The send path borrows a socket's backend state by token slot: after the
+    /// socket is deregistered its token is refused, and the next registration in
+    /// the same slot (a plain, uncoalesced one) sends with its own state.
+    @Test(arguments: TestEnvironment.backends)
+    func aReusedSlotSendsWithItsOwnState(backend: BackendKind) throws {
+        let reactor = try Reactor(backend: backend)
+        let (target, address) = try loopbackSocket()
+        let collector = CollectingHandler()
+        try reactor.register(target, handler: collector)
+        let (first, _) = try loopbackSocket()
+        let old = try reactor.register(first, send: SendOptions(queueCapacity: 4, slotSize: 64, coalesce: true),
+                                       interest: [], handler: SendingHandler())
+        for i in 0..<2 { #expect(Self.send(reactor, old, Self.payload(i), to: address) == .sent) }
+        reactor.flushSends()
+        try pump(reactor, cycles: 200) { collector.payloads.count == 2 }
+        #expect(reactor.deregister(old))
+        #expect(Self.send(reactor, old, Self.payload(99), to: address) == .refused(.notRegistered))
+        let (second, _) = try loopbackSocket()
+        let new = try reactor.register(second, send: SendOptions(queueCapacity: 4, slotSize: 32), handler: SendingHandler())
+        #expect(new.slot == old.slot && new != old)
+        if backend == .epoll {   // (io_uring's send buffers are the reactor's, sized by its configuration)
+            #expect(Self.send(reactor, new, [UInt8](repeating: 1, count: 48), to: address) == .refused(.tooLarge(48)))
+        }
+        for i in 2..<5 { #expect(Self.send(reactor, new, Self.payload(i), to: address) == .sent) }
+        #expect(Self.send(reactor, old, Self.payload(99), to: address) == .refused(.notRegistered))
+        reactor.flushSends()
+        try pump(reactor, cycles: 200) { collector.payloads.count == 5 }
+        #expect(collector.payloads.map(Self.sequence) == Array(0..<5))
+        #expect(reactor.pendingSends(for: new) == 0)
+    }
+
     /// `SendOptions.coalesce`: epoll gathers a cycle's sends and hands them
     /// over with sendmmsg at the end of the cycle (or when the queue is full);
     /// a kernel that pushes back leaves the rest queued behind EPOLLOUT, and
