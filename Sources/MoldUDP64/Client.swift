@@ -33,7 +33,10 @@ public final class Client: RequestSink, TimerHandler {
         public var session: Session.Configuration
         /// Recovery tuning; its `servers` are replaced by `servers` above.
         public var rerequest: Rerequester.Configuration
-        /// SO_RCVBUF for each line (SO_RCVBUFFORCE as root); nil keeps the default.
+        /// SO_RCVBUF for each line and for the socket the servers' answers arrive
+        /// on (SO_RCVBUFFORCE as root); nil keeps the kernel's default. Answers come
+        /// in bursts too: `maxInFlight` requests of two or more packets each,
+        /// answered together, overflow a default buffer of 208 KiB on a loaded host.
         public var receiveBufferBytes: Int?
         /// Ask the kernel for receive timestamps on the lines (see `PacketInfo`).
         public var timestamps: Bool
@@ -165,6 +168,7 @@ public final class Client: RequestSink, TimerHandler {
     func start(_ reactor: Reactor) throws {
         let answers = AnswerReceiver(client: self)
         answerReceiver = answers
+        if let bytes = configuration.receiveBufferBytes { _ = try requestSocket.setReceiveBuffer(bytes: bytes) }
         requestToken = try reactor.register(requestSocket, options: configuration.receive, handler: answers)
         for (index, subscription) in configuration.lines.enumerated() {
             let receiver = try MulticastReceiver(

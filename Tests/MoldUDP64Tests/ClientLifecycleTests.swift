@@ -1,5 +1,5 @@
 import Testing
-import MoldUDP64
+@testable import MoldUDP64
 import Multicast
 import Reactor
 import TestSupport
@@ -35,6 +35,30 @@ import Glibc
             if fields.count > 2, fields[1].hasSuffix(suffix) { count += 1 }
         }
         return count
+    }
+
+    /// The socket the servers' answers arrive on gets the lines' receive buffer:
+    /// a burst of answers must not overflow the kernel's default of 208 KiB.
+    @Test func theAnswerSocketGetsTheConfiguredReceiveBuffer() throws {
+        let reactor = try Reactor(backend: .epoll)
+        var configuration = try configuration(group: "239.255.78.1")
+        configuration.receiveBufferBytes = 1 << 20
+        let client = try Client(configuration, reactor: reactor, consumer: Ignore())
+        defer { client.close() }
+        var value: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        #expect(getsockopt(client.requestSocket.descriptor, SOL_SOCKET, SO_RCVBUF, &value, &length) == 0)
+        // The kernel reports twice what was set; without root, at most net.core.rmem_max.
+        var cap = Int.max
+        if geteuid() != 0, let file = fopen("/proc/sys/net/core/rmem_max", "r") {
+            var line = [CChar](repeating: 0, count: 32)
+            if fgets(&line, Int32(line.count), file) != nil {
+                let text = line.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+                cap = Int(text.trimmingPrefix(" ").split(separator: "\n").first ?? "") ?? cap
+            }
+            fclose(file)
+        }
+        #expect(Int(value) >= 2 * min(1 << 20, cap), "SO_RCVBUF of the answer socket: \(value)")
     }
 
     @Test func closeAfterTheReactorIsGoneClosesNothingOfSomeoneElse() throws {
