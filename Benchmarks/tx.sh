@@ -13,7 +13,12 @@
 # datagram, 64 linked per submit, a registered file, as the reactor's io_uring
 # backend sends; the uring rows are also given against it (io_uring has no
 # multi-datagram send, so it shows what io_uring itself costs against
-# sendmmsg). With PUBLISHER=1 the round also runs
+# sendmmsg). c-store (with PUBLISHER=1) is c/tx_sendmmsg.c with --store 1: per
+# datagram it also copies a message into the datagram and into a 64 MiB
+# retransmission ring, the least a publisher that keeps its messages does; the
+# publisher rows are also given against it. c-uring-unlinked is the same with its SQEs not linked: not a
+# baseline (a send that meets a full buffer is then overtaken by the next), it
+# shows what keeping the order with links costs. With PUBLISHER=1 the round also runs
 # the PublishThroughput example at each size too (--udp, one message filling
 # each packet, through each backend; on epoll with --coalesce unless
 # PUB_COALESCE=0), as the publisher rows, against C at the same size.
@@ -88,7 +93,9 @@ sender_command() {  # name size
         old-epoll) echo "$OLD_FEEDREACTOR tx-bench --backend epoll ${common[*]}" ;;
         old-uring) echo "$OLD_FEEDREACTOR tx-bench --backend uring ${common[*]}" ;;
         c)        echo "$BIN/tx_sendmmsg ${common[*]}" ;;
+        c-store)  echo "$BIN/tx_sendmmsg --store 1 ${common[*]}" ;;
         c-uring)  echo "$BIN/tx_uring ${common[*]}" ;;
+        c-uring-unlinked) echo "$BIN/tx_uring --link 0 ${common[*]}" ;;
     esac
 }
 
@@ -114,8 +121,8 @@ run_publisher() {  # backend size [binary name] -> appends packets/s to $WORK/<n
 }
 
 SENDERS=(fr-epoll fr-uring c)
-[[ "$C_URING" == 1 ]] && SENDERS+=(c-uring)
-[[ "$PUBLISHER" == 1 ]] && SENDERS+=(pub-epoll pub-uring)
+[[ "$C_URING" == 1 ]] && SENDERS+=(c-uring c-uring-unlinked)
+[[ "$PUBLISHER" == 1 ]] && SENDERS+=(c-store pub-epoll pub-uring)
 [[ -n "${OLD_FEEDREACTOR:-}" ]] && SENDERS+=(old-epoll old-uring)
 [[ "$PUBLISHER" == 1 && -n "${OLD_PUBLISH:-}" ]] && SENDERS+=(old-pub-epoll old-pub-uring)
 N=${#SENDERS[@]}
@@ -153,12 +160,23 @@ for size in $SIZES; do
             "$(round_ratio "$WORK/$name-$size" "$WORK/c-$size")" "$(tr '\n' ' ' <"$WORK/$name-$size")"
     done
 done
+if [[ "$PUBLISHER" == 1 ]]; then
+    echo "publishers against C sendmmsg that also keeps each message (c-store):"
+    for size in $SIZES; do
+        cs=$(median "$WORK/c-store-$size")
+        for name in "${SENDERS[@]}"; do
+            [[ "$name" == *pub-* && -f "$WORK/$name-$size" ]] || continue
+            printf "%-5s %-13s vs_c_store %s   round_ratio %s\n" "$size" "$name" \
+                "$(ratio "$(median "$WORK/$name-$size")" "$cs")" "$(round_ratio "$WORK/$name-$size" "$WORK/c-store-$size")"
+        done
+    done
+fi
 if [[ "$C_URING" == 1 ]]; then
     echo "io_uring senders against hand-written C on io_uring (c-uring):"
     for size in $SIZES; do
         cu=$(median "$WORK/c-uring-$size")
         for name in "${SENDERS[@]}"; do
-            [[ "$name" == *uring* && "$name" != c-uring && -f "$WORK/$name-$size" ]] || continue
+            [[ "$name" == *uring* && "$name" != c-uring && "$name" != c-uring-unlinked && -f "$WORK/$name-$size" ]] || continue
             printf "%-5s %-13s vs_c_uring %s   round_ratio %s\n" "$size" "$name" \
                 "$(ratio "$(median "$WORK/$name-$size")" "$cu")" "$(round_ratio "$WORK/$name-$size" "$WORK/c-uring-$size")"
         done

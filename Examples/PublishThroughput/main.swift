@@ -1,4 +1,4 @@
-// swift build -c release --product PublishThroughput && taskset -c 1 .build/release/PublishThroughput [--runs 5] [--messages 10000000] [--message-size 40] [--packet-size 1400] [--udp [--backend epoll|uring] [--coalesce]] [--cold-store]
+// swift build -c release --product PublishThroughput && taskset -c 1 .build/release/PublishThroughput [--runs 5] [--messages 10000000] [--message-size 40] [--packet-size 1400] [--udp [--backend epoll|uring] [--coalesce]] [--cold-store] [--no-store]
 //
 // Publisher hot path throughput: append 40-byte messages (numbered, packed into
 // 1400-byte MoldUDP64 packets, kept in the retransmission store; the sizes are
@@ -14,6 +14,8 @@
 // sink handed over (a refused send is a send failure, not a packet). The store
 // is prefaulted before each run (RetransmissionStore.prefault) so the run measures
 // the steady state; --cold-store leaves the first lap's page faults in.
+// --no-store publishes without one (no retransmission possible): what keeping
+// each message costs, measured beside the rest.
 // Prints messages/second and packets/second per run and the medians.
 import CFeedReactor
 import MoldUDP64
@@ -36,6 +38,7 @@ let messageSize = argument("--message-size", default: 40)
 let packetSize = argument("--packet-size", default: 1400)
 let useUDP = CommandLine.arguments.contains("--udp")
 let coalesce = CommandLine.arguments.contains("--coalesce")
+let keepMessages = !CommandLine.arguments.contains("--no-store")
 /// Messages between reactor polls (a duty cycle's worth of appends).
 let pollEvery = max(1, argument("--poll-every", default: 64))
 let backend: BackendKind = CommandLine.arguments.firstIndex(of: "--backend")
@@ -49,7 +52,7 @@ var rates: [Double] = []
 for run in 1...runs {
     let store = RetransmissionStore(messageCapacity: 1 << 20, byteCapacity: 64 << 20)
     // Steady state, not the first lap's page faults (--cold-store keeps them).
-    if !CommandLine.arguments.contains("--cold-store") { store.prefault() }
+    if keepMessages && !CommandLine.arguments.contains("--cold-store") { store.prefault() }
     var configuration = Publisher.Configuration(session: session)
     configuration.flushDelay = 1_000_000_000   // packets close on size, not on time
     configuration.heartbeatInterval = 0
@@ -64,7 +67,7 @@ for run in 1...runs {
                             destination: try target.localAddress(), options: SendOptions(queueCapacity: 256, slotSize: max(64, packetSize), coalesce: coalesce),
                             connect: true)
         : DiscardingSink()
-    let publisher = Publisher(configuration, sink: sink, store: store)
+    let publisher = Publisher(configuration, sink: sink, store: keepMessages ? store : nil)
     let start = fr_monotonic_ns()
     try message.withUnsafeBytes { bytes in
         for i in 0..<messages {
@@ -82,4 +85,4 @@ for run in 1...runs {
 }
 print("median: \(Int(rates.sorted()[rates.count / 2])) messages/s \(Int(packetRates.sorted()[packetRates.count / 2])) packets/s "
       + "(\(messages) messages of \(messageSize) bytes in packets of up to \(packetSize) per run, "
-      + "\(useUDP ? "\(backend)\(coalesce ? " coalesced" : "") loopback" : "packing only"))")
+      + "\(useUDP ? "\(backend)\(coalesce ? " coalesced" : "") loopback" : "packing only")\(keepMessages ? "" : ", no store"))")
