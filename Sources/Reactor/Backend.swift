@@ -39,9 +39,11 @@
 /// 6. Sends (`send(_:_:to:length:)`, `send(_:batch:)`) for datagram sockets:
 ///    return `.sent`, `.queued` or `.refused` at once; never block, never grow.
 ///    A single send gets the token (its generation checked by the reactor),
-///    not the registration: a backend that runs no handler on that path may
-///    borrow its own state unretained (io_uring does), one that may run one
-///    (epoll flushing a full queue) holds its references strongly.
+///    not the registration: a send that runs no handler may borrow the
+///    backend's own state unretained (io_uring's always, epoll's unless it must
+///    flush a queue first); one that may run a handler (epoll flushing a full
+///    queue, whose `failed` or `writable` can deregister the socket) holds the
+///    registration and its state strongly.
 ///    epoll calls sendmsg/sendmmsg; on EAGAIN/ENOBUFS it queues into the
 ///    socket's bounded queue and arms EPOLLOUT only while that is non-empty.
 ///    io_uring copies into a send buffer of the ring's pool and prepares an SQE.
