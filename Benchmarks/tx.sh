@@ -160,25 +160,22 @@ for size in $SIZES; do
             "$(round_ratio "$WORK/$name-$size" "$WORK/c-$size")" "$(tr '\n' ' ' <"$WORK/$name-$size")"
     done
 done
-if [[ "$PUBLISHER" == 1 ]]; then
-    echo "publishers against C sendmmsg that also keeps each message (c-store):"
+# against BASELINE TITLE GLOB: the senders named GLOB (not the baseline's own
+# rows) against a second baseline, ratio of medians and per-round.
+against() {
+    echo "$2"
     for size in $SIZES; do
-        cs=$(median "$WORK/c-store-$size")
+        local base; base=$(median "$WORK/$1-$size")
         for name in "${SENDERS[@]}"; do
-            [[ "$name" == *pub-* && -f "$WORK/$name-$size" ]] || continue
-            printf "%-5s %-13s vs_c_store %s   round_ratio %s\n" "$size" "$name" \
-                "$(ratio "$(median "$WORK/$name-$size")" "$cs")" "$(round_ratio "$WORK/$name-$size" "$WORK/c-store-$size")"
+            [[ "$name" == $3 && "$name" != "$1"* && -f "$WORK/$name-$size" ]] || continue
+            printf "%-5s %-13s vs_%s %s   round_ratio %s\n" "$size" "$name" "${1//-/_}" \
+                "$(ratio "$(median "$WORK/$name-$size")" "$base")" "$(round_ratio "$WORK/$name-$size" "$WORK/$1-$size")"
         done
     done
+}
+if [[ "$PUBLISHER" == 1 ]]; then
+    against c-store "publishers against C sendmmsg that also keeps each message (c-store):" '*pub-*'
 fi
 if [[ "$C_URING" == 1 ]]; then
-    echo "io_uring senders against hand-written C on io_uring (c-uring):"
-    for size in $SIZES; do
-        cu=$(median "$WORK/c-uring-$size")
-        for name in "${SENDERS[@]}"; do
-            [[ "$name" == *uring* && "$name" != c-uring && "$name" != c-uring-unlinked && -f "$WORK/$name-$size" ]] || continue
-            printf "%-5s %-13s vs_c_uring %s   round_ratio %s\n" "$size" "$name" \
-                "$(ratio "$(median "$WORK/$name-$size")" "$cu")" "$(round_ratio "$WORK/$name-$size" "$WORK/c-uring-$size")"
-        done
-    done
+    against c-uring "io_uring senders against hand-written C on io_uring (c-uring):" '*uring*'
 fi

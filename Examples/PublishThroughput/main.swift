@@ -50,9 +50,9 @@ let message = [UInt8](repeating: 0x5A, count: messageSize)
 var rates: [Double] = []
 
 for run in 1...runs {
-    let store = RetransmissionStore(messageCapacity: 1 << 20, byteCapacity: 64 << 20)
+    let store = keepMessages ? RetransmissionStore(messageCapacity: 1 << 20, byteCapacity: 64 << 20) : nil
     // Steady state, not the first lap's page faults (--cold-store keeps them).
-    if keepMessages && !CommandLine.arguments.contains("--cold-store") { store.prefault() }
+    if !CommandLine.arguments.contains("--cold-store") { store?.prefault() }
     var configuration = Publisher.Configuration(session: session)
     configuration.flushDelay = 1_000_000_000   // packets close on size, not on time
     configuration.heartbeatInterval = 0
@@ -67,7 +67,7 @@ for run in 1...runs {
                             destination: try target.localAddress(), options: SendOptions(queueCapacity: 256, slotSize: max(64, packetSize), coalesce: coalesce),
                             connect: true)
         : DiscardingSink()
-    let publisher = Publisher(configuration, sink: sink, store: keepMessages ? store : nil)
+    let publisher = Publisher(configuration, sink: sink, store: store)
     let start = fr_monotonic_ns()
     try message.withUnsafeBytes { bytes in
         for i in 0..<messages {
